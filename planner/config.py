@@ -1,0 +1,542 @@
+"""The run config: one YAML file describes one run.
+
+Key names follow LLaMA-Factory wherever it has the parameter, so its users' files work unchanged for the subset we
+support. This module is the single place where keys, defaults, types, ranges and cross-key rules live; the CLI, the
+planner, the runner and the TUI all validate through :func:`config_from_dict`, so they can never disagree.
+
+No torch, no textual: this module is imported on every start-up path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+# ----------------------------------------------------------------------------------------------------------------
+# Schema
+# ----------------------------------------------------------------------------------------------------------------
+
+SECTIONS = ("model", "dataset", "training", "lora", "freeze", "output")
+
+OPTIMIZERS = (
+    "adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit",
+    "paged_adamw_32bit", "adafactor", "sgd",
+)
+SCHEDULERS = (
+    "linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+    "inverse_sqrt", "cosine_with_min_lr", "warmup_stable_decay",
+)
+
+# Keys the planner may choose when the user did not set them (see planner.recommend).
+PLANNED_KEYS = (
+    "quantization_bit", "per_device_train_batch_size", "gradient_accumulation_steps",
+    "disable_gradient_checkpointing", "bf16", "fp16", "optim", "lora_rank", "lora_alpha", "cutoff_len",
+)
+
+
+def _f(default: Any, section: str, kind: str, *, choices: tuple | None = None, minimum: float | None = None,
+       maximum: float | None = None, nullable: bool = False, min_exclusive: bool = False) -> Any:
+    return field(default=default, metadata={
+        "section": section, "kind": kind, "choices": choices, "min": minimum, "max": maximum,
+        "nullable": nullable, "min_exclusive": min_exclusive,
+    })
+
+
+@dataclass
+class TrainConfig:
+    """One fine-tuning run. Field names are LLaMA-Factory's; ``# ft-tui`` marks our own additions."""
+
+    # Model & method
+    model_name_or_path: str | None = _f(None, "model", "str", nullable=True)
+    stage: str = _f("sft", "model", "choice", choices=("sft", "pt"))
+    finetuning_type: str = _f("lora", "model", "choice", choices=("lora", "full", "freeze"))
+    quantization_bit: int | None = _f(None, "model", "choice", choices=(None, 4, 8), nullable=True)
+    quantization_type: str = _f("nf4", "model", "choice", choices=("nf4", "fp4"))
+    double_quantization: bool = _f(True, "model", "bool")
+    template: str | None = _f(None, "model", "str", nullable=True)
+    rope_scaling: str | None = _f(None, "model", "choice", choices=(None, "linear", "dynamic", "yarn"),
+                                  nullable=True)
+    flash_attn: str = _f("auto", "model", "choice", choices=("auto", "disabled", "sdpa", "fa2"))
+    trust_remote_code: bool = _f(False, "model", "bool")
+
+    # Dataset
+    dataset: str | None = _f(None, "dataset", "str", nullable=True)
+    dataset_dir: str = _f("data", "dataset", "str")
+    cutoff_len: int = _f(2048, "dataset", "int", minimum=4, maximum=1_048_576)
+    val_size: float = _f(0.0, "dataset", "float", minimum=0)
+    max_samples: int | None = _f(None, "dataset", "int", minimum=1, nullable=True)
+    packing: bool | None = _f(None, "dataset", "bool", nullable=True)
+    train_on_prompt: bool = _f(False, "dataset", "bool")
+
+    # Training
+    learning_rate: float = _f(5e-5, "training", "float", minimum=0, maximum=1, min_exclusive=True)
+    num_train_epochs: float = _f(3.0, "training", "float", minimum=0)
+    max_steps: int = _f(-1, "training", "int", minimum=-1)
+    per_device_train_batch_size: int = _f(2, "training", "int", minimum=1, maximum=65536)
+    gradient_accumulation_steps: int = _f(8, "training", "int", minimum=1, maximum=65536)
+    per_device_eval_batch_size: int | None = _f(None, "training", "int", minimum=1, nullable=True)
+    lr_scheduler_type: str = _f("cosine", "training", "choice", choices=SCHEDULERS)
+    warmup_ratio: float = _f(0.0, "training", "float", minimum=0, maximum=1)
+    warmup_steps: int = _f(0, "training", "int", minimum=0)
+    weight_decay: float = _f(0.0, "training", "float", minimum=0)
+    max_grad_norm: float = _f(1.0, "training", "float", minimum=0)
+    optim: str = _f("adamw_torch", "training", "choice", choices=OPTIMIZERS)
+    bf16: bool = _f(False, "training", "bool")
+    fp16: bool = _f(False, "training", "bool")
+    disable_gradient_checkpointing: bool = _f(False, "training", "bool")
+    seed: int = _f(42, "training", "int", minimum=0)
+    target_effective_batch: int = _f(16, "training", "int", minimum=1)  # ft-tui: planner's target
+    memory_margin: float = _f(0.10, "training", "float", minimum=0, maximum=0.9)  # ft-tui: planner's headroom
+
+    # LoRA
+    lora_rank: int = _f(8, "lora", "int", minimum=1, maximum=4096)
+    lora_alpha: int | None = _f(None, "lora", "int", minimum=1, nullable=True)
+    lora_dropout: float = _f(0.0, "lora", "float", minimum=0, maximum=0.99)
+    lora_target: str = _f("all", "lora", "str")
+
+    # Freeze
+    freeze_trainable_layers: int = _f(2, "freeze", "int")
+
+    # Output
+    output_dir: str | None = _f(None, "output", "str", nullable=True)
+    logging_steps: int = _f(10, "output", "int", minimum=1)
+    save_steps: int = _f(500, "output", "int", minimum=1)
+    eval_steps: int | None = _f(None, "output", "int", minimum=1, nullable=True)
+    save_total_limit: int | None = _f(None, "output", "int", minimum=1, nullable=True)
+    report_to: str = _f("none", "output", "choice", choices=("none", "tensorboard", "wandb"))
+
+    # Not keys: where the config came from and what the user set explicitly.
+    explicit: frozenset = field(default_factory=frozenset, metadata={"internal": True})
+    source: str | None = field(default=None, metadata={"internal": True})
+    warnings: tuple = field(default=(), metadata={"internal": True})
+
+    # -- derived values ----------------------------------------------------------------------------------------
+    @property
+    def effective_lora_alpha(self) -> int:
+        return self.lora_alpha if self.lora_alpha is not None else 2 * self.lora_rank
+
+    @property
+    def effective_batch(self) -> int:
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return not self.disable_gradient_checkpointing
+
+    @property
+    def effective_packing(self) -> bool:
+        return self.packing if self.packing is not None else self.stage == "pt"
+
+    @property
+    def datasets(self) -> list[str]:
+        return [d.strip() for d in (self.dataset or "").split(",") if d.strip()]
+
+    @property
+    def lora_targets(self) -> list[str]:
+        return [t.strip() for t in self.lora_target.split(",") if t.strip()]
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory that relative paths in this config are resolved against (the config file's folder)."""
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    def resolve_path(self, value: str) -> Path:
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    # -- conversion --------------------------------------------------------------------------------------------
+    def to_dict(self, *, explicit_only: bool = False) -> dict[str, Any]:
+        out = {}
+        for name in KEYS:
+            if explicit_only and name not in self.explicit:
+                continue
+            out[name] = getattr(self, name)
+        return out
+
+    def replace(self, *, mark_explicit: bool = False, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied and re-validated. ``mark_explicit`` records them as the user's."""
+        data = self.to_dict()
+        data.update(changes)
+        explicit = set(self.explicit) | (set(changes) if mark_explicit else set())
+        cfg = config_from_dict(data, source=self.source, explicit=explicit)
+        return cfg
+
+
+FIELDS: dict[str, dataclasses.Field] = {
+    f.name: f for f in dataclasses.fields(TrainConfig) if not f.metadata.get("internal")
+}
+KEYS: tuple[str, ...] = tuple(FIELDS)
+
+ALIASES = {"dev_size": "val_size"}
+
+# LLaMA-Factory keys that have no effect here: accepted with a warning, so its users' files load.
+LLAMAFACTORY_IGNORED = {
+    "do_train": "ft-tui always trains",
+    "do_eval": "evaluation runs when val_size > 0",
+    "do_predict": "prediction is not part of a training run here",
+    "plot_loss": "the run screen plots the loss live",
+    "overwrite_output_dir": "each run gets its own directory",
+    "overwrite_cache": "the data cache is keyed by file content",
+    "preprocessing_num_workers": "preprocessing runs batched in one process",
+    "dataloader_num_workers": "the loader settings are chosen by ft-tui",
+    "ddp_timeout": "the launcher sets the timeout",
+    "save_only_model": "checkpoints always keep the optimizer state so resume is exact",
+    "resume_from_checkpoint": "use `ft-tui resume RUN` instead",
+    "quantization_method": "only bitsandbytes quantization is supported",
+    "use_unsloth": "Unsloth is not used",
+    "enable_liger_kernel": "Liger kernels are not used",
+    "upcast_layernorm": "layer norms follow the k-bit preparation",
+    "neftune_noise_alpha": "NEFTune is not supported",
+    "include_num_input_tokens_seen": "tokens seen are always reported",
+    "eval_strategy": "evaluation runs every eval_steps when val_size > 0",
+    "evaluation_strategy": "evaluation runs every eval_steps when val_size > 0",
+    "save_strategy": "checkpoints are saved every save_steps",
+    "logging_strategy": "logs are written every logging_steps",
+    "mix_strategy": "datasets are concatenated",
+    "tokenized_path": "the tokenized data cache is managed by ft-tui",
+    "streaming": "datasets are loaded in full",
+    "deepspeed": "the multi-GPU strategy is chosen by the planner",
+    "pure_bf16": "use bf16: true",
+    "use_rslora": "rsLoRA is not supported",
+    "use_dora": "DoRA is not supported",
+    "pissa_init": "PiSSA is not supported",
+    "loraplus_lr_ratio": "LoRA+ is not supported",
+    "create_new_adapter": "adapters are always created new",
+    "additional_target": "extra trainable modules are not supported",
+    "adapter_name_or_path": "starting from an existing adapter is not supported",
+    "freeze_trainable_modules": "freeze tuning trains whole layers",
+    "freeze_extra_modules": "freeze tuning trains whole layers",
+    "mask_history": "every assistant turn is trained",
+    "neat_packing": "packing does not isolate attention between packed samples",
+    "enable_thinking": "the template decides how reasoning is written",
+    "default_system": "the template's default system prompt is used",
+    "resize_vocab": "the vocabulary is not resized",
+    "cache_dir": "the Hugging Face cache in the environment is used",
+    "logging_dir": "logs go into the run directory",
+    "run_name": "runs are named by their directory",
+    "hf_hub_token": "the token is read from HF_TOKEN or the Hugging Face login, never from the config",
+    "ms_hub_token": "ModelScope is not supported",
+    "om_hub_token": "OpenMind is not supported",
+    "use_fast_tokenizer": "the fast tokenizer is always used",
+    "flash_attn_dtype": "the attention kernel follows the compute dtype",
+    "quantization_device_map": "the runner places the model",
+    "eval_dataset": "use val_size",
+    "gradient_checkpointing": "use disable_gradient_checkpointing",
+    "lr_scheduler_kwargs": "scheduler options are not forwarded",
+    "finetuning_args": "",
+    "bf16_full_eval": "evaluation follows the training precision",
+}
+
+SECRET_PATTERN = re.compile(r"(token|api_key|apikey|password|secret)", re.I)
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_PATTERN.search(key))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Parsing and coercion
+# ----------------------------------------------------------------------------------------------------------------
+
+_NULLS = {"", "null", "none", "~"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Turn a YAML or command-line value into the field's type; raise ValueError with a readable reason."""
+    meta = FIELDS[name].metadata
+    kind = meta["kind"]
+    if isinstance(value, str) and value.strip().lower() in _NULLS and (meta["nullable"] or
+                                                                       None in (meta["choices"] or ())):
+        return None
+    if value is None:
+        if meta["nullable"]:
+            return None
+        raise ValueError("must not be empty")
+
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0"):
+            return False
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"must be true or false, got {value!r}")
+
+    if kind == "int":
+        if isinstance(value, bool):
+            raise ValueError(f"must be a whole number, got {value!r}")
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                try:
+                    as_float = float(value.strip())
+                except ValueError:
+                    pass
+                else:
+                    if as_float.is_integer():
+                        return int(as_float)
+        raise ValueError(f"must be a whole number, got {value!r}")
+
+    if kind == "float":
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            out = float(value)
+        elif isinstance(value, str):
+            try:
+                out = float(value.strip())  # YAML 1.1 reads "1e-4" as a string
+            except ValueError:
+                raise ValueError(f"must be a number, got {value!r}") from None
+        else:
+            raise ValueError(f"must be a number, got {value!r}")
+        if not math.isfinite(out):
+            raise ValueError(f"must be a finite number, got {value!r}")
+        return out
+
+    if kind == "choice":
+        choices = meta["choices"]
+        if isinstance(value, str):
+            v = value.strip()
+            for c in choices:
+                if c is not None and str(c).lower() == v.lower():
+                    return c
+        elif not isinstance(value, bool):
+            for c in choices:
+                if c is not None and c == value:
+                    return c
+        shown = ", ".join("null" if c is None else str(c) for c in choices)
+        raise ValueError(f"must be one of {shown}; got {value!r}")
+
+    # str
+    if isinstance(value, (list, tuple)) and name in ("dataset", "lora_target"):
+        return ",".join(str(v).strip() for v in value)
+    if isinstance(value, (dict, list, tuple)):
+        raise ValueError(f"must be a single value, got {type(value).__name__}")
+    return str(value)
+
+
+def _check_range(name: str, value: Any) -> None:
+    meta = FIELDS[name].metadata
+    if value is None or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    lo, hi = meta["min"], meta["max"]
+    if lo is not None and (value < lo or (meta["min_exclusive"] and value == lo)):
+        op = ">" if meta["min_exclusive"] else ">="
+        raise ValueError(f"must be {op} {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise ValueError(f"must be <= {hi}, got {value}")
+
+
+def _semantic_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+    """Cross-key rules. Returns (key, message) pairs."""
+    out: list[tuple[str, str]] = []
+    if cfg.quantization_bit is not None and cfg.finetuning_type != "lora":
+        out.append(("quantization_bit", f"quantization works only with finetuning_type: lora (got "
+                                        f"{cfg.finetuning_type}); remove quantization_bit or use lora"))
+    if cfg.bf16 and cfg.fp16:
+        out.append(("fp16", "bf16 and fp16 cannot both be true; pick one"))
+    if cfg.max_steps <= 0 and cfg.num_train_epochs <= 0:
+        out.append(("num_train_epochs", "set num_train_epochs > 0 or max_steps > 0, or nothing is trained"))
+    if cfg.max_steps == 0:
+        out.append(("max_steps", "must be a positive number of steps, or -1 to use num_train_epochs"))
+    if cfg.stage == "pt" and cfg.train_on_prompt:
+        out.append(("train_on_prompt", "applies to stage sft only; pre-training trains on every token"))
+    if cfg.freeze_trainable_layers == 0:
+        out.append(("freeze_trainable_layers", "must not be 0: a positive n trains the last n layers, "
+                                               "a negative n the first n"))
+    if cfg.val_size >= 1 and not float(cfg.val_size).is_integer():
+        out.append(("val_size", f"a value >= 1 is a row count and must be whole, got {cfg.val_size}"))
+    for t in cfg.lora_targets:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", t):
+            out.append(("lora_target", f"'{t}' is not a module name; use 'all' or names like q_proj,v_proj"))
+            break
+    if not cfg.lora_targets:
+        out.append(("lora_target", "must name at least one module, or 'all'"))
+    if cfg.model_name_or_path is not None and not cfg.model_name_or_path.strip():
+        out.append(("model_name_or_path", "must not be empty"))
+    if cfg.warmup_ratio > 0 and cfg.warmup_steps > 0:
+        out.append(("warmup_steps", "set warmup_ratio or warmup_steps, not both"))
+    return out
+
+
+@dataclass
+class Problem:
+    key: str
+    message: str
+    line: int | None = None
+
+    def render(self, file: str | None = None) -> str:
+        where = f"{file}:{self.line}: " if file and self.line else (f"{file}: " if file else "")
+        return f"{where}key '{self.key}' {self.message}"
+
+
+class ConfigProblems(ConfigError):
+    """One or more config problems, all reported together."""
+
+    def __init__(self, problems: list[Problem], file: str | None = None):
+        self.problems = problems
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more: " + "; ".join(p.render() for p in problems[1:]) + ")" \
+            if len(problems) > 1 else ""
+        super().__init__(f"'{first.key}' {first.message}{more}", file=file, line=first.line)
+
+    def render(self) -> str:  # noqa: D102 - keep InputError's layout but name the key once
+        where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
+        return f"{where}{self.message}"
+
+
+def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
+                     explicit: Iterable[str] | None = None,
+                     lines: Mapping[str, int] | None = None) -> TrainConfig:
+    """Validate ``data`` and build a :class:`TrainConfig`.
+
+    Unknown keys are errors that name the key (with a close match when there is one); LLaMA-Factory keys that have
+    no effect here become warnings. All problems are collected and raised together as :class:`ConfigProblems`.
+    ``explicit`` defaults to the keys present in ``data``.
+    """
+    lines = lines or {}
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    present: set[str] = set()
+    for raw_key, value in data.items():
+        key = str(raw_key)
+        name = ALIASES.get(key, key)
+        if name in FIELDS:
+            try:
+                v = _coerce(name, value)
+                _check_range(name, v)
+            except ValueError as exc:
+                problems.append(Problem(key, str(exc), lines.get(key)))
+                continue
+            values[name] = v
+            present.add(name)
+        elif key in LLAMAFACTORY_IGNORED:
+            reason = LLAMAFACTORY_IGNORED[key]
+            warnings.append(f"'{key}' has no effect in ft-tui" + (f": {reason}" if reason else ""))
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(key, KEYS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else "; `ft-tui plan --help` lists the keys"
+            problems.append(Problem(key, f"is not a known config key{hint}", lines.get(key)))
+
+    cfg = TrainConfig(**values)
+    if not problems:
+        for key, msg in _semantic_problems(cfg):
+            problems.append(Problem(key, msg, lines.get(key)))
+    if problems:
+        raise ConfigProblems(problems, file=source)
+    cfg.explicit = frozenset(explicit if explicit is not None else present)
+    cfg.source = str(source) if source else None
+    cfg.warnings = tuple(warnings)
+    return cfg
+
+
+def _yaml_key_lines(text: str) -> dict[str, int]:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                out[str(k.value)] = k.start_mark.line + 1
+    return out
+
+
+def read_yaml_mapping(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """Read a YAML (or JSON) config file into a dict plus the line number of each top-level key."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("config file not found", file=str(path),
+                          hint="Check the path; `ft-tui plan -o FILE.yaml` writes a starting config.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config file ({exc})", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"is not valid YAML: {problem}", file=str(path), line=line) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("must be a YAML mapping of key: value lines", file=str(path))
+    return data, _yaml_key_lines(text)
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """Parse ``--set key=value`` items. Values are read as YAML scalars (``4``, ``true``, ``null``, ``1e-4``)."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        if "=" not in item:
+            raise ConfigError(f"--set takes key=value, got '{item}'", hint="Example: --set lora_rank=16")
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ConfigError(f"--set has an empty key in '{item}'")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        out[key] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mapping[str, Any] = (),
+                base: Mapping[str, Any] | None = None) -> TrainConfig:
+    """Load a config file (optional), apply ``--set`` overrides and validate.
+
+    Keys present in the file or the overrides count as the user's (``explicit``); the planner keeps them.
+    """
+    data: dict[str, Any] = dict(base or {})
+    lines: dict[str, int] = {}
+    source = None
+    if path is not None:
+        file_data, lines = read_yaml_mapping(path)
+        data.update(file_data)
+        source = str(path)
+    over = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    data.update(over)
+    explicit = {ALIASES.get(k, k) for k in list((base or {}).keys()) + list(data.keys())}
+    explicit &= set(KEYS)
+    return config_from_dict(data, source=source, explicit=explicit, lines=lines)
+
+
+def redact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy with secret-looking keys (tokens, API keys, passwords) replaced by a marker."""
+    return {k: ("<redacted>" if is_secret_key(str(k)) and v not in (None, "") else v) for k, v in data.items()}
+
+
+def dump_config(cfg: TrainConfig, *, explicit_only: bool = False) -> str:
+    """The config as YAML, in schema order, secrets removed."""
+    data = redact(cfg.to_dict(explicit_only=explicit_only))
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def save_config(cfg: TrainConfig, path: str | Path, *, explicit_only: bool = False) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(dump_config(cfg, explicit_only=explicit_only), encoding="utf-8")
+    return p

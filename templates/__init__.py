@@ -1,0 +1,1 @@
+"""ft-tui chat templates and dataset loading. Imports neither torch nor textual at module import time."""
