@@ -1,0 +1,423 @@
+"""Run directories, the progress-event protocol, and the run index.
+
+A run lives in one directory::
+
+    config.yaml    the resolved config that was launched (secrets redacted)
+    plan.json      the planner's estimate at launch
+    state.json     pid, status, exit code, timestamps; replaced atomically
+    events.jsonl   one JSON object per line, appended and flushed per line
+    train.log      the trainer's stdout and stderr
+    launch.txt     the exact command line that started the trainer
+    checkpoint-N/  Trainer checkpoints; complete once they hold COMPLETE_MARKER
+    adapter/ or model/   the final result
+
+Every event has ``v`` (protocol version), ``type`` and ``time`` (Unix seconds). Readers tolerate a torn last line
+and unknown fields. A run whose process is gone without an ``end`` event is reported as ``interrupted``.
+
+Torch-free: the CLI and the TUI import this module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.errors import InputError
+
+PROTOCOL_VERSION = 1
+COMPLETE_MARKER = ".ft-tui-complete"
+
+CONFIG_FILE = "config.yaml"
+PLAN_FILE = "plan.json"
+STATE_FILE = "state.json"
+EVENTS_FILE = "events.jsonl"
+LOG_FILE = "train.log"
+LAUNCH_FILE = "launch.txt"
+
+LIVE_STATUSES = ("starting", "running")
+END_STATUSES = ("completed", "failed", "stopped")
+EVENT_TYPES = ("start", "log", "eval", "checkpoint", "backoff", "end", "error", "status")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Small file helpers
+# ----------------------------------------------------------------------------------------------------------------
+
+def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old or the new file, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, NotADirectoryError):
+        return default
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Events
+# ----------------------------------------------------------------------------------------------------------------
+
+class EventWriter:
+    """Appends protocol events to ``events.jsonl``, one flushed line each.
+
+    ``enabled=False`` makes every call a no-op (non-zero ranks in a multi-process run write nothing).
+    """
+
+    def __init__(self, path: Path | str, *, enabled: bool = True):
+        self.path = Path(path)
+        self.enabled = enabled
+        self._fh = None
+        if enabled:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any] | None:
+        if not self.enabled or self._fh is None:
+            return None
+        event = {"v": PROTOCOL_VERSION, "type": type, "time": round(time.time(), 3)}
+        event.update({k: v for k, v in fields.items() if v is not None})
+        line = json.dumps(event, ensure_ascii=False, default=_json_default)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        return event
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
+
+
+def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Events from byte ``offset`` on, and the offset after the last COMPLETE line.
+
+    A torn last line (a writer caught mid-line) is left for the next call; a line that is not JSON or not an
+    object is skipped. Unknown fields are kept as they are.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    events: list[dict[str, Any]] = []
+    end = data.rfind(b"\n")
+    if end < 0:
+        return [], offset
+    for raw in data[: end + 1].splitlines():
+        raw = raw.strip()
+        if not raw:
+            continue
+        try:
+            ev = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(ev, dict) and "type" in ev:
+            events.append(ev)
+    return events, offset + end + 1
+
+
+def follow_events(path: Path | str, *, poll: float = 0.5, stop: Any = None,
+                  from_start: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield events as they are appended. Ends after an ``end`` event, or when ``stop()`` returns true."""
+    offset = 0 if from_start else (Path(path).stat().st_size if Path(path).exists() else 0)
+    while True:
+        events, offset = read_events(path, offset)
+        for ev in events:
+            yield ev
+            if ev.get("type") == "end":
+                return
+        if stop is not None and stop():
+            events, offset = read_events(path, offset)
+            yield from events
+            return
+        time.sleep(poll)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Process liveness
+# ----------------------------------------------------------------------------------------------------------------
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process start time in clock ticks since boot (Linux), to tell a reused pid from ours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    fields = stat[stat.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None, start_ticks: int | None = None) -> bool:
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rfind(")") + 2:].split()[0] == "Z":
+            return False
+    except OSError:
+        pass
+    if start_ticks is not None:
+        now = process_start_ticks(pid)
+        if now is not None and now != start_ticks:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Run directory
+# ----------------------------------------------------------------------------------------------------------------
+
+_SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def make_run_id(model: str, method: str, when: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when or time.time()))
+    short = Path(str(model).rstrip("/")).name or "model"
+    short = _SLUG.sub("-", short).strip("-")[:40] or "model"
+    return f"{stamp}-{short}-{method}"
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path).resolve()
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    config_path = property(lambda self: self.path / CONFIG_FILE)
+    plan_path = property(lambda self: self.path / PLAN_FILE)
+    state_path = property(lambda self: self.path / STATE_FILE)
+    events_path = property(lambda self: self.path / EVENTS_FILE)
+    log_path = property(lambda self: self.path / LOG_FILE)
+    launch_path = property(lambda self: self.path / LAUNCH_FILE)
+
+    @classmethod
+    def create(cls, path: Path | str) -> RunDir:
+        p = Path(path)
+        if p.exists() and any(p.iterdir()):
+            raise InputError(f"run directory {p} already exists and is not empty",
+                             hint="Choose another output_dir, or resume that run with `ft-tui resume`.")
+        p.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(p, 0o700)
+        return cls(p)
+
+    # state ---------------------------------------------------------------------------------------------------
+    def read_state(self) -> dict[str, Any]:
+        return read_json(self.state_path, default={}) or {}
+
+    def write_state(self, **changes: Any) -> dict[str, Any]:
+        state = self.read_state()
+        state.update(changes)
+        state["updated"] = time.time()
+        atomic_write_json(self.state_path, state)
+        return state
+
+    def events(self) -> list[dict[str, Any]]:
+        return read_events(self.events_path)[0]
+
+    # checkpoints ---------------------------------------------------------------------------------------------
+    def checkpoints(self, *, complete_only: bool = True) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.path.glob("checkpoint-*"):
+            m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+            if m and p.is_dir() and (not complete_only or is_complete_checkpoint(p)):
+                out.append((int(m.group(1)), p))
+        return sorted(out)
+
+    def latest_checkpoint(self) -> Path | None:
+        cps = self.checkpoints()
+        return cps[-1][1] if cps else None
+
+    # status --------------------------------------------------------------------------------------------------
+    def status(self, events: list[dict[str, Any]] | None = None) -> str:
+        """The status a user should see: the stored one, or ``interrupted`` when the process is gone."""
+        state = self.read_state()
+        status = state.get("status", "unknown")
+        if status not in LIVE_STATUSES:
+            return status
+        evs = self.events() if events is None else events
+        last = evs[-1] if evs else None
+        # An end event written before the latest launch belongs to the previous attempt of a resumed run.
+        if last is not None and last.get("type") == "end" and \
+                float(last.get("time") or 0) >= float(state.get("launched") or 0):
+            return last.get("status", "completed")
+        host = state.get("host")
+        if host and host != socket.gethostname():
+            return status  # cannot check a process on another machine
+        if pid_alive(state.get("pid"), state.get("pid_start")):
+            return status
+        return "interrupted"
+
+
+def is_complete_checkpoint(path: Path) -> bool:
+    """A checkpoint counts only once the trainer's callback has marked it complete on disk."""
+    return (Path(path) / COMPLETE_MARKER).exists()
+
+
+def mark_checkpoint_complete(path: Path, step: int) -> None:
+    atomic_write_json(Path(path) / COMPLETE_MARKER, {"step": step, "time": time.time()})
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Summaries and the index
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class RunSummary:
+    id: str
+    path: str
+    status: str
+    model: str | None = None
+    method: str | None = None
+    step: int = 0
+    total_steps: int | None = None
+    loss: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    eta_s: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("extra")
+        d.update(self.extra)
+        return d
+
+
+def summarize(run: RunDir) -> RunSummary:
+    state = run.read_state()
+    events = run.events()
+    step, total, loss, eta = 0, state.get("total_steps"), None, None
+    for ev in events:
+        t = ev.get("type")
+        if t == "start":
+            total = ev.get("total_steps", total)
+        elif t == "log":
+            step = ev.get("step", step)
+            loss = ev.get("loss", loss)
+            eta = ev.get("eta_s", eta)
+        elif t in ("checkpoint", "eval"):
+            step = max(step, ev.get("step", 0) or 0)
+        elif t == "end":
+            step = ev.get("step", step) or step
+            total = ev.get("total_steps", total)
+    status = run.status(events)
+    return RunSummary(
+        id=run.id, path=str(run.path), status=status, model=state.get("model"), method=state.get("method"),
+        step=step, total_steps=total, loss=loss, started=state.get("started") or state.get("created"),
+        ended=state.get("ended"), eta_s=eta if status in LIVE_STATUSES else None,
+    )
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "ft-tui"
+
+
+def index_path() -> Path:
+    return state_dir() / "runs.jsonl"
+
+
+def register_run(run: RunDir) -> None:
+    """Add a run to the user's index (append-only; readers de-duplicate and drop runs that are gone)."""
+    idx = index_path()
+    idx.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    line = json.dumps({"id": run.id, "path": str(run.path), "added": time.time()})
+    fd = os.open(idx, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+def indexed_runs() -> list[RunDir]:
+    """Runs in the index whose directory still exists, oldest first, each once."""
+    seen: dict[str, float] = {}
+    try:
+        lines = index_path().read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    for raw in lines:
+        try:
+            entry = json.loads(raw)
+            path = str(entry["path"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+        if path not in seen:
+            seen[path] = float(entry.get("added", 0))
+    runs = [RunDir(Path(p)) for p, _ in sorted(seen.items(), key=lambda kv: kv[1])
+            if (Path(p) / STATE_FILE).exists()]
+    return runs
+
+
+def find_run(ref: str) -> RunDir:
+    """A run by directory path, id, or unique id prefix."""
+    p = Path(ref).expanduser()
+    if (p / STATE_FILE).exists():
+        return RunDir(p)
+    runs = indexed_runs()
+    exact = [r for r in runs if r.id == ref]
+    if exact:
+        return exact[-1]
+    prefix = [r for r in runs if r.id.startswith(ref)]
+    if len(prefix) == 1:
+        return prefix[0]
+    if len(prefix) > 1:
+        raise InputError(f"'{ref}' matches several runs: " + ", ".join(r.id for r in prefix[:5]),
+                         hint="Give more of the id, or the run directory.")
+    raise InputError(f"no run '{ref}' found (not a run directory, not an id in the run index)",
+                     hint="`ft-tui runs` lists the known runs.")
