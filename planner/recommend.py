@@ -1,0 +1,423 @@
+"""The recommendation: a config that fits the GPU(s), with a one-line reason per choice.
+
+Search order (quality first, then speed), never touching a key the user set (``cfg.explicit``):
+
+1. precision: bf16 where the GPU has it, else fp16;
+2. cutoff_len: the data's p99 rounded up (never above the model's context unless the user asked; then RoPE scaling);
+3. quantization (LoRA only): none, then 8-bit, then 4-bit: the least lossy that fits on the GPUs;
+4. multi-GPU strategy: DDP when the run fits one GPU, else FSDP (weights, gradients and states sharded);
+5. optimizer: AdamW, then the fused kernel, then 8-bit, then paged 8-bit, only when needed to fit;
+6. per-device batch: the largest power of two that fits within the margin, capped by the target effective batch;
+   gradient checkpointing only when it is needed to fit or to reach a useful batch;
+7. gradient accumulation: ceil(target_effective_batch / (batch x GPUs)).
+
+Every candidate is checked with :func:`planner.memory.estimate_setup`; the plan never recommends what its own
+estimate says does not fit. When nothing fits, :class:`NothingFits` says what would (same estimator).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import NothingFits
+from .memory import (
+    GIB,
+    MemoryEstimate,
+    TrainSetup,
+    budget_for,
+    estimate_setup,
+    setup_from_config,
+)
+from .timing import TimeEstimate, estimate_time
+
+OPTIMIZER_LADDER = ("adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit")
+QUANT_LADDER = (None, 8, 4)
+MAX_BATCH = 64
+# With a batch at least this large (or the whole target effective batch) per step, gradient checkpointing is left
+# off: recomputation costs ~1/3 more compute, and a bigger micro-batch buys less than that.
+MIN_BATCH_WITHOUT_GC = 4
+SET_BY_YOU = "set by you"
+
+
+@dataclass
+class Plan:
+    """A recommended config with its estimate and the reason behind every planned key."""
+
+    config: Any                      # TrainConfig
+    estimate: MemoryEstimate
+    reasons: dict[str, str]
+    user_keys: list[str]
+    hardware: Any                    # HardwareTarget
+    time: TimeEstimate | None = None
+    strategy: str = "single"
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """DESIGN.md's ``plan --json``: config, estimate, reasons, hardware (+ time, strategy, user_keys)."""
+        hw = self.hardware.to_dict() if hasattr(self.hardware, "to_dict") else None
+        return {
+            "config": self.config.to_dict(),
+            "estimate": self.estimate.to_dict(),
+            "reasons": dict(self.reasons),
+            "hardware": hw,
+            "time": self.time.to_dict() if self.time else None,
+            "strategy": self.strategy,
+            "user_keys": list(self.user_keys),
+            "warnings": list(self.warnings),
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Single choices
+# ----------------------------------------------------------------------------------------------------------------
+
+def choose_precision(cfg, hw, reasons: dict[str, str]) -> dict[str, Any]:
+    """bf16 where the GPU supports it (compute capability >= 8.0), else fp16; keys the user set stay."""
+    user = cfg.explicit
+    if "bf16" in user or "fp16" in user:
+        for key in ("bf16", "fp16"):
+            if key in user:
+                reasons[key] = SET_BY_YOU
+        if cfg.bf16 and hw.bf16 is False:
+            reasons["bf16"] = f"{SET_BY_YOU}; warning: {hw.name} has no bf16 support (use fp16)"
+        if "fp16" not in user and not cfg.bf16:
+            reasons["fp16"] = "fp16: 16-bit compute halves activation memory; bf16 is off as you set"
+            return {"fp16": True}
+        if "bf16" not in user and not cfg.fp16 and hw.bf16 is not False:
+            reasons["bf16"] = "bf16: this GPU supports it and it is as stable as fp32 in range"
+            return {"bf16": True}
+        return {}
+    if hw.bf16 is False:
+        reasons["bf16"] = f"off: {hw.name} has no bf16 (compute capability < 8.0)"
+        reasons["fp16"] = "fp16 mixed precision: the 16-bit type this GPU supports"
+        return {"bf16": False, "fp16": True}
+    why = "this GPU supports it" if hw.bf16 else "assumed (GPU model unknown; use fp16 on pre-Ampere cards)"
+    reasons["bf16"] = f"bf16 mixed precision: {why}; same range as fp32, no loss scaling"
+    reasons["fp16"] = "off: bf16 is used"
+    return {"bf16": True, "fp16": False}
+
+
+def _round_len(n: int) -> int:
+    step = 64 if n <= 1024 else 128
+    return max(step, int(math.ceil(n / step) * step))
+
+
+def choose_cutoff(cfg, spec, data, reasons: dict[str, str]) -> dict[str, Any]:
+    """cutoff_len from the data's p99 (rounded up to 64/128), capped at the model's context; RoPE scaling when the
+    user asks for more than the model's context."""
+    max_pos = spec.max_position_embeddings
+    if "cutoff_len" in cfg.explicit:
+        reasons["cutoff_len"] = SET_BY_YOU
+        if max_pos and cfg.cutoff_len > max_pos:
+            factor = cfg.cutoff_len / max_pos
+            if "rope_scaling" in cfg.explicit:
+                reasons["rope_scaling"] = SET_BY_YOU
+            else:
+                reasons["rope_scaling"] = (f"linear: cutoff_len {cfg.cutoff_len} is {factor:.1f}x the model's "
+                                           f"context ({max_pos}); positions are scaled to stay in range")
+                return {"rope_scaling": "linear"}
+        return {}
+    p99 = getattr(data, "p99", None) if data is not None else None
+    if p99:
+        value = _round_len(int(p99))
+        why = f"{value}: covers 99% of samples (p99 = {int(p99)} tokens), rounded up"
+    else:
+        value = cfg.cutoff_len
+        why = f"{value}: default (no dataset statistics to size it from)"
+    if max_pos and value > max_pos:
+        value, why = max_pos, f"{max_pos}: the model's context length (max_position_embeddings)"
+    reasons["cutoff_len"] = why
+    return {"cutoff_len": value}
+
+
+def choose_lora(cfg, spec, counts, data, reasons: dict[str, str]) -> dict[str, Any]:
+    """LoRA rank 8 for small models or small data, 16 otherwise; alpha = 2 x rank (rank barely changes memory, §2.5)."""
+    if cfg.finetuning_type != "lora":
+        return {}
+    out: dict[str, Any] = {}
+    rank = cfg.lora_rank
+    if "lora_rank" in cfg.explicit:
+        reasons["lora_rank"] = SET_BY_YOU
+    else:
+        rows = getattr(data, "rows", None) if data is not None else None
+        small = counts.total < 3e9 or (rows is not None and rows < 5000)
+        rank = 8 if small else 16
+        size = f"{counts.total / 1e9:.1f}B model" if counts.total >= 1e9 else f"{counts.total / 1e6:.0f}M model"
+        what = f"a small ({size})" if counts.total < 3e9 else (
+            f"a small dataset ({rows} rows)" if small else f"a {size}")
+        reasons["lora_rank"] = f"{rank}: enough adapter capacity for {what}; rank barely changes memory"
+        out["lora_rank"] = rank
+    if "lora_alpha" in cfg.explicit:
+        reasons["lora_alpha"] = SET_BY_YOU
+    else:
+        out["lora_alpha"] = 2 * rank
+        reasons["lora_alpha"] = f"{2 * rank}: 2 x rank, a common scale for the adapter update"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The search
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Choice:
+    setup: TrainSetup
+    estimate: MemoryEstimate
+    gc_reason: str
+
+
+def _batches(cap: int) -> list[int]:
+    out, b = [], 1
+    while b <= cap:
+        out.append(b)
+        b *= 2
+    return out
+
+
+class _Searcher:
+    """Runs the estimator over candidates; holds the model, the budget and the user's fixed keys."""
+
+    def __init__(self, cfg, spec, counts, budget: int):
+        self.cfg, self.spec, self.counts, self.budget = cfg, spec, counts, budget
+        self.user = cfg.explicit
+
+    def estimate(self, setup: TrainSetup) -> MemoryEstimate:
+        return estimate_setup(self.spec, self.counts, setup, self.budget)
+
+    def with_batch(self, setup: TrainSetup, batch: int) -> TrainSetup:
+        """``setup`` at micro-batch ``batch``, with the accumulation the plan would pair with it."""
+        accum = setup.grad_accum if "gradient_accumulation_steps" in self.user else \
+            max(1, math.ceil(self.cfg.target_effective_batch / (batch * setup.n_gpus)))
+        return dataclasses.replace(setup, batch=batch, grad_accum=accum)
+
+    def largest_batch(self, setup: TrainSetup, cap: int) -> tuple[int, MemoryEstimate | None]:
+        if "per_device_train_batch_size" in self.user:
+            est = self.estimate(self.with_batch(setup, setup.batch))
+            return (setup.batch, est) if est.fits else (0, None)
+        best: tuple[int, MemoryEstimate | None] = (0, None)
+        for b in _batches(cap):
+            est = self.estimate(self.with_batch(setup, b))
+            if not est.fits:
+                break
+            best = (b, est)
+        return best
+
+    def best_for(self, setup: TrainSetup, cap: int) -> _Choice | None:
+        """Largest batch, with gradient checkpointing only when needed."""
+        if "disable_gradient_checkpointing" in self.user:
+            b, est = self.largest_batch(setup, cap)
+            return _Choice(est.setup, est, SET_BY_YOU) if b else None
+        b_off, est_off = self.largest_batch(dataclasses.replace(setup, grad_ckpt=False), cap)
+        if b_off >= min(MIN_BATCH_WITHOUT_GC, cap):
+            return _Choice(est_off.setup, est_off,
+                           f"off: batch {b_off} fits without it (no recomputation, ~25% faster)")
+        b_on, est_on = self.largest_batch(dataclasses.replace(setup, grad_ckpt=True), cap)
+        if b_on > b_off:
+            why = (f"on: without it only batch {b_off} fits, with it batch {b_on}" if b_off else
+                   "on: needed to fit (keeps one input per layer and recomputes the rest)")
+            return _Choice(est_on.setup, est_on, why)
+        if b_off:
+            return _Choice(est_off.setup, est_off, f"off: checkpointing would not allow a larger batch than {b_off}")
+        return None
+
+
+def _strategies(n: int) -> list[str]:
+    return ["single"] if n <= 1 else ["ddp", "fsdp"]
+
+
+def _search(s: _Searcher, base: TrainSetup, n: int) -> _Choice | None:
+    cfg = s.cfg
+    quants = [cfg.quantization_bit] if ("quantization_bit" in s.user or cfg.finetuning_type != "lora") \
+        else list(QUANT_LADDER)
+    optims = [cfg.optim] if "optim" in s.user else list(OPTIMIZER_LADDER)
+    cap = max(1, min(MAX_BATCH, cfg.target_effective_batch // n))
+    # quality first: the least quantization on any strategy, then DDP before FSDP, then the leanest optimizer
+    for quant in quants:
+        for strategy in _strategies(n):
+            for optim in optims:
+                setup = dataclasses.replace(base, quant_bits=quant, optimizer=optim, n_gpus=n, strategy=strategy)
+                choice = s.best_for(setup, cap)
+                if choice is not None:
+                    return choice
+    return None
+
+
+def _lean(base: TrainSetup, cfg, **changes: Any) -> TrainSetup:
+    """The most memory-frugal variant of ``base`` the user's keys allow (for 'what would fit' hints)."""
+    lean = dict(batch=base.batch if "per_device_train_batch_size" in cfg.explicit else 1,
+                grad_ckpt=base.grad_ckpt if "disable_gradient_checkpointing" in cfg.explicit else True,
+                optimizer=base.optimizer if "optim" in cfg.explicit else "paged_adamw_8bit")
+    lean.update(changes)
+    return dataclasses.replace(base, **lean)
+
+
+def _leanest_quant(base: TrainSetup, cfg) -> int | None:
+    return base.quant_bits if "quantization_bit" in cfg.explicit else (4 if cfg.finetuning_type == "lora" else None)
+
+
+def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
+    """What would fit, each checked with the same estimator."""
+    cfg, out = s.cfg, []
+    quant = _leanest_quant(base, cfg)
+    with_quant = f" and {quant}-bit quantization" if quant else ""
+    for n in (2, 4, 8, 16, 32, 64):
+        if n <= hw.count:
+            continue
+        if s.estimate(_lean(base, cfg, quant_bits=quant, n_gpus=n, strategy="fsdp")).fits:
+            out.append(f"{n} x {hw.name} with FSDP{with_quant} (weights, gradients and optimizer states sharded)")
+            break
+    if base.quant_bits != 4:
+        if cfg.finetuning_type == "lora":
+            if s.estimate(_lean(base, cfg, quant_bits=4)).fits:
+                out.append("4-bit quantization (quantization_bit: 4, QLoRA)")
+        elif s.estimate(_lean(base, cfg, method="lora", quant_bits=4)).fits:
+            out.append("LoRA with 4-bit quantization (finetuning_type: lora, quantization_bit: 4)")
+    length = base.seq_len // 2
+    while length >= 128:
+        if s.estimate(_lean(base, cfg, quant_bits=quant, seq_len=length)).fits:
+            out.append(f"a shorter cutoff_len: {length}{with_quant}")
+            break
+        length //= 2
+    out.append(_smaller_model_hint(s, _lean(base, cfg, quant_bits=quant)))
+    return out
+
+
+def _smaller_model_hint(s: _Searcher, lean: TrainSetup) -> str:
+    """Scale the per-parameter part of the estimate to find the largest model that would fit."""
+    est = s.estimate(lean)
+    per_param = (est.terms["weights"] + est.terms["optimizer"] + est.terms["gradients"]) / max(est.total_params, 1)
+    fixed = est.peak_bytes - (est.terms["weights"] + est.terms["optimizer"] + est.terms["gradients"]) * \
+        (1 + lean.fragmentation)
+    room = (s.budget - fixed) / (1 + lean.fragmentation)
+    if room <= 0 or per_param <= 0:
+        return "a smaller model (activations and logits alone exceed the budget at this cutoff_len)"
+    return f"a smaller model: about {room / per_param / 1e9:.1f}B parameters or fewer with these settings"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Entry point
+# ----------------------------------------------------------------------------------------------------------------
+
+def check_lora_targets(cfg, spec) -> None:
+    """Raise ConfigError (naming lora_target and the available modules) when a target matches no module."""
+    if cfg.finetuning_type == "lora":
+        from .models import lora_trainable_params
+
+        lora_trainable_params(spec, cfg.lora_targets, cfg.lora_rank)
+
+
+def _mark_user(cfg, reasons: dict[str, str]) -> None:
+    from .config import PLANNED_KEYS
+
+    for key in PLANNED_KEYS:
+        if key in cfg.explicit and key not in reasons:
+            reasons[key] = SET_BY_YOU
+
+
+def _cpu_plan(cfg, spec, counts, hw, data) -> Plan:
+    changes = {k: False for k in ("bf16", "fp16") if k not in cfg.explicit}
+    cfg2 = cfg.replace(**changes) if changes else cfg
+    reasons = {"hardware": "no GPU found: the config is returned unchanged; plan for a target GPU with "
+                           "--gpu (e.g. --gpu rtx4090, --gpu a100-80gb, --gpu 24GiB)"}
+    if changes:
+        reasons["bf16"] = reasons["fp16"] = "off: no GPU, training would run in fp32 on the CPU"
+    _mark_user(cfg, reasons)
+    setup = setup_from_config(cfg2, None, data, n_gpus=1, strategy="single", include_context=False)
+    est = estimate_setup(spec, counts, setup, None)
+    return Plan(config=cfg2, estimate=est, reasons=reasons, user_keys=sorted(cfg.explicit), hardware=hw,
+                time=None, strategy="single")
+
+
+def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
+    """Recommend a config for ``cfg`` on hardware ``hw`` (a HardwareTarget) and model ``spec``.
+
+    Keys in ``cfg.explicit`` are kept and marked "set by you". Raises :class:`NothingFits` when no candidate fits.
+    """
+    from .models import count_params
+
+    if spec is None:
+        from .models import inspect_model
+
+        spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code,
+                             base_dir=cfg.base_dir)
+    counts = counts or count_params(spec)
+    check_lora_targets(cfg, spec)
+    if hw is None or getattr(hw, "source", "none") == "none":
+        return _cpu_plan(cfg, spec, counts, hw, data)
+
+    reasons: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    changes.update(choose_precision(cfg, hw, reasons))
+    changes.update(choose_cutoff(cfg, spec, data, reasons))
+    changes.update(choose_lora(cfg, spec, counts, data, reasons))
+    cfg1 = cfg.replace(**changes) if changes else cfg
+
+    n = max(1, int(hw.count or 1))
+    budget = budget_for(hw, cfg.memory_margin)
+    searcher = _Searcher(cfg1, spec, counts, budget)
+    base = setup_from_config(cfg1, hw, data, n_gpus=n)
+    choice = _search(searcher, base, n)
+    if choice is None:
+        hints = _alternatives(searcher, base, hw)
+        lean = searcher.estimate(_lean(base, cfg1, quant_bits=_leanest_quant(base, cfg1)))
+        raise NothingFits(
+            f"nothing fits: {spec.name} ({cfg1.finetuning_type}) needs at least {lean.peak_bytes / GIB:.1f} GiB per "
+            f"GPU even with batch 1, gradient checkpointing and the leanest settings your keys allow; the budget "
+            f"is {budget / GIB:.1f} GiB on {hw.count} x {hw.name} (memory_margin {cfg.memory_margin:.0%}). "
+            "What would fit: " + "; ".join(hints) + ".")
+    final = _apply_choice(cfg1, choice, n, reasons)
+    _mark_user(cfg, reasons)
+    from .memory import estimate_memory
+
+    est = estimate_memory(final, spec, hw, data, counts=counts, n_gpus=n, strategy=choice.setup.strategy)
+    if not est.fits:  # pragma: no cover - the search and the final estimate use the same function
+        raise AssertionError("planner chose a setup its own estimate rejects")
+    time = estimate_time(final, spec, counts, choice.setup, hw, est.trainable_params, data)
+    return Plan(config=final, estimate=est, reasons=reasons, user_keys=sorted(cfg.explicit), hardware=hw,
+                time=time, strategy=choice.setup.strategy, warnings=list(cfg.warnings))
+
+
+def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
+    s, user = choice.setup, cfg.explicit
+    changes: dict[str, Any] = {}
+    if "quantization_bit" not in user and cfg.finetuning_type == "lora":
+        changes["quantization_bit"] = s.quant_bits
+        reasons["quantization_bit"] = {
+            None: "none: the 16-bit base model fits, best quality",
+            8: "8-bit: the 16-bit base does not fit; 8-bit loses less quality than 4-bit",
+            4: "4-bit NF4 (QLoRA): neither the 16-bit nor the 8-bit base fits",
+        }[s.quant_bits]
+    elif "quantization_bit" not in user:
+        reasons["quantization_bit"] = f"none: quantization applies to LoRA only ({cfg.finetuning_type} tuning)"
+    if "optim" not in user:
+        changes["optim"] = s.optimizer
+        reasons["optim"] = {
+            "adamw_torch": "adamw_torch: standard AdamW; its states fit",
+            "adamw_torch_fused": "adamw_torch_fused: fused AdamW avoids the step's temporary buffers",
+            "adamw_bnb_8bit": "adamw_bnb_8bit: 8-bit states (~2 B/param instead of 8) are needed to fit",
+            "paged_adamw_8bit": "paged_adamw_8bit: 8-bit states that can spill to CPU RAM, needed to fit",
+        }[s.optimizer]
+    if "per_device_train_batch_size" not in user:
+        changes["per_device_train_batch_size"] = s.batch
+        reasons["per_device_train_batch_size"] = (
+            f"{s.batch}: the largest power of two that fits with the {cfg.memory_margin:.0%} margin"
+            + (f" (capped by target_effective_batch {cfg.target_effective_batch})"
+               if s.batch * 2 * n > cfg.target_effective_batch else ""))
+    if "disable_gradient_checkpointing" not in user:
+        changes["disable_gradient_checkpointing"] = not s.grad_ckpt
+        reasons["disable_gradient_checkpointing"] = "checkpointing " + choice.gc_reason
+    if "gradient_accumulation_steps" not in user:
+        ga = max(1, math.ceil(cfg.target_effective_batch / (s.batch * n)))
+        changes["gradient_accumulation_steps"] = ga
+        reasons["gradient_accumulation_steps"] = (
+            f"{ga}: {s.batch} x {ga}{f' x {n} GPUs' if n > 1 else ''} = {s.batch * ga * n} samples per optimizer "
+            f"step (target_effective_batch {cfg.target_effective_batch})")
+    reasons["strategy"] = {
+        "single": "one GPU",
+        "ddp": f"DDP on {n} GPUs: the run fits one GPU, each holds a full copy",
+        "fsdp": f"FSDP on {n} GPUs: the run does not fit one GPU; weights, gradients and states are sharded",
+    }[s.strategy]
+    return cfg.replace(**changes) if changes else cfg
