@@ -1,0 +1,195 @@
+"""The Trainer callback that turns training progress into run-directory events, and the graceful-stop flag.
+
+- ``log`` events carry step, epoch, loss, lr, grad_norm, tokens seen, tokens/s, elapsed time, ETA and GPU memory.
+  Throughput and ETA count only what THIS process has done since its training loop began (the step and token
+  counters are read at ``on_train_begin``, after a checkpoint was restored), so a resumed run reports a true
+  ETA (LLaMA-Factory issue #7415 reports the opposite).
+- ``checkpoint`` events are written in ``on_save``, after the Trainer has written the whole checkpoint, and only
+  once :func:`~ft_tui.runner.rundir.mark_checkpoint_complete` has marked it: a reader never sees a checkpoint event
+  for a half-written folder.
+- Stop: :class:`StopRequest` turns SIGTERM/SIGINT into a flag; at the next optimizer step the callback asks the
+  Trainer to save a checkpoint and stop. In a multi-process run the flag is all-reduced every step, so a signal to
+  any one rank stops all ranks at the same step.
+- Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` raises ``torch.cuda.OutOfMemoryError`` when step N begins, once per
+  run (``state.json`` records ``oom_injected`` so a restart does not inject it again). It exercises the OOM
+  back-off on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .rundir import EventWriter, RunDir, mark_checkpoint_complete
+
+INJECT_OOM_ENV = "FT_TUI_INJECT_OOM_AT_STEP"
+GIB = 1024 ** 3
+
+
+class StopRequest:
+    """A flag set by SIGTERM or SIGINT. A second signal raises ``KeyboardInterrupt`` (stop now, no checkpoint)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name: str | None = None
+
+    def install(self) -> StopRequest:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without a checkpoint")
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    def request(self, reason: str = "requested") -> None:
+        self.requested = True
+        self.signal_name = self.signal_name or reason
+
+
+def _round(value: Any, digits: int = 6) -> Any:
+    if value is None:
+        return None
+    try:
+        return round(float(value), digits)
+    except (TypeError, ValueError):
+        return value
+
+
+def gpu_memory() -> dict[str, float] | None:
+    """Peak allocator reservation/allocation of this process's GPU, in GiB (None without CUDA)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return {"gpu_mem_reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 3),
+            "gpu_mem_allocated_gib": round(torch.cuda.max_memory_allocated() / GIB, 3)}
+
+
+def _distributed() -> bool:
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+class ProgressCallback(TrainerCallback):
+    """Writes ``start``/``log``/``eval``/``checkpoint`` events and handles stop requests and the OOM test hook.
+
+    ``start_fields`` go into the start event (model info, data stats, hardware, ...). The start event is written
+    once per process, even when the OOM back-off restarts the training loop.
+    """
+
+    def __init__(self, run: RunDir, events: EventWriter, stop: StopRequest, *, is_main: bool,
+                 start_fields: dict[str, Any] | None = None) -> None:
+        self.run = run
+        self.events = events
+        self.stop = stop
+        self.is_main = is_main
+        self.start_fields = dict(start_fields or {})
+        self.started = False
+        self.stopped_at: int | None = None
+        self.last_log: dict[str, Any] = {}
+        self.final_metrics: dict[str, Any] = {}
+        self._t0 = time.monotonic()
+        self._step0 = 0
+        self._tokens0 = 0
+        inject = os.environ.get(INJECT_OOM_ENV, "").strip()
+        self._inject_at = int(inject) if inject.isdigit() else None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._t0 = time.monotonic()
+        self._step0 = state.global_step
+        self._tokens0 = state.num_input_tokens_seen or 0
+        if self.is_main:
+            self.run.write_state(total_steps=state.max_steps, step=state.global_step)
+            if not self.started:
+                self.events.emit("start", total_steps=state.max_steps, **self.start_fields)
+        self.started = True
+        return control
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self._inject_at is not None and state.global_step + 1 == self._inject_at:
+            self._maybe_inject_oom(state.global_step + 1)
+        return control
+
+    def _maybe_inject_oom(self, step: int) -> None:
+        import torch
+
+        if self.run.read_state().get("oom_injected"):
+            return
+        if self.is_main:
+            self.run.write_state(oom_injected=step)
+        raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (injected by {INJECT_OOM_ENV}={step})")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._stop_agreed(args):
+            control.should_save = True
+            control.should_training_stop = True
+            self.stopped_at = state.global_step
+        return control
+
+    def _stop_agreed(self, args) -> bool:
+        """This rank's stop flag, OR-ed over every rank in a multi-process run."""
+        if not _distributed():
+            return self.stop.requested
+        import torch
+        import torch.distributed as dist
+
+        flag = torch.tensor([1 if self.stop.requested else 0], device=args.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        if flag.item() and not self.stop.requested:
+            self.stop.request("another rank was asked to stop")
+        return bool(flag.item())
+
+    # -- progress -------------------------------------------------------------------------------------------
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = dict(logs or {})
+        if "train_loss" in logs and "loss" not in logs:  # the Trainer's end-of-training summary
+            self.final_metrics = {k: _round(v) for k, v in logs.items() if isinstance(v, (int, float))}
+            return control
+        if "loss" not in logs or not self.is_main:
+            return control
+        step = state.global_step
+        elapsed = time.monotonic() - self._t0
+        done = step - self._step0
+        tokens = state.num_input_tokens_seen or 0
+        rate = done / elapsed if elapsed > 0 and done > 0 else None
+        eta = (state.max_steps - step) / rate if rate else None
+        event = dict(
+            step=step, total_steps=state.max_steps, epoch=_round(logs.get("epoch", state.epoch), 4),
+            loss=_round(logs.get("loss")), lr=_round(logs.get("learning_rate"), 10),
+            grad_norm=_round(logs.get("grad_norm")), tokens_seen=int(tokens),
+            tokens_per_s=_round((tokens - self._tokens0) / elapsed, 2) if elapsed > 0 else None,
+            elapsed_s=round(elapsed, 2), eta_s=round(eta, 1) if eta is not None else None,
+        )
+        event.update(gpu_memory() or {})
+        self.last_log = event
+        self.events.emit("log", **event)
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.is_main and metrics:
+            extra = {k: _round(v) for k, v in metrics.items()
+                     if k != "eval_loss" and isinstance(v, (int, float)) and k.startswith("eval_")}
+            self.events.emit("eval", step=state.global_step, eval_loss=_round(metrics.get("eval_loss")), **extra)
+        return control
+
+    def on_save(self, args, state, control, **kwargs):
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if _distributed():
+            import torch.distributed as dist
+
+            dist.barrier()  # every rank has written its part (e.g. its RNG state) before rank 0 marks it
+        if self.is_main and path.is_dir():
+            mark_checkpoint_complete(path, state.global_step)
+            self.run.write_state(last_checkpoint=str(path), step=state.global_step)
+            self.events.emit("checkpoint", step=state.global_step, path=str(path))
+        return control

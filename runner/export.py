@@ -1,0 +1,121 @@
+"""Export a finished run: the adapter (or model) as it is, or a LoRA adapter merged into its base model.
+
+``export_run(run_dir)`` copies ``adapter/`` (LoRA) or ``model/`` (full, freeze) with the tokenizer and
+``ft_tui_template.json`` (the chat template the data was encoded with) to ``RUN/export`` or ``out``.
+
+``export_run(run_dir, merge=True)`` loads the base model in 16-bit, applies the adapter and folds it into the
+weights with ``merge_and_unload()``, then saves safetensors + tokenizer: a plain model any runtime loads without
+peft. The dtype is bf16 when the run trained in bf16, else fp16 on a GPU; on a CPU-only machine fp16 matmuls are
+slow or missing, so the merge runs in fp32 there (the saved model is then fp32; pass ``dtype`` to override). A run
+trained on a 4-bit or 8-bit base is merged into the 16-bit base it was quantized from: merging into quantized
+weights would round the adapter away.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.config import TrainConfig, load_config
+from ft_tui.planner.errors import InputError
+
+from .modeling import TEMPLATE_FILE, build_model, final_output_dir
+from .rundir import RunDir, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+def _final_dir(run: RunDir, cfg: TrainConfig) -> Path:
+    final = final_output_dir(run.path, cfg.finetuning_type)
+    needed = "adapter_config.json" if cfg.finetuning_type == "lora" else "config.json"
+    if not (final / needed).is_file():
+        raise InputError(f"run {run.id} has no final {final.name}/ yet: it has not completed",
+                         file=str(run.path),
+                         hint=f"`ft-tui resume {run.id}` finishes it from its last checkpoint; then export again.")
+    return final
+
+
+def _prepare_out(run: RunDir, out: str | Path | None) -> Path:
+    target = Path(out).expanduser().resolve() if out else run.path / "export"
+    if target.exists() and any(target.iterdir()) and not (target / TEMPLATE_FILE).exists():
+        raise InputError(f"{target} exists and is not empty (and is not an earlier ft-tui export)",
+                         hint="Choose another folder with -o, or remove it.")
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return target
+
+
+def _template_info(final: Path, cfg: TrainConfig) -> dict[str, Any]:
+    from .rundir import read_json
+
+    info = read_json(final / TEMPLATE_FILE, default=None)
+    if isinstance(info, dict):
+        return info
+    return {"template": cfg.template, "base_model": cfg.model_name_or_path,
+            "finetuning_type": cfg.finetuning_type, "quantization_bit": cfg.quantization_bit, "stage": cfg.stage}
+
+
+def merge_dtype(cfg: TrainConfig, dtype: str | None = None) -> str:
+    """The dtype a merge runs and saves in (see the module docstring)."""
+    if dtype is not None:
+        if dtype not in DTYPES:
+            raise InputError(f"unknown dtype {dtype!r}", key="dtype", hint=f"Use one of {', '.join(DTYPES)}.")
+        return dtype
+    import torch
+
+    if cfg.bf16:
+        return "bfloat16"
+    return "float16" if torch.cuda.is_available() else "float32"
+
+
+def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | None = None,
+               dtype: str | None = None, report: Callable[[str], None] | None = None) -> Path:
+    """Export the run's result; returns the folder written. ``report`` receives one line per notable choice."""
+    say = report or log.info
+    run = RunDir(Path(run_dir))
+    if not run.config_path.is_file():
+        raise InputError(f"{run.path} is not a run directory (no config.yaml)",
+                         hint="Pass a run id or directory; `ft-tui runs` lists them.")
+    cfg = load_config(run.config_path)
+    final = _final_dir(run, cfg)
+    target = _prepare_out(run, out)
+    template = _template_info(final, cfg)
+
+    if not merge or cfg.finetuning_type != "lora":
+        if merge:
+            say(f"finetuning_type {cfg.finetuning_type} trains the model's own weights: there is no adapter to "
+                "merge, exporting the model as it is")
+        shutil.copytree(final, target, dirs_exist_ok=True)
+        atomic_write_json(target / TEMPLATE_FILE, template)
+        say(f"exported {final.name}/ to {target}")
+        return target
+
+    from peft import PeftModel
+
+    from .modeling import load_tokenizer
+
+    name = merge_dtype(cfg, dtype)
+    if cfg.quantization_bit is not None:
+        say(f"the adapter was trained on a {cfg.quantization_bit}-bit base; merging into the {name} base model "
+            "it was quantized from")
+    if name == "float32" and dtype is None:
+        say("no GPU here: merging in float32 (fp16 on a CPU is slow); pass dtype='float16' for a 16-bit file")
+    base_cfg = cfg.replace(quantization_bit=None, bf16=name == "bfloat16", fp16=name == "float16")
+    base, _ = build_model(base_cfg, for_training=False)
+    model = PeftModel.from_pretrained(base, str(final))
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(target), safe_serialization=True)
+    tokenizer_src = final if (final / "tokenizer_config.json").is_file() else None
+    if tokenizer_src is not None:
+        from transformers import AutoTokenizer
+
+        AutoTokenizer.from_pretrained(str(tokenizer_src)).save_pretrained(str(target))
+    else:
+        load_tokenizer(cfg).save_pretrained(str(target))
+    atomic_write_json(target / TEMPLATE_FILE, {**template, "merged": True, "dtype": name})
+    say(f"merged the adapter into {cfg.model_name_or_path} ({name}) and saved it to {target}")
+    return target

@@ -1,0 +1,331 @@
+"""Follow a run's progress events in a terminal.
+
+On a terminal, one progress line (step/total, loss, lr, tokens/s, ETA) is redrawn in place and event lines
+(checkpoint, eval, backoff, error, end) are printed above it. When stdout is not a terminal (a log file, CI, a pipe)
+every event becomes one plain line, so nothing depends on carriage returns.
+
+:func:`follow_run` tails ``events.jsonl`` until the run ends: an ``end`` event from the current attempt, or the
+trainer process gone without one (``interrupted``). It never imports torch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from ft_tui.runner.launch import child_exit_code, wait_child
+from ft_tui.runner.rundir import RunDir, pid_alive, read_events
+
+CLEAR_LINE = "\r\x1b[2K"
+#: Exit code the trainer uses for bad input (a config or data problem found at start); ``train`` passes it on.
+BAD_INPUT_EXIT = 2
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Formatting
+# ----------------------------------------------------------------------------------------------------------------
+
+def format_duration(seconds: float | None) -> str:
+    """``75`` -> ``1:15``, ``3725`` -> ``1:02:05``; ``?`` when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "?"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+
+def _num(value: Any, fmt: str) -> str | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format(value, fmt)
+    return None
+
+
+def _rate(tokens_per_s: Any) -> str | None:
+    if not isinstance(tokens_per_s, (int, float)):
+        return None
+    if tokens_per_s >= 1000:
+        return f"{tokens_per_s / 1000:.1f}k tok/s"
+    return f"{tokens_per_s:.0f} tok/s"
+
+
+def progress_text(ev: Mapping[str, Any], total: int | None) -> str:
+    """The one-line progress summary of a ``log`` event."""
+    step = ev.get("step")
+    parts = [f"step {step}/{total}" if total else f"step {step}"]
+    if total and isinstance(step, int) and total > 0:
+        parts[0] += f" ({100 * step / total:.0f}%)"
+    for label, key, fmt in (("loss", "loss", ".4f"), ("lr", "lr", ".2e"), ("grad", "grad_norm", ".2f")):
+        text = _num(ev.get(key), fmt)
+        if text is not None:
+            parts.append(f"{label} {text}")
+    rate = _rate(ev.get("tokens_per_s"))
+    if rate:
+        parts.append(rate)
+    eta = ev.get("eta_s")
+    if eta is None and total and isinstance(step, int) and step > 0 and isinstance(ev.get("elapsed_s"), (int, float)):
+        eta = ev["elapsed_s"] / step * (total - step)
+    if ev.get("elapsed_s") is not None:
+        parts.append(f"elapsed {format_duration(ev.get('elapsed_s'))}")
+    if eta is not None:
+        parts.append(f"ETA {format_duration(eta)}")
+    mem = ev.get("gpu_mem_gib") or ev.get("gpu_memory_gib") or ev.get("max_memory_gib")
+    if isinstance(mem, (int, float)):
+        parts.append(f"mem {mem:.1f} GiB")
+    return "  ".join(parts)
+
+
+def _hardware_text(hw: Any) -> str | None:
+    if isinstance(hw, (list, tuple)):
+        names = sorted(set(map(str, hw)))
+        return ", ".join(f"{sum(1 for h in hw if str(h) == n)}x {n}" for n in names) if hw else None
+    if isinstance(hw, Mapping):
+        name = hw.get("name") or hw.get("gpu") or hw.get("device")
+        count = hw.get("count") or hw.get("gpus")
+        if name and isinstance(count, int) and count > 1:
+            return f"{count}x {name}"
+        return str(name) if name else None
+    return str(hw) if hw else None
+
+
+def _result_path(ev: Mapping[str, Any]) -> str | None:
+    for key in ("adapter", "adapter_dir", "model_dir", "output", "output_dir", "path"):
+        if ev.get(key):
+            return str(ev[key])
+    return None
+
+
+def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
+    """One line for a non-progress event (None for event types a reader need not show)."""
+    t = ev.get("type")
+    step = ev.get("step")
+    if t == "start":
+        parts = ["started"]
+        if ev.get("resumed_from") or ev.get("resume_step") is not None:
+            parts.append(f"(resumed from step {ev.get('resume_step', ev.get('resumed_from'))})")
+        if ev.get("total_steps"):
+            parts.append(f"{ev['total_steps']} steps")
+        hw = _hardware_text(ev.get("hardware"))
+        if hw:
+            parts.append(f"on {hw}")
+        return " ".join(parts)
+    if t == "log":
+        return progress_text(ev, total)
+    if t == "checkpoint":
+        return f"checkpoint: step {step} saved to {ev.get('path', '?')}"
+    if t == "eval":
+        loss = _num(ev.get("eval_loss"), ".4f")
+        return f"eval: step {step}" + (f"  eval_loss {loss}" if loss else "")
+    if t == "backoff":
+        msg = ev.get("message") or ev.get("reason") or "out of memory, retrying"
+        changes = ev.get("changes")
+        if isinstance(changes, Mapping) and changes:
+            msg += " (" + ", ".join(f"{k} -> {v}" for k, v in changes.items()) + ")"
+        return f"backoff: {msg}"
+    if t == "error":
+        return f"error: {ev.get('message', '(no message)')}"
+    if t == "end":
+        status = ev.get("status", "completed")
+        parts = [f"run {status}"]
+        if step is not None:
+            parts.append(f"at step {step}" + (f"/{total}" if total else ""))
+        metrics = ev.get("metrics") if isinstance(ev.get("metrics"), Mapping) else {}
+        loss = _num(metrics.get("train_loss", ev.get("train_loss", ev.get("loss"))), ".4f")
+        if loss:
+            parts.append(f"train_loss {loss}")
+        if ev.get("elapsed_s") is not None:
+            parts.append(f"in {format_duration(ev.get('elapsed_s'))}")
+        out = _result_path(ev)
+        if out:
+            parts.append(f"-> {out}")
+        if ev.get("message") and status not in ("completed", "failed"):  # a failure's message came as "error"
+            parts.append(f"({ev['message']})")
+        return " ".join(parts)
+    if t == "status" and ev.get("message"):
+        return f"{ev.get('status', 'status')}: {ev['message']}"
+    return None
+
+
+class ProgressPrinter:
+    """Prints events: a redrawn progress line plus event lines on a terminal, plain lines otherwise."""
+
+    def __init__(self, out: TextIO | None = None, *, tty: bool | None = None):
+        self.out = out or sys.stdout
+        self.tty = self.out.isatty() if tty is None else tty
+        self.total: int | None = None
+        self._progress: str | None = None
+
+    def handle(self, ev: Mapping[str, Any]) -> None:
+        t = ev.get("type")
+        if t == "start" and ev.get("total_steps"):
+            self.total = int(ev["total_steps"])
+        elif t == "end" and ev.get("total_steps"):
+            self.total = int(ev["total_steps"])
+        if t == "log" and self.tty:
+            self._progress = progress_text(ev, self.total)
+            self._draw()
+            return
+        text = event_text(ev, self.total)
+        if text is not None:
+            self.line(text)
+
+    def line(self, text: str) -> None:
+        """Print one line above the progress line."""
+        if self.tty:
+            self.out.write(CLEAR_LINE + text + "\n")
+            self._draw()
+        else:
+            self.out.write(text + "\n")
+            self.out.flush()
+
+    def _draw(self) -> None:
+        if self._progress is None:
+            self.out.flush()
+            return
+        width = shutil.get_terminal_size((100, 24)).columns
+        self.out.write(CLEAR_LINE + self._progress[: max(10, width - 1)])
+        self.out.flush()
+
+    def finish(self) -> None:
+        """Leave the last progress line on screen and move below it."""
+        if self.tty and self._progress is not None:
+            self.out.write("\n")
+            self.out.flush()
+            self._progress = None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Following
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class FollowResult:
+    """How a followed run ended. ``status``: completed, stopped, failed or interrupted."""
+
+    status: str
+    offset: int
+    exit_code: int | None = None
+    end: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def cli_exit(self) -> int:
+        """0 for completed/stopped; 2 when the trainer rejected its input; 1 otherwise."""
+        if self.status in ("completed", "stopped"):
+            return 0
+        if self.exit_code == BAD_INPUT_EXIT:
+            return BAD_INPUT_EXIT
+        return 1
+
+
+def process_alive(run: RunDir, state: Mapping[str, Any] | None = None) -> bool:
+    """Whether the trainer (or its launcher) of ``run`` is still running on this machine."""
+    state = run.read_state() if state is None else state
+    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start")):
+        pid = state.get(pid_key)
+        if pid:
+            child_exit_code(pid)  # reaps our own child, so it does not linger as a zombie
+            if pid_alive(pid, state.get(start_key)):
+                return True
+    return False
+
+
+def _is_current_end(ev: Mapping[str, Any], state: Mapping[str, Any]) -> bool:
+    return ev.get("type") == "end" and float(ev.get("time") or 0) >= float(state.get("launched") or 0)
+
+
+class RunFollower:
+    """Prints a run's events from byte ``offset`` of events.jsonl until the current attempt of the run ends.
+
+    The run has ended when the last event is an ``end`` written after the latest launch (a resumed run's earlier
+    ``end`` does not count), or when its process is gone without one (then ``interrupted``, or ``failed`` when the
+    trainer we started exited non-zero). :meth:`follow` may be called again after a KeyboardInterrupt: ``offset``
+    always points after the last event shown. ``live`` overrides the process check (tests).
+    """
+
+    def __init__(self, run: RunDir, printer: ProgressPrinter | None = None, *, offset: int = 0,
+                 poll: float = 0.5, on_event: Callable[[dict[str, Any]], None] | None = None,
+                 live: Callable[[], bool] | None = None):
+        self.run = run
+        self.printer = printer or ProgressPrinter()
+        self.offset = offset
+        self.poll = poll
+        self.on_event = on_event
+        self.live = live
+        self.last: dict[str, Any] | None = None
+        self.error: str | None = None
+
+    def read(self) -> list[dict[str, Any]]:
+        """Show the events written since the last call."""
+        events, self.offset = read_events(self.run.events_path, self.offset)
+        for ev in events:
+            self.printer.handle(ev)
+            if self.on_event is not None:
+                self.on_event(ev)
+            if ev.get("type") == "error":
+                self.error = str(ev.get("message"))
+        if events:
+            self.last = events[-1]
+        return events
+
+    def follow(self) -> FollowResult:
+        gone_polls = 0
+        while True:
+            self.read()
+            state = self.run.read_state()
+            if self.last is not None and _is_current_end(self.last, state):
+                self.printer.finish()
+                return FollowResult(str(self.last.get("status", "completed")), self.offset,
+                                    exit_code=self._exit_code(self.last, state), end=dict(self.last),
+                                    error=self.error)
+            alive = self.live() if self.live is not None else process_alive(self.run, state)
+            if not alive:
+                # One more pass: the trainer may have written its last lines just before it exited.
+                gone_polls += 1
+                if gone_polls >= 2:
+                    return self._gone(state)
+                continue
+            time.sleep(self.poll)
+
+    @staticmethod
+    def _exit_code(end: Mapping[str, Any], state: Mapping[str, Any]) -> int | None:
+        """The trainer's exit code: from its end event, else from our child once it exits, else state.json."""
+        if isinstance(end.get("exit_code"), int):
+            return end["exit_code"]
+        code = wait_child(state.get("launcher_pid"), 5.0) if end.get("status") == "failed" else None
+        if code is None:
+            code = child_exit_code(state.get("launcher_pid"))
+        return code if code is not None else state.get("exit_code")
+
+    def _gone(self, state: Mapping[str, Any]) -> FollowResult:
+        self.printer.finish()
+        code = child_exit_code(state.get("launcher_pid"))
+        if code is None:
+            code = state.get("exit_code")
+        failed = code not in (None, 0) or state.get("status") == "failed"
+        return FollowResult("failed" if failed else "interrupted", self.offset, exit_code=code,
+                            error=self.error or state.get("error"))
+
+
+def follow_run(run: RunDir, printer: ProgressPrinter | None = None, *, offset: int = 0,
+               poll: float = 0.5, live: Callable[[], bool] | None = None) -> FollowResult:
+    """Follow ``run`` from byte ``offset`` until its current attempt ends (see :class:`RunFollower`)."""
+    return RunFollower(run, printer, offset=offset, poll=poll, live=live).follow()
+
+
+def log_tail(path: Path, lines: int = 20) -> list[str]:
+    """The last ``lines`` lines of a text file (train.log), for showing why a trainer died."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            data = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return data.splitlines()[-lines:]

@@ -1,0 +1,338 @@
+"""Start the trainer as a detached process, and build the launch line for one or several GPUs.
+
+The trainer (``python -m ft_tui.runner.worker RUN_DIR [--resume]``) runs in its own session with stdin from
+/dev/null and stdout/stderr appended to ``train.log`` (never a pipe: nobody may have to drain it), so it survives
+the terminal, the TUI and the SSH session that started it. Progress goes through ``events.jsonl``.
+
+With several GPUs the same entry point runs under ``torchrun`` (DDP), or ``accelerate launch`` with an FSDP config
+when the planner chose FSDP. :func:`launch_command` builds that argv; :func:`multinode_command` the form a cluster
+scheduler (SLURM, SkyPilot, Kubernetes) runs on every node, reading the topology from ``$NNODES``, ``$NODE_RANK``,
+``$MASTER_ADDR`` and ``$MASTER_PORT``.
+
+Torch-free at import time: the CLI and the TUI import this module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.config import TrainConfig, dump_config
+from ft_tui.runner.rundir import (
+    RunDir,
+    atomic_write_json,
+    atomic_write_text,
+    make_run_id,
+    process_start_ticks,
+    register_run,
+)
+
+WORKER_MODULE = "ft_tui.runner.worker"
+#: Test hook: a Python script that stands in for the worker (``python SCRIPT RUN_DIR [--resume]``).
+WORKER_OVERRIDE_ENV = "FT_TUI_WORKER"
+ACCELERATE_CONFIG_FILE = "accelerate_fsdp.yaml"
+
+#: Environment for the trainer: no progress bars (they would fill train.log with carriage returns), unbuffered
+#: output so train.log is current when a user tails it.
+CHILD_ENV = {
+    "TQDM_DISABLE": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+# Popen objects of the workers this process started, kept so they are reaped (no zombies) and their exit codes
+# can be read; a detached run simply outlives them.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Preparing the run directory
+# ----------------------------------------------------------------------------------------------------------------
+
+def run_path_for(cfg: TrainConfig, run_id: str) -> Path:
+    """Where a new run lives: ``output_dir`` (relative to the config file's folder) or ``./runs/<id>``."""
+    if cfg.output_dir:
+        return cfg.resolve_path(cfg.output_dir).resolve()
+    return (Path.cwd() / "runs" / run_id).resolve()
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def is_local_model_ref(value: str, cfg: TrainConfig) -> bool:
+    """Whether ``model_name_or_path`` names a local folder (as transformers decides: an existing path wins, and
+    anything that cannot be a hub id ``org/name`` is a path)."""
+    if value.startswith((".", "/", "~")) or not _HUB_ID.match(value):
+        return True
+    return cfg.resolve_path(value).exists()
+
+
+def resolved_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with a local model path and ``dataset_dir`` made absolute, so the run does not depend on a cwd."""
+    changes: dict[str, Any] = {}
+    model = cfg.model_name_or_path
+    if model and is_local_model_ref(model, cfg):
+        changes["model_name_or_path"] = str(cfg.resolve_path(model).resolve())
+    if cfg.dataset_dir:
+        changes["dataset_dir"] = str(cfg.resolve_path(cfg.dataset_dir).resolve())
+    if not changes:
+        return cfg
+    return cfg.replace(**changes)
+
+
+def prepare_run(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, *, hw: Any = None) -> RunDir:
+    """Create the run directory with config.yaml, plan.json and state.json, and register it in the run index.
+
+    ``cfg`` should already carry the planner's choices; ``hw`` (a HardwareTarget or a dict) is recorded in
+    plan.json for provenance when the plan does not hold it already.
+    """
+    model = cfg.model_name_or_path or "model"
+    run_id = make_run_id(model, cfg.finetuning_type)
+    path = run_path_for(cfg, run_id)
+    if not cfg.output_dir:
+        # Two runs started in the same second get the same id: number the later ones.
+        n = 2
+        while path.exists():
+            path = path.with_name(f"{run_id}-{n}")
+            n += 1
+    run = RunDir.create(path)
+    final_cfg = resolved_config(cfg)
+    atomic_write_text(run.config_path, dump_config(final_cfg))
+    plan = dict(plan_dict or {})
+    if hw is not None and "hardware" not in plan:
+        plan["hardware"] = _as_dict(hw)
+    atomic_write_json(run.plan_path, plan)
+    run.write_state(status="starting", id=run.id, model=final_cfg.model_name_or_path,
+                    method=final_cfg.finetuning_type, host=socket.gethostname(), created=time.time(),
+                    config_source=str(Path(cfg.source).resolve()) if cfg.source else None)
+    register_run(run)
+    return run
+
+
+def _as_dict(obj: Any) -> Any:
+    if obj is None or isinstance(obj, (dict, list, str, int, float, bool)):
+        return obj
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    return str(obj)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Launch lines
+# ----------------------------------------------------------------------------------------------------------------
+
+def _bin(name: str) -> str:
+    """A console script of this Python environment (the venv's torchrun), else the bare name from PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def worker_argv(run: RunDir, *, resume: bool = False) -> list[str]:
+    """The single-process command: ``python -m ft_tui.runner.worker RUN_DIR [--resume]``.
+
+    ``$FT_TUI_WORKER`` (a script path) replaces the module; the tests use it to run a stand-in worker.
+    """
+    override = os.environ.get(WORKER_OVERRIDE_ENV)
+    head = [sys.executable, override] if override else [sys.executable, "-m", WORKER_MODULE]
+    return head + [str(run.path)] + (["--resume"] if resume else [])
+
+
+def plan_strategy(plan: Mapping[str, Any] | None) -> str:
+    """The multi-GPU strategy the plan chose (``ddp``, ``fsdp``, ``deepspeed``...), ``ddp`` when it names none."""
+    plan = plan or {}
+    for holder in (plan, plan.get("estimate") or {}, plan.get("hardware") or {}, plan.get("config") or {}):
+        if isinstance(holder, Mapping):
+            value = holder.get("strategy") or holder.get("multi_gpu_strategy")
+            if isinstance(value, str) and value:
+                return value.lower()
+    return "ddp"
+
+
+def _mixed_precision(run: RunDir) -> str:
+    text = run.config_path.read_text(encoding="utf-8") if run.config_path.exists() else ""
+    if re.search(r"^bf16:\s*true\s*$", text, re.M):
+        return "bf16"
+    if re.search(r"^fp16:\s*true\s*$", text, re.M):
+        return "fp16"
+    return "no"
+
+
+def write_accelerate_config(run: RunDir, nproc: int, nnodes: int | str = 1) -> Path:
+    """Write an accelerate FSDP config (FSDP1, full shard, transformer-layer wrapping) into the run directory.
+
+    ``fsdp_use_orig_params: false`` and ``fsdp_cpu_ram_efficient_loading: true`` follow the peft guide for
+    FSDP + (Q)LoRA; the runner sets ``bnb_4bit_quant_storage`` to the compute dtype for the 4-bit case.
+    """
+    machines = nnodes if isinstance(nnodes, int) else 1
+    lines = [
+        "# written by ft-tui for `accelerate launch`; edit freely, ft-tui reads it only at launch",
+        "compute_environment: LOCAL_MACHINE",
+        "distributed_type: FSDP",
+        f"mixed_precision: {_mixed_precision(run)}",
+        f"num_machines: {machines}",
+        f"num_processes: {nproc * machines}",
+        "machine_rank: 0",
+        "rdzv_backend: static",
+        "same_network: true",
+        "use_cpu: false",
+        "fsdp_config:",
+        "  fsdp_version: 1",
+        "  fsdp_reshard_after_forward: FULL_SHARD",
+        "  fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP",
+        "  fsdp_backward_prefetch: BACKWARD_PRE",
+        "  fsdp_forward_prefetch: false",
+        "  fsdp_offload_params: false",
+        "  fsdp_state_dict_type: SHARDED_STATE_DICT",
+        "  fsdp_cpu_ram_efficient_loading: true",
+        "  fsdp_sync_module_states: true",
+        "  fsdp_use_orig_params: false",
+        "",
+    ]
+    path = run.path / ACCELERATE_CONFIG_FILE
+    atomic_write_text(path, "\n".join(lines))
+    return path
+
+
+def accelerate_available() -> bool:
+    return importlib.util.find_spec("accelerate") is not None
+
+
+def launch_command(run: RunDir, nproc: int, nnodes: int | str = 1, *, resume: bool = False,
+                   strategy: str | None = None) -> list[str]:
+    """The argv that starts the trainer on ``nproc`` processes per node (and ``nnodes`` nodes).
+
+    - one process on one node: ``python -m ft_tui.runner.worker RUN_DIR``;
+    - several GPUs, DDP: ``torchrun --standalone --nproc_per_node N -m ft_tui.runner.worker RUN_DIR``;
+    - FSDP (and accelerate installed): ``accelerate launch --config_file RUN_DIR/accelerate_fsdp.yaml ...``;
+    - several nodes: the rendezvous comes from ``$NNODES``/``$NODE_RANK``/``$MASTER_ADDR``/``$MASTER_PORT``
+      (pass ``nnodes="$NNODES"`` for the scheduler template, see :func:`multinode_command`).
+    """
+    if nproc < 1:
+        raise ValueError(f"nproc must be >= 1, got {nproc}")
+    multinode = nnodes != 1
+    tail = ["-m", WORKER_MODULE, str(run.path)] + (["--resume"] if resume else [])
+    if nproc == 1 and not multinode:
+        return worker_argv(run, resume=resume)
+    strategy = strategy or plan_strategy(_read_plan(run))
+    if strategy == "fsdp" and accelerate_available():
+        cfg_path = write_accelerate_config(run, nproc, nnodes)
+        argv = [_bin("accelerate"), "launch", "--config_file", str(cfg_path)]
+        if multinode:
+            total = str(nproc * nnodes) if isinstance(nnodes, int) else f"$(({_var(nnodes)}*{nproc}))"
+            argv += ["--num_machines", str(nnodes), "--num_processes", total, "--machine_rank", "$NODE_RANK",
+                     "--main_process_ip", "$MASTER_ADDR", "--main_process_port", "$MASTER_PORT"]
+        else:
+            argv += ["--num_processes", str(nproc)]
+        return argv + tail
+    torchrun = _bin("torchrun")
+    argv = [torchrun] if torchrun != "torchrun" or shutil.which("torchrun") else \
+        [sys.executable, "-m", "torch.distributed.run"]
+    if multinode:
+        argv += ["--nnodes", str(nnodes), "--node_rank", "$NODE_RANK", "--nproc_per_node", str(nproc),
+                 "--rdzv_endpoint", "$MASTER_ADDR:$MASTER_PORT"]
+    else:
+        argv += ["--standalone", "--nproc_per_node", str(nproc)]
+    return argv + tail
+
+
+def multinode_command(run: RunDir, nproc: int, *, strategy: str | None = None) -> list[str]:
+    """The per-node command for a cluster scheduler; it reads the topology from the environment at run time."""
+    return launch_command(run, nproc, "$NNODES", strategy=strategy)
+
+
+def _var(token: str) -> str:
+    return token[1:] if token.startswith("$") else token
+
+
+def _read_plan(run: RunDir) -> dict[str, Any]:
+    from ft_tui.runner.rundir import read_json
+
+    return read_json(run.plan_path, default={}) or {}
+
+
+_ENV_TOKEN = re.compile(r"^(\$[A-Z_][A-Z0-9_]*|\$\(\([A-Z0-9_*+ ]+\)\))(:\$[A-Z_][A-Z0-9_]*)?$")
+
+
+def format_command(argv: Sequence[str]) -> str:
+    """A shell line for ``argv``; ``$VAR`` tokens stay unquoted so a scheduler's shell expands them."""
+    return " ".join(a if _ENV_TOKEN.match(a) else shlex.quote(a) for a in argv)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Spawning
+# ----------------------------------------------------------------------------------------------------------------
+
+def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The trainer's environment: ours plus :data:`CHILD_ENV`, and PCI bus order so NVML and CUDA agree."""
+    env = dict(os.environ if base is None else base)
+    env.update(CHILD_ENV)
+    env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    return env
+
+
+def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Sequence[str] | None = None) -> int:
+    """Start the trainer detached from this process and terminal; return the launcher's pid.
+
+    The child gets its own session (a Ctrl+C or a closed SSH session does not reach it), stdin from /dev/null and
+    stdout+stderr appended to train.log. ``argv`` replaces the command (tests); by default it is
+    :func:`launch_command`. The exact command line goes to launch.txt; state.json gets ``launcher_pid`` (and
+    ``pid`` until the trainer writes its own).
+    """
+    cmd = list(argv) if argv is not None else launch_command(run, nproc, resume=resume)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with open(run.launch_path, "a", encoding="utf-8") as fh:
+        fh.write(f"# {stamp}{' resume' if resume else ''}\n{format_command(cmd)}\n")
+    log_fd = os.open(run.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        with open(os.devnull, "rb") as devnull:
+            proc = subprocess.Popen(cmd, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
+                                    cwd=str(run.path), env=child_env(), start_new_session=True,
+                                    close_fds=True)
+    except OSError as exc:
+        run.write_state(status="failed", ended=time.time(), error=f"could not start the trainer: {exc}")
+        raise
+    finally:
+        os.close(log_fd)
+    _CHILDREN[proc.pid] = proc
+    # The trainer needs seconds (imports) before it writes state.json, so this write does not race with it.
+    start = process_start_ticks(proc.pid)
+    changes: dict[str, Any] = {"launcher_pid": proc.pid, "launcher_start": start, "launched": time.time(),
+                               "nproc": nproc}
+    state = run.read_state()
+    if state.get("status") != "running":
+        changes.update(pid=proc.pid, pid_start=start)
+    run.write_state(**changes)
+    return proc.pid
+
+
+def child_exit_code(pid: int | None) -> int | None:
+    """The exit code of a worker this process started, once it has exited (None while running or unknown)."""
+    proc = _CHILDREN.get(pid or -1)
+    if proc is None:
+        return None
+    return proc.poll()
+
+
+def wait_child(pid: int | None, timeout: float) -> int | None:
+    """Wait up to ``timeout`` s for a worker this process started; its exit code, or None."""
+    proc = _CHILDREN.get(pid or -1)
+    if proc is None:
+        return None
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None

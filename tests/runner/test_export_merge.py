@@ -1,0 +1,88 @@
+"""export_run: adapter export, LoRA merge (logits equal base+adapter), and a run that has not completed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ft_tui.planner.errors import InputError
+from ft_tui.runner.export import export_run
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, demo_kit, rt):
+    """One LoRA run trained once for every export test here."""
+    run = rt.make_run(tmp_path_factory.mktemp("export"), demo_kit, max_steps=4, save_steps=2, learning_rate=5e-2)
+    assert rt.run_worker(run) == 0
+    return run
+
+
+def _logits(model, ids):
+    import torch
+
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_export_copies_the_adapter_tokenizer_and_template(trained_run, tmp_path):
+    out = export_run(trained_run.path, out=tmp_path / "exp")
+    assert out == (tmp_path / "exp").resolve()
+    for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer_config.json"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "ft_tui_template.json").read_text())["template"] == "chatml"
+    # exporting again into the same (earlier export) folder is fine; a foreign non-empty folder is not
+    export_run(trained_run.path, out=out)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "x.txt").write_text("x")
+    with pytest.raises(InputError, match="not empty"):
+        export_run(trained_run.path, out=foreign)
+
+
+def test_merged_model_matches_base_plus_adapter(trained_run, tmp_path, demo_kit):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    notes: list[str] = []
+    out = export_run(trained_run.path, merge=True, out=tmp_path / "merged", report=notes.append)
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer_config.json").is_file()
+    assert not (out / "adapter_config.json").exists()
+    meta = json.loads((out / "ft_tui_template.json").read_text())
+    assert meta["merged"] is True and meta["dtype"] == "float32"
+    assert any("float32" in n for n in notes)  # says that the CPU merge is fp32
+
+    ids = torch.tensor([[5, 17, 42, 99, 7, 300, 12]])
+    merged = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    base = AutoModelForCausalLM.from_pretrained(str(demo_kit.model_dir), dtype=torch.float32).eval()
+    base_logits = _logits(base, ids)
+    with_adapter = PeftModel.from_pretrained(base, str(trained_run.path / "adapter")).eval()
+    expected = _logits(with_adapter, ids)
+    got = _logits(merged, ids)
+    assert torch.allclose(got, expected, atol=1e-4)
+    assert not torch.allclose(base_logits, expected, atol=1e-4)  # the adapter does change the model
+
+
+def test_a_run_without_a_final_adapter_says_resume(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "unfinished"
+    shutil.copytree(trained_run.path, copy)
+    shutil.rmtree(copy / "adapter")
+    with pytest.raises(InputError) as err:
+        export_run(copy)
+    assert "has not completed" in err.value.render() and "ft-tui resume" in err.value.render()
+
+
+def test_full_finetune_saves_model_and_exports_it(new_run, rt, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    run = new_run("full", finetuning_type="full", max_steps=2, save_steps=2, learning_rate=1e-3)
+    assert rt.run_worker(run) == 0
+    assert (run.path / "model" / "model.safetensors").is_file()
+    notes: list[str] = []
+    out = export_run(run.path, merge=True, out=tmp_path / "full-export", report=notes.append)
+    assert any("no adapter to merge" in n for n in notes)
+    model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
+    assert model.config.model_type == "llama" and (out / "ft_tui_template.json").is_file()
