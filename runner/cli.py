@@ -397,23 +397,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # attach
 # ----------------------------------------------------------------------------------------------------------------
 
-def _tui_attach() -> Any:
-    try:
-        from ft_tui.tui import app
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ft_tui"):
-            raise
-        return None
-    return getattr(app, "run_attach", None)
-
-
 def cmd_attach(args: argparse.Namespace) -> int:
-    """Show a run's whole history, then follow it live until it ends (TUI screen when available, unless --plain)."""
+    """Show a run's whole history in this terminal, then follow it live until it ends.
+
+    (`ft-tui attach RUN` opens the TUI's run screen instead; ``ft_tui.tui.cli`` routes there unless --plain.)
+    """
     run = find_run(args.run)
-    if not getattr(args, "plain", False):
-        tui_attach = _tui_attach()
-        if tui_attach is not None:
-            return int(tui_attach(run.path) or 0)
     status = run.status()
     printer = ProgressPrinter()
     follower = RunFollower(run, printer)
@@ -533,15 +522,33 @@ def _wait_for_end(run: RunDir, offset: int, timeout: float) -> tuple[dict[str, A
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a stopped, interrupted or failed run from its last complete checkpoint, in the same directory."""
     run = find_run(args.run)
+    if run.status() == "completed":
+        print(f"run {run.id} is complete; to train longer, start a new run with a higher num_train_epochs "
+              f"or max_steps (its config is {run.config_path})")
+        return 0
+    offset = run.events_path.stat().st_size if run.events_path.exists() else 0
+    resume_run(run)
+    if getattr(args, "detach", False):
+        print(run.id, flush=True)
+        _detach_hint(run)
+        return 0
+    return follow_with_prompt(run, offset=offset)
+
+
+def resume_run(run: RunDir) -> None:
+    """Check that ``run`` can be resumed, mark it starting and spawn the trainer with --resume (detached).
+
+    Raises InputError (saying what to do instead) for a live, completed or never-started run. Used by the CLI and
+    by the TUI's run and runs screens.
+    """
     _check_same_host(run)
     status = run.status()
     if status in LIVE_STATUSES:
         raise InputError(f"run {run.id} is still {status}",
                          hint=f"Follow it with `ft-tui attach {run.id}`, or stop it first with `ft-tui stop`.")
     if status == "completed":
-        print(f"run {run.id} is complete; to train longer, start a new run with a higher num_train_epochs "
-              f"or max_steps (its config is {run.config_path})")
-        return 0
+        raise InputError(f"run {run.id} is complete", hint="To train longer, start a new run with a higher "
+                         f"num_train_epochs or max_steps (its config is {run.config_path}).")
     if status not in ("stopped", "interrupted", "failed"):
         raise InputError(f"run {run.id} cannot be resumed (status: {status})" + _status_hint(run, status))
     if not run.config_path.exists():
@@ -550,7 +557,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     nproc = int(state.get("nproc") or 1)
     cp = run.latest_checkpoint()
     _err(f"resuming run {run.id} " + (f"from {cp.name}" if cp else "from the start (no complete checkpoint)"))
-    offset = run.events_path.stat().st_size if run.events_path.exists() else 0
     run.write_state(status="starting", resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
                     error=None)
     visible = max(1, visible_gpu_count())
@@ -559,11 +565,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
              f"resuming on {visible} changes the effective batch size")
         nproc = visible
     launch.spawn_worker(run, resume=True, nproc=nproc)
-    if getattr(args, "detach", False):
-        print(run.id, flush=True)
-        _detach_hint(run)
-        return 0
-    return follow_with_prompt(run, offset=offset)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -579,7 +580,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                          hint="Export it when it has ended, or stop it first (`ft-tui stop`).")
     from ft_tui.runner.export import export_run
 
-    out = export_run(run.path, merge=bool(args.merge), out=args.output)
+    out = export_run(run.path, merge=bool(args.merge), out=args.output, report=_err)
     print(str(out))
     return 0
 
@@ -662,23 +663,15 @@ def _demo_report(run: RunDir) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """`ft-tui demo`: the TUI on the demo kit, or with --headless a full training run in this terminal."""
-    if not getattr(args, "headless", False):
-        try:
-            from ft_tui.tui import app
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("ft_tui"):
-                raise
-            app = None
-        run_demo = getattr(app, "run_demo", None)
-        if run_demo is not None:
-            return int(run_demo(args) or 0)
-        _err("the TUI demo is not available in this build yet; running the headless demo instead")
+    """`ft-tui demo --headless`: a full training run of the demo kit in this terminal.
+
+    (Without --headless, ``ft_tui.tui.cli`` opens the TUI on the demo kit instead.)
+    """
     return run_headless_demo(args)
 
 
 __all__ = [
     "END_STATUSES", "apply_plan", "check_datasets", "check_model", "cmd_attach", "cmd_demo", "cmd_export",
-    "cmd_resume", "cmd_runs", "cmd_stop", "cmd_train", "follow_with_prompt", "loss_summary", "plan_run",
+    "cmd_resume", "cmd_runs", "resume_run", "cmd_stop", "cmd_train", "follow_with_prompt", "loss_summary", "plan_run",
     "signal_run", "write_demo_config",
 ]

@@ -6,9 +6,14 @@ import textwrap
 
 import pytest
 import yaml
-
 from ft_tui.planner.config import (
-    KEYS, ConfigProblems, config_from_dict, dump_config, load_config, parse_overrides, redact,
+    KEYS,
+    ConfigProblems,
+    config_from_dict,
+    dump_config,
+    load_config,
+    parse_overrides,
+    redact,
 )
 from ft_tui.planner.errors import ConfigError
 

@@ -22,13 +22,13 @@ Docs: README.md. Config keys follow LLaMA-Factory's names, so its YAML files loa
 # subcommand -> "module:function"; the function takes the argparse namespace and returns an exit status.
 HANDLERS = {
     "tui": "ft_tui.tui.app:run_from_cli",
-    "demo": "ft_tui.runner.cli:cmd_demo",
+    "demo": "ft_tui.tui.cli:cmd_demo",
     "gpus": "ft_tui.planner.gpus_cli:cmd_gpus",
     "plan": "ft_tui.planner.cli:cmd_plan",
     "estimate": "ft_tui.planner.cli:cmd_estimate",
     "train": "ft_tui.runner.cli:cmd_train",
     "runs": "ft_tui.runner.cli:cmd_runs",
-    "attach": "ft_tui.runner.cli:cmd_attach",
+    "attach": "ft_tui.tui.cli:cmd_attach",
     "stop": "ft_tui.runner.cli:cmd_stop",
     "resume": "ft_tui.runner.cli:cmd_resume",
     "export": "ft_tui.runner.cli:cmd_export",
@@ -112,6 +112,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--merge", action="store_true", help="merge the adapter into the base model (16-bit safetensors)")
     p.add_argument("-o", "--output", metavar="DIR", help="output directory (default: RUN/export or RUN/merged)")
     return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`ft-tui demo`: the TUI on the demo kit; with --headless (or without a terminal) a run in this terminal."""
+    if args.headless or not sys.stdout.isatty():
+        from ft_tui.runner.cli import cmd_demo as headless_demo
+
+        return headless_demo(args)
+    from ft_tui.tui.app import run_demo
+
+    return int(run_demo(args) or 0)
+
+
+def cmd_attach(args: argparse.Namespace) -> int:
+    """`ft-tui attach RUN`: the TUI's run screen; plain lines with --plain or without a terminal."""
+    if args.plain or not sys.stdout.isatty():
+        from ft_tui.runner.cli import cmd_attach as plain_attach
+
+        return plain_attach(args)
+    from ft_tui.runner.rundir import find_run
+    from ft_tui.tui.app import run_attach
+
+    return int(run_attach(find_run(args.run).path) or 0)
 
 
 def _dispatch(name: str, args: argparse.Namespace) -> int:
