@@ -1,0 +1,205 @@
+"""Pilot tests of the runs screen on fake runs registered in a private run index (XDG_STATE_HOME in tmp)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ft_tui.planner.errors import InputError
+from ft_tui.runner.rundir import RunDir, indexed_runs, register_run
+from ft_tui.tui.screens.run import RunScreen
+from ft_tui.tui.screens.runs import RunsScreen, default_resumer
+from textual.app import App
+from textual.screen import Screen
+from textual.widgets import DataTable
+
+T0 = 1_795_800_000.0
+
+
+def dead_pid() -> int:
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout)
+
+
+def fake_run(root: Path, name: str, status: str, *, steps: int, total: int, end: str | None = None,
+             pid: int | None = None, started: float = T0) -> RunDir:
+    """A registered run directory: state.json and an events file with ``steps`` logged steps."""
+    run = RunDir.create(root / name)
+    run.config_path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\n", encoding="utf-8")
+    run.write_state(status=status, pid=pid, model="Qwen/Qwen2.5-0.5B", method="lora", started=started, id=name)
+    lines = [{"v": 1, "type": "start", "time": started, "total_steps": total}]
+    lines += [{"v": 1, "type": "log", "time": started + s, "step": s, "loss": round(2.0 - s / 100, 4)}
+              for s in range(1, steps + 1)]
+    if end:
+        lines.append({"v": 1, "type": "end", "time": started + steps + 1, "status": end, "step": steps})
+    run.events_path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    register_run(run)
+    return run
+
+
+class RunsApp(App):
+    def __init__(self, screen: Screen, lang: str = "en"):
+        super().__init__()
+        self.lang = lang
+        self._first = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self._first)
+
+
+async def until(pilot, condition, what: str, tries: int = 200) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def rows(app: App) -> list[list[str]]:
+    table = app.screen.query_one(DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def watch_screen(path: Path) -> Screen:
+    return RunScreen(path, sampler=list, tail_interval=0.05)
+
+
+async def select(pilot, app: App, run_id: str) -> None:
+    table = app.screen.query_one(DataTable)
+    index = next(i for i, row in enumerate(rows(app)) if row[0] == run_id)
+    table.move_cursor(row=index)
+    await pilot.pause()
+
+
+async def test_lists_runs_with_status_progress_and_loss(tmp_path: Path) -> None:
+    fake_run(tmp_path, "a-done", "completed", steps=20, total=20, end="completed", started=T0)
+    fake_run(tmp_path, "b-dead", "running", steps=7, total=50, pid=dead_pid(), started=T0 + 100)
+    fake_run(tmp_path, "c-live", "running", steps=3, total=10, pid=os.getpid(), started=T0 + 200)
+    app = RunsApp(RunsScreen(screen_factory=watch_screen))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 3, "the run list")
+        table = rows(app)
+        assert [r[0] for r in table] == ["c-live", "b-dead", "a-done"]  # newest first
+        by_id = {r[0]: r for r in table}
+        # id, status, progress, loss, model, method, started
+        assert by_id["a-done"][1:5] == ["completed", "20/20 100%", "1.8000", "Qwen/Qwen2.5-0.5B"]
+        assert by_id["b-dead"][1:4] == ["interrupted", "7/50  14%", "1.9300"]
+        assert by_id["c-live"][1:4] == ["running", "3/10  30%", "1.9700"]
+        screen = app.screen
+        await select(pilot, app, "c-live")
+        assert not screen.check_action("resume", ()) and not screen.check_action("export", ())
+        await select(pilot, app, "b-dead")
+        assert screen.check_action("resume", ()) and not screen.check_action("export", ())
+        await select(pilot, app, "a-done")
+        assert screen.check_action("export", ()) and not screen.check_action("resume", ())
+
+
+async def test_open_watches_the_selected_run(tmp_path: Path) -> None:
+    fake_run(tmp_path, "a-done", "completed", steps=20, total=20, end="completed")
+    app = RunsApp(RunsScreen(screen_factory=watch_screen))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        run_screen = app.screen
+        await until(pilot, lambda: run_screen.view.step == 20 and run_screen.status == "completed", "the history")
+        await pilot.press("d")  # detach: back to the list
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs screen")
+
+
+async def test_resume_calls_the_resumer_then_watches(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, "b-dead", "running", steps=7, total=50, pid=dead_pid())
+    calls: list[Path] = []
+    app = RunsApp(RunsScreen(resumer=lambda r: calls.append(r.path), screen_factory=watch_screen))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        assert calls == [run.path]
+
+
+async def test_resume_failure_is_reported(tmp_path: Path) -> None:
+    fake_run(tmp_path, "b-dead", "running", steps=7, total=50, pid=dead_pid())
+
+    def refuse(run: RunDir) -> None:
+        raise InputError("no complete checkpoint and no config", hint="Start a new run.")
+
+    app = RunsApp(RunsScreen(resumer=refuse, screen_factory=watch_screen))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.press("r")
+        await until(pilot, lambda: any("Could not resume" in str(n.message) for n in app._notifications),
+                    "the error")
+        assert app.screen is screen and screen.busy == set()
+
+
+async def test_export_runs_in_a_worker_and_says_where(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, "a-done", "completed", steps=20, total=20, end="completed")
+    out = tmp_path / "exported"
+    calls: list[Path] = []
+
+    def exporter(path: Path) -> Path:
+        calls.append(path)
+        out.mkdir()
+        return out
+
+    app = RunsApp(RunsScreen(exporter=exporter, screen_factory=watch_screen), lang="zh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        assert rows(app)[0][1] == "已完成"
+        await pilot.press("e")
+        await until(pilot, lambda: any(str(out) in str(n.message) for n in app._notifications), "the notice")
+        assert calls == [run.path]
+
+
+async def test_empty_index_says_how_to_start(tmp_path: Path) -> None:
+    app = RunsApp(RunsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.has_class("-empty"), "the empty state")
+        assert not screen.check_action("open", ())
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RunsScreen), "back")
+
+
+def test_default_resumer_refuses_a_completed_run(tmp_path: Path) -> None:
+    run = fake_run(tmp_path, "a-done", "completed", steps=2, total=2, end="completed")
+    try:
+        default_resumer(run)
+    except InputError as exc:
+        assert "cannot be resumed" in str(exc) or "complete" in str(exc)
+    else:  # the runner's own resume_run may print and return for a completed run; it must not relaunch it
+        assert run.read_state()["status"] == "completed"
+    assert [r.id for r in indexed_runs()] == ["a-done"]
+
+
+async def test_resume_a_stopped_run_for_real(tmp_path: Path, monkeypatch) -> None:
+    """The default resumer starts the runner's stand-in worker (same protocol, no torch) with --resume: it goes on
+    from the last complete checkpoint, and the run screen shows the second attempt to its end."""
+    from ft_tui.runner.launch import wait_child
+    from ft_tui.runner.rundir import mark_checkpoint_complete
+
+    monkeypatch.setenv("FT_TUI_WORKER", str(Path(__file__).parents[1] / "runner" / "fake_worker.py"))
+    monkeypatch.setenv("FAKE_STEP_S", "0.01")
+    run = fake_run(tmp_path, "stopped-run", "stopped", steps=5, total=30, end="stopped", started=1.0)
+    run.config_path.write_text("max_steps: 30\nsave_steps: 10\nlogging_steps: 1\n", encoding="utf-8")
+    (run.path / "checkpoint-5").mkdir()
+    mark_checkpoint_complete(run.path / "checkpoint-5", 5)
+    app = RunsApp(RunsScreen(screen_factory=watch_screen))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        assert app.screen.check_action("resume", ())
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen", 500)
+        watch = app.screen
+        await until(pilot, lambda: watch.status == "completed" and watch.view.phase == "completed", "the end", 500)
+        assert watch.view.attempts == 2 and watch.view.resumed_from == 5 and watch.view.step == 30
+        assert [s for s, _ in watch.view.train_loss] == list(range(1, 31))
+    state = run.read_state()
+    assert state["status"] == "completed" and state["resumes"] == 1
+    wait_child(state.get("launcher_pid"), 5.0)

@@ -1,0 +1,180 @@
+"""The Textual app and its one factory, used by the CLI and the tests alike (posting's ``make_posting``).
+
+``make_app`` builds everything the app needs before it starts (config, hardware target, language, keymap,
+runner), so bad input fails as a one-paragraph CLI error (exit 2) instead of a broken screen. Entry points:
+``run_from_cli`` (``ft-tui [CONFIG]``), ``run_demo`` (``ft-tui demo``) and ``run_attach`` (``ft-tui attach``).
+
+Nothing here imports torch: the demo kit is built (torch) by ``run_demo`` before the app starts, and the runner
+is a detached process.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from ft_tui.tui import keymap as K
+from ft_tui.tui.commands import ScreenCommands
+from ft_tui.tui.help import default_language
+from ft_tui.tui.state import SetupState
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+
+class Runner(Protocol):
+    """How the setup screen starts a run. Tests pass a fake that records the call."""
+
+    def launch(self, config: Any, plan: dict[str, Any], hardware: Any) -> Path:
+        """Create the run directory, start the detached trainer, return the run directory."""
+        ...
+
+
+class LocalRunner:
+    """The real runner: the checks `ft-tui train` makes (model and datasets resolve), then ``prepare_run``
+    (config.yaml, plan.json, state.json, run index) and ``spawn_worker`` (detached trainer)."""
+
+    def launch(self, config: Any, plan: dict[str, Any], hardware: Any) -> Path:
+        from ft_tui.runner.cli import check_datasets, check_model
+        from ft_tui.runner.launch import prepare_run, spawn_worker
+
+        check_model(config)
+        check_datasets(config)
+        run = prepare_run(config, plan, hw=hardware)
+        nproc = max(1, int(getattr(hardware, "count", 1) or 1)) if getattr(hardware, "source", "") == "probe" \
+            else 1
+        spawn_worker(run, nproc=nproc)
+        return run.path
+
+
+class FtTuiApp(App):
+    """ft-tui's app: opens the setup screen (or, for ``attach``, a run screen)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ft-tui"
+    COMMANDS = App.COMMANDS | {ScreenCommands}
+    BINDINGS = [
+        Binding(K.keys_for(K.QUIT), "quit", "Quit", id=K.QUIT, priority=True),
+        Binding(K.keys_for(K.HELP_LANGUAGE), "toggle_language", "EN/中文", id=K.HELP_LANGUAGE),
+        Binding(K.keys_for(K.RUNS), "open_runs", "Runs", id=K.RUNS),
+    ]
+
+    lang: reactive[str] = reactive("en")
+
+    def __init__(self, *, state: SetupState | None = None, runner: Runner | None = None, lang: str = "en",
+                 keymap: dict[str, str] | None = None, run_dir: Path | None = None):
+        super().__init__()
+        if state is None and run_dir is None:
+            raise ValueError("FtTuiApp needs a setup state or a run directory")
+        self.setup_state = state
+        self.runner: Runner = runner or LocalRunner()
+        self.start_run_dir = Path(run_dir) if run_dir is not None else None
+        self.user_keymap = dict(keymap or {})
+        self.set_reactive(FtTuiApp.lang, lang)
+
+    def get_default_screen(self) -> Screen:
+        if self.start_run_dir is not None:
+            return self.run_screen(self.start_run_dir)
+        from ft_tui.tui.screens.setup import SetupScreen
+
+        return SetupScreen(self.setup_state)
+
+    def on_mount(self) -> None:
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+
+    # -- navigation --------------------------------------------------------------------------------------------
+    @staticmethod
+    def run_screen(run_dir: Path) -> Screen:
+        """T2's live run screen for ``run_dir`` (imported lazily: it is not on the setup screen's path)."""
+        from ft_tui.tui.screens.run import RunScreen
+
+        return RunScreen(run_dir)
+
+    def open_run(self, run_dir: Path) -> bool:
+        """Show the run screen for ``run_dir``; False (and a notification) when it cannot be shown."""
+        try:
+            screen = self.run_screen(run_dir)
+        except ImportError as exc:
+            self.notify(f"The run started in {run_dir}, but the run screen is unavailable ({exc}). "
+                        f"Follow it with `ft-tui attach {run_dir}`.", severity="error", markup=False)
+            return False
+        self.push_screen(screen)
+        return True
+
+    def action_open_runs(self) -> None:
+        try:
+            from ft_tui.tui.screens.runs import RunsScreen
+        except ImportError as exc:
+            self.notify(f"The runs screen is unavailable ({exc}); use `ft-tui runs`.", severity="error",
+                        markup=False)
+            return
+        if not isinstance(self.screen, RunsScreen):
+            self.push_screen(RunsScreen())
+
+    def action_toggle_language(self) -> None:
+        self.lang = "zh" if self.lang == "en" else "en"
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        return [
+            ("Runs", "list runs: open, resume, export", self.action_open_runs),
+            ("Switch help language (English / 中文)", "toggle the help language", self.action_toggle_language),
+        ]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Factory and entry points
+# ----------------------------------------------------------------------------------------------------------------
+
+def make_app(config_path: str | Path | None = None, gpu: str = "auto", gpus: int | None = None,
+             lang: str | None = None, runner: Runner | None = None) -> FtTuiApp:
+    """Build the app on a config file (or defaults) for hardware ``gpu`` x ``gpus``.
+
+    Raises InputError (CLI exit 2) for an unreadable or invalid config, an unknown ``--gpu`` or a bad keymap
+    file. ``lang`` defaults to the locale (zh for a Chinese LANG, else en).
+    """
+    from ft_tui.planner.config import load_config
+    from ft_tui.planner.hardware import probe, resolve_hardware
+
+    cfg = load_config(config_path) if config_path is not None else load_config(None)
+    gpu = (gpu or "auto").strip()
+    report = probe() if gpu.lower() == "auto" else None
+    hardware = resolve_hardware(gpu, gpus, report=report)
+    used = report.gpus[: hardware.count] if report is not None else []
+    state = SetupState.from_config(cfg, hardware, gpus=used)
+    return FtTuiApp(state=state, runner=runner, lang=lang or default_language(), keymap=K.load_keymap())
+
+
+def run_from_cli(args: Any) -> int:
+    """``ft-tui [CONFIG] [--gpu G] [--gpus N] [--lang en|zh]``."""
+    app = make_app(getattr(args, "config", None), getattr(args, "gpu", "auto"), getattr(args, "gpus", None),
+                   getattr(args, "lang", None))
+    for warning in app.setup_state.config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def run_demo(args: Any) -> int:
+    """``ft-tui demo``: build the demo kit first (torch, once, cached), then open the setup screen on it."""
+    import os
+
+    from ft_tui.runner.cli import write_demo_config
+    from ft_tui.runner.demo_kit import build_demo_kit
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    print("Preparing the demo model and tokenizer (cached after the first time)...", file=sys.stderr)
+    kit = build_demo_kit()
+    path = write_demo_config(kit, Path.cwd() / "runs")  # the same config `ft-tui demo --headless` trains
+    app = make_app(path, "auto", None, getattr(args, "lang", None))
+    app.run()
+    return int(app.return_code or 0)
+
+
+def run_attach(run_dir: str | Path, lang: str | None = None) -> int:
+    """``ft-tui attach RUN``: open the run screen directly on a run directory."""
+    app = FtTuiApp(run_dir=Path(run_dir), lang=lang or default_language(), keymap=K.load_keymap())
+    app.run()
+    return int(app.return_code or 0)

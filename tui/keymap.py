@@ -1,0 +1,104 @@
+"""Key binding ids and the user's remapping file.
+
+Every binding in the TUI has a stable id (the constants below); a user remaps keys in
+``${XDG_CONFIG_HOME:-~/.config}/ft-tui/keymap.yaml`` with lines such as ``setup.start: f9`` or
+``app.quit: ctrl+q,ctrl+x``, applied through Textual's ``App.set_keymap``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import yaml
+from ft_tui.planner.errors import InputError
+
+QUIT = "app.quit"
+START = "setup.start"
+REPLAN = "setup.replan"
+SAVE = "setup.save"
+LOAD = "setup.load"
+RESET_FIELD = "setup.reset_field"
+HELP_LANGUAGE = "help.language"
+HELP_TOGGLE = "help.toggle"
+PLAN_TOGGLE = "setup.plan_toggle"
+RUNS = "app.runs"
+NEXT_SECTION = "setup.next_section"
+PREV_SECTION = "setup.prev_section"
+DIALOG_CANCEL = "dialog.cancel"
+DIALOG_YES = "dialog.yes"
+DIALOG_NO = "dialog.no"
+
+#: id -> (default keys, what it does); the README and the tests read this table.
+DEFAULT_KEYS: dict[str, tuple[str, str]] = {
+    QUIT: ("ctrl+q", "quit ft-tui (a started run keeps running)"),
+    START: ("ctrl+t,f10", "validate, confirm when the plan does not fit, and start the run"),
+    REPLAN: ("f5,ctrl+r", "re-plan every field you did not set, around the ones you did"),
+    SAVE: ("ctrl+s", "save the config as YAML"),
+    LOAD: ("ctrl+o", "load a config (ours or a LLaMA-Factory YAML)"),
+    RESET_FIELD: ("f8", "give the focused field back to the planner"),
+    HELP_LANGUAGE: ("f2", "switch the help language (English / 中文)"),
+    HELP_TOGGLE: ("f1", "show or hide the help panel"),
+    PLAN_TOGGLE: ("f3", "show the plan panel (narrow terminals) or hide it"),
+    RUNS: ("f4", "list runs"),
+    NEXT_SECTION: ("alt+right,ctrl+pagedown", "next section (Model & Method, Dataset, Training, LoRA)"),
+    PREV_SECTION: ("alt+left,ctrl+pageup", "previous section"),
+    DIALOG_CANCEL: ("escape", "close a dialog without doing anything"),
+    DIALOG_YES: ("y", "answer yes in a confirmation dialog"),
+    DIALOG_NO: ("n", "answer no in a confirmation dialog"),
+}
+
+
+def known_binding_ids() -> dict[str, tuple[str, str]]:
+    """Every binding id with its default keys and description: this table plus the run and runs screens' own
+    (imported only here, off the start-up path, when a keymap names an id outside this table)."""
+    out = dict(DEFAULT_KEYS)
+    for module, table in (("ft_tui.tui.screens.run", "RUN_KEYS"), ("ft_tui.tui.screens.runs", "RUNS_KEYS")):
+        try:
+            out.update(getattr(importlib.import_module(module), table))
+        except (ImportError, AttributeError):
+            continue
+    return out
+
+
+def keys_for(binding_id: str) -> str:
+    """The default key string of a binding id."""
+    return DEFAULT_KEYS[binding_id][0]
+
+
+def keymap_path() -> Path:
+    """``${XDG_CONFIG_HOME:-~/.config}/ft-tui/keymap.yaml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ft-tui" / "keymap.yaml"
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """Read the user's keymap (binding id -> comma-separated keys); {} when the file does not exist.
+
+    Raises InputError for a file that is not a mapping of known ids to key strings, naming the line to fix.
+    """
+    p = path or keymap_path()
+    if not p.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read the keymap ({exc})", file=str(p),
+                         hint="Write lines like `setup.start: f9`.") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError("must be a mapping of binding id to keys, like `setup.start: f9`", file=str(p))
+    out: dict[str, str] = {}
+    known: dict[str, tuple[str, str]] | None = None
+    for key, value in data.items():
+        if key not in DEFAULT_KEYS:
+            known = known if known is not None else known_binding_ids()
+            if key not in known:
+                raise InputError(f"unknown binding id '{key}'", file=str(p),
+                                 hint=f"Known ids: {', '.join(sorted(known))}.")
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"binding '{key}' needs a key string such as 'f9' or 'ctrl+g,f9'", file=str(p))
+        out[str(key)] = ",".join(k.strip() for k in value.split(",") if k.strip())
+    return out

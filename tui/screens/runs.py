@@ -1,0 +1,336 @@
+"""The runs screen: every run in the user's run index with its status, progress and last loss.
+
+Open one to watch it (the run screen), resume an interrupted, stopped or failed one (the detached trainer again,
+from its last complete checkpoint), export a completed one (in a worker; the notice says where it went). The list
+is read in a worker (``summarize`` reads each run's events file) and refreshed every few seconds.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.errors import InputError
+from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
+from ft_tui.tui.i18n import label, status_label
+from rich.cells import cell_len
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+from textual.worker import Worker, WorkerState
+
+#: Binding ids of this screen (for the user's keymap) -> (default keys, what it does).
+RUNS_KEYS: dict[str, tuple[str, str]] = {
+    "runs.open": ("o", "watch the selected run (enter works too)"),
+    "runs.resume": ("r", "resume the selected interrupted, stopped or failed run from its last checkpoint"),
+    "runs.export": ("e", "export the selected completed run (adapter or model) and show where it went"),
+    "runs.refresh": ("f5", "read the run list again"),
+    "runs.back": ("escape", "go back (or exit when this is the only screen)"),
+}
+
+RESUMABLE = ("interrupted", "stopped", "failed")
+#: Table columns, most telling first (a narrow terminal scrolls to the rest).
+COLUMNS = ("id", "status", "progress", "loss", "model", "method", "started")
+REFRESH_S = 5.0
+
+Resumer = Callable[[RunDir], None]
+Exporter = Callable[[Path], Path]
+ScreenFactory = Callable[[Path], Screen]
+
+
+def default_resumer(run: RunDir) -> None:
+    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does.
+
+    Uses the runner's ``resume_run`` when it has one; otherwise the same steps as ``cmd_resume``: check the run
+    can be resumed here, mark it ``starting``, and spawn the detached worker with the run's process count."""
+    from ft_tui.runner import cli as runner_cli
+
+    shared = getattr(runner_cli, "resume_run", None)
+    if callable(shared):
+        shared(run)
+        return
+    from ft_tui.runner import launch
+
+    host = run.read_state().get("host")
+    if host and host != socket.gethostname():
+        raise InputError(f"run {run.id} ran on host '{host}', not on this one", hint=f"Resume it on {host}.")
+    status = run.status()
+    if status not in RESUMABLE:
+        raise InputError(f"run {run.id} cannot be resumed (status: {status})")
+    if not run.config_path.is_file():
+        raise InputError(f"run {run.id} has no config.yaml", file=str(run.config_path))
+    state = run.read_state()
+    nproc = min(int(state.get("nproc") or 1), max(1, runner_cli.visible_gpu_count()))
+    run.write_state(status="starting", resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
+                    error=None)
+    launch.spawn_worker(run, resume=True, nproc=nproc)
+
+
+def default_exporter(run_path: Path) -> Path:
+    """Export the run's adapter (or model) to ``RUN/export``, as ``ft-tui export RUN`` does."""
+    from ft_tui.runner.export import export_run
+
+    return Path(export_run(run_path))
+
+
+def default_screen(run_path: Path) -> Screen:
+    from ft_tui.tui.screens.run import RunScreen
+
+    return RunScreen(run_path)
+
+
+class RunsLoaded(Message):
+    """The run list, newest first (replaces an older list still queued)."""
+
+    def __init__(self, runs: Sequence[RunSummary]) -> None:
+        super().__init__()
+        self.runs = list(runs)
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunsLoaded)
+
+
+def progress_cell(run: RunSummary) -> str:
+    if run.total_steps:
+        return f"{run.step}/{run.total_steps} {100 * run.step / run.total_steps:3.0f}%"
+    return str(run.step) if run.step else "-"
+
+
+def model_cell(model: str | None) -> str:
+    if not model:
+        return "-"
+    return Path(model.rstrip("/")).name if model.startswith(("/", ".", "~")) else model
+
+
+def started_cell(ts: float | None) -> str:
+    return time.strftime("%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _binding(binding_id: str, action: str, description: str, **kw: Any) -> Binding:
+    """A binding with a stable id; its default keys come from the app's key table when it lists the id."""
+    from ft_tui.tui import keymap
+
+    keys = keymap.DEFAULT_KEYS.get(binding_id, RUNS_KEYS[binding_id])[0]
+    return Binding(keys, action, description, id=binding_id, **kw)
+
+
+class RunsScreen(Screen):
+    """All runs in the index; keys act on the highlighted one."""
+
+    DEFAULT_CSS = """
+    RunsScreen #runs-title { padding: 0 1; text-style: bold; width: 1fr; }
+    RunsScreen DataTable { height: 1fr; }
+    RunsScreen #runs-empty { padding: 1 2; color: $text-muted; display: none; }
+    RunsScreen.-empty #runs-empty { display: block; }
+    RunsScreen.-empty DataTable { display: none; }
+    RunsScreen #runs-detail { padding: 0 1; color: $text-muted; width: 1fr; height: auto; }
+    """
+
+    BINDINGS = [
+        _binding("runs.open", "open", "Open"),
+        _binding("runs.resume", "resume", "Resume"),
+        _binding("runs.export", "export", "Export"),
+        _binding("runs.refresh", "refresh", "Refresh"),
+        _binding("runs.back", "back", "Back"),
+    ]
+
+    def __init__(self, *, resumer: Resumer | None = None, exporter: Exporter | None = None,
+                 screen_factory: ScreenFactory | None = None, name: str | None = None, id: str | None = None):
+        super().__init__(name=name, id=id)
+        self.resumer: Resumer = resumer or default_resumer
+        self.exporter: Exporter = exporter or default_exporter
+        self.screen_factory: ScreenFactory = screen_factory or default_screen
+        self.runs: dict[str, RunSummary] = {}
+        self.busy: set[str] = set()
+
+    @property
+    def lang(self) -> str:
+        lang = getattr(self.app, "lang", "en")
+        return lang if lang in ("en", "zh") else "en"
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="runs-title", markup=False)
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Label("", id="runs-empty", markup=False)
+        yield Label("", id="runs-detail", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if hasattr(self.app, "lang"):
+            self.watch(self.app, "lang", lambda _lang: self._relabel(), init=False)
+        self._relabel()
+        self.action_refresh()
+        self.set_interval(REFRESH_S, self.action_refresh)
+
+    def _relabel(self) -> None:
+        self.query_one("#runs-title", Label).update(label(self.lang, "runs_title"))
+        self.query_one("#runs-empty", Label).update(label(self.lang, "runs_empty"))
+        self._fill(list(self.runs.values()))
+
+    # -- loading -----------------------------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False, name="read run index")
+    def _load(self) -> None:
+        summaries = [summarize(run) for run in indexed_runs()]
+        summaries.reverse()  # newest first
+        self.post_message(RunsLoaded(summaries))
+
+    @on(RunsLoaded)
+    def _loaded(self, message: RunsLoaded) -> None:
+        self._fill(message.runs)
+
+    def table_rows(self, runs: Sequence[RunSummary]) -> list[tuple[str, ...]]:
+        """The table's cells, one tuple per run, in :data:`COLUMNS` order."""
+        out = []
+        for r in runs:
+            loss = f"{r.loss:.4f}" if isinstance(r.loss, (int, float)) else "-"
+            out.append((r.id, status_label(self.lang, r.status), progress_cell(r), loss, model_cell(r.model),
+                        r.method or "-", started_cell(r.started)))
+        return out
+
+    def _fill(self, runs: list[RunSummary]) -> None:
+        """Rebuild the table, each column as wide as its widest cell (set up front: Textual's auto width is
+        measured on idle, after a first paint that would cut the cells to the headers' width)."""
+        table = self.query_one(DataTable)
+        selected = self.selected_path()
+        self.runs = {r.path: r for r in runs}
+        cells = self.table_rows(runs)
+        table.clear(columns=True)
+        for i, key in enumerate(COLUMNS):
+            title = label(self.lang, f"col_{key}")
+            width = max([cell_len(title)] + [cell_len(row[i]) for row in cells])
+            table.add_column(title, key=key, width=width)
+        for run, row in zip(runs, cells, strict=True):
+            table.add_row(*row, key=run.path)
+        self.set_class(not runs, "-empty")
+        if selected in self.runs:
+            table.move_cursor(row=table.get_row_index(selected))
+        self._show_detail()
+        self.refresh_bindings()
+
+    def selected_path(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001 - an out-of-range cursor while the table refills
+            return None
+        return key.value
+
+    def selected(self) -> RunSummary | None:
+        path = self.selected_path()
+        return self.runs.get(path) if path else None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _show_detail(self) -> None:
+        run = self.selected()
+        self.query_one("#runs-detail", Label).update(run.path if run else "")
+
+    # -- actions -----------------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        run = self.selected()
+        if action == "open":
+            return run is not None
+        if action == "resume":
+            return run is not None and run.status in RESUMABLE and run.path not in self.busy
+        if action == "export":
+            return run is not None and run.status == "completed" and run.path not in self.busy
+        return True
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    def action_open(self) -> None:
+        run = self.selected()
+        if run is not None:
+            self.app.push_screen(self.screen_factory(Path(run.path)))
+
+    def action_resume(self) -> None:
+        run = self.selected()
+        if run is None or not self.check_action("resume", ()):
+            return
+        self.busy.add(run.path)
+        self.refresh_bindings()
+        self._resume(run)
+
+    @work(thread=True, group="runs-act", exit_on_error=False, name="resume run")
+    def _resume(self, run: RunSummary) -> None:
+        try:
+            self.resumer(RunDir(Path(run.path)))
+        except (InputError, OSError) as exc:
+            message = exc.render() if isinstance(exc, InputError) else str(exc)
+            self.app.call_from_thread(self._done, run, label(self.lang, "resume_failed", id=run.id,
+                                                             error=message), "error")
+            return
+        self.app.call_from_thread(self._resumed, run)
+
+    def _resumed(self, run: RunSummary) -> None:
+        self._done(run, label(self.lang, "resumed", id=run.id), "information")
+        self.app.push_screen(self.screen_factory(Path(run.path)))
+
+    def action_export(self) -> None:
+        run = self.selected()
+        if run is None or not self.check_action("export", ()):
+            return
+        self.busy.add(run.path)
+        self.refresh_bindings()
+        self.notify(label(self.lang, "exporting", id=run.id), markup=False)
+        self._export(run)
+
+    @work(thread=True, group="runs-act", exit_on_error=False, name="export run")
+    def _export(self, run: RunSummary) -> None:
+        try:
+            out = self.exporter(Path(run.path))
+        except (InputError, OSError) as exc:
+            message = exc.render() if isinstance(exc, InputError) else str(exc)
+            self.app.call_from_thread(self._done, run, label(self.lang, "export_failed", id=run.id,
+                                                             error=message), "error")
+            return
+        self.app.call_from_thread(self._done, run, label(self.lang, "exported", id=run.id, path=out),
+                                  "information")
+
+    def _done(self, run: RunSummary, text: str, severity: str) -> None:
+        self.busy.discard(run.path)
+        self.refresh_bindings()
+        self.notify(text, severity=severity, markup=False, timeout=10)  # type: ignore[arg-type]
+        self.query_one("#runs-detail", Label).update(text)
+        self.action_refresh()
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            run_paths = list(self.busy)
+            self.busy.clear()
+            self.refresh_bindings()
+            self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error", markup=False)
+            if run_paths:
+                self.action_refresh()
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """Entries for the app's command palette."""
+        out: list[tuple[str, str, Any]] = [("Refresh runs", RUNS_KEYS["runs.refresh"][1], self.action_refresh)]
+        for action, binding_id, name in (("open", "runs.open", "Open run"), ("resume", "runs.resume", "Resume run"),
+                                         ("export", "runs.export", "Export run")):
+            if self.check_action(action, ()):
+                out.append((name, RUNS_KEYS[binding_id][1], getattr(self, f"action_{action}")))
+        return out

@@ -1,0 +1,510 @@
+"""The setup screen: the config as an editable form in four sections, the live plan panel and the help panel.
+
+A thin view over :class:`ft_tui.tui.state.SetupState`: rows emit :class:`FieldEdited`, the screen forwards it to
+the state (validation + synchronous re-estimate) and redraws what changed. Model inspection and dataset statistics
+run in workers (thin shells around ``state.inspect_model_facts`` / ``state.load_data_facts``) that post their
+results as messages; one ``Worker.StateChanged`` handler shows their failures inline.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.errors import InputError
+from ft_tui.tui import keymap as K
+from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
+from ft_tui.tui.state import (
+    SECTIONS,
+    SetupState,
+    inspect_model_facts,
+    load_data_facts,
+    section_keys,
+)
+from ft_tui.tui.widgets.form import (
+    CommaSuggester,
+    DataPreview,
+    FieldRow,
+    SectionForm,
+    model_suggester,
+)
+from ft_tui.tui.widgets.help_panel import HelpPanel
+from ft_tui.tui.widgets.plan_panel import PlanPanel, PlanSummary
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState, get_current_worker
+
+#: Terminal width from which the plan panel sits beside the form (below it, a summary line and F3).
+WIDE = 110
+#: Keys whose change needs the model inspected again / the dataset statistics recomputed.
+MODEL_KEYS = ("model_name_or_path", "trust_remote_code")
+DATA_KEYS = ("dataset", "dataset_dir", "template", "cutoff_len", "stage", "max_samples", "val_size", "packing",
+             "train_on_prompt", *MODEL_KEYS)
+#: Seconds to wait after the last keystroke before inspecting (typing a model name fires once, not per key).
+DEBOUNCE_S = 0.4
+
+
+def tab_id(title: str) -> str:
+    return "tab-" + "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-").replace("--", "-")
+
+
+def error_text(error: BaseException) -> str:
+    """One line for an exception raised in a worker: InputError renders itself; others show their type."""
+    if isinstance(error, InputError):
+        return error.render()
+    return f"{type(error).__name__}: {error}"
+
+
+class SetupScreen(Screen):
+    """Edit the config, watch the estimate, start the run."""
+
+    BINDINGS = [
+        Binding(K.keys_for(K.START), "start", "Start", id=K.START),
+        Binding(K.keys_for(K.REPLAN), "replan", "Re-plan", id=K.REPLAN),
+        Binding(K.keys_for(K.SAVE), "save", "Save", id=K.SAVE),
+        Binding(K.keys_for(K.LOAD), "load", "Load", id=K.LOAD),
+        Binding(K.keys_for(K.RESET_FIELD), "reset_field", "Reset", id=K.RESET_FIELD),
+        Binding(K.keys_for(K.HELP_TOGGLE), "toggle_help", "Help", id=K.HELP_TOGGLE),
+        Binding(K.keys_for(K.PLAN_TOGGLE), "toggle_plan", "Plan", id=K.PLAN_TOGGLE),
+        Binding(K.keys_for(K.NEXT_SECTION), "section(1)", "Next section", id=K.NEXT_SECTION, show=False),
+        Binding(K.keys_for(K.PREV_SECTION), "section(-1)", "Previous section", id=K.PREV_SECTION, show=False),
+    ]
+
+    def __init__(self, state: SetupState, *, save_path: Path | None = None):
+        super().__init__()
+        self.state = state
+        self.save_path = save_path or (Path(state.source) if state.source else None)
+        self.focused_key = "model_name_or_path"
+        self._shown: dict[str, tuple] = {}
+        self._bindings_state: tuple | None = None
+        self._data_shown: tuple | None = None
+        self._help_shown: tuple | None = None
+        self.active_run: Path | None = None  # the run started from this screen while it is live
+
+    # -- layout ------------------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="setup-body"):
+            with Vertical(id="setup-main"):
+                with TabbedContent(id="sections"):
+                    for i, title in enumerate(SECTIONS):
+                        with TabPane(title, id=tab_id(title)):
+                            # Only the first section is built before the first paint and estimate; the
+                            # others right after (populate_sections).
+                            yield self._section(title, deferred=i > 0)
+                yield HelpPanel(id="help")
+            with VerticalScroll(id="plan-column", can_focus=False):
+                yield PlanPanel(id="plan")
+        yield PlanSummary(id="summary")
+        yield Footer(compact=True)
+
+    def _section(self, title: str, deferred: bool = False) -> SectionForm:
+        from ft_tui.planner.models import catalog_names
+        from ft_tui.templates.datasets import list_datasets
+        from ft_tui.templates.registry import list_templates
+
+        suggesters: dict[str, Any] = {}
+        options: dict[str, list[str]] = {}
+        extra: list[Any] = []
+        if title == "Model & Method":
+            suggesters["model_name_or_path"] = model_suggester(catalog_names())
+            options["template"] = ["null", *list_templates()]
+        elif title == "Dataset":
+            suggesters["dataset"] = CommaSuggester(list_datasets(self.state.config))
+            extra.append(DataPreview(id="data-preview"))
+        # values are read when the rows compose (lazy sections compose after the plan has changed them)
+        return SectionForm(section_keys(title), values=self.state.display, suggesters=suggesters,
+                           options=options, extra=extra, deferred=deferred, id=f"form-{tab_id(title)}")
+
+    def on_mount(self) -> None:
+        self._apply_width(self.app.size.width)
+        self.refresh_view()
+        self.watch(self.app, "lang", lambda _lang: self.refresh_help(), init=False)
+        if self.state.load_warnings:
+            self.notify("\n".join(self.state.load_warnings), title="Config notes", markup=False)
+        if self.state.config.model_name_or_path:
+            self.inspect_model(delay=0.0)
+        else:
+            self.call_after_refresh(self.populate_sections)
+
+    async def populate_sections(self) -> None:
+        """Build the deferred sections (after the first estimate is on screen)."""
+        for form in self.query(SectionForm):
+            await form.populate()
+
+    @on(TabbedContent.TabActivated)
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        await self.populate_sections()
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        narrow = width < WIDE
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.refresh_bindings()
+
+    # -- redraw ------------------------------------------------------------------------------------------------
+    def rows(self) -> list[FieldRow]:
+        return list(self.query(FieldRow))
+
+    def refresh_view(self) -> None:
+        """Redraw every row whose content changed, the plan panel, the summary and the help."""
+        s = self.state
+        for row in self.rows():
+            key = row.key
+            problem = s.problems.get(key)
+            note = s.reason(key)
+            rec = s.recommendation(key)
+            if rec is not None:
+                note = f"planner would pick {rec}" + (f" — {note}" if note and note != "set by you" else "")
+            if key == "model_name_or_path" and s.model_error:
+                problem_text = s.model_error
+            elif key == "dataset" and s.data_error:
+                problem_text = s.data_error
+            else:
+                problem_text = problem.message if problem else None
+            shown = (s.display(key), s.is_user_set(key), note, problem_text)
+            if self._shown.get(key) != shown:
+                self._shown[key] = shown
+                row.show(value=shown[0], user_set=shown[1], note=shown[2], problem=shown[3])
+        self.query_one(PlanPanel).show(s)
+        self.query_one(PlanSummary).show(s)
+        self._show_data()
+        self.refresh_help()
+        self._refresh_bindings_if_changed()
+
+    def _refresh_bindings_if_changed(self) -> None:
+        s = self.state
+        shown = (not s.start_blockers(), s.fits, self.focused_key in s.user_keys)
+        if shown != self._bindings_state:  # the footer re-renders on refresh_bindings: only on a change
+            self._bindings_state = shown
+            self.refresh_bindings()
+
+    def _show_data(self) -> None:
+        from ft_tui.templates.stats import format_stats
+
+        previews = self.query(DataPreview)
+        if not previews:
+            return  # the Dataset section is not mounted yet
+        s = self.state
+        key = (id(s.data), id(s.preview), s.data_note)
+        if key == self._data_shown:
+            return
+        self._data_shown = key
+        stats_text = format_stats(s.data) if s.data is not None else ""
+        previews.first().show(stats_text, s.preview, s.data_note)
+
+    def refresh_help(self) -> None:
+        key = self.focused_key
+        shown = (key, self.app.lang, self.state.reason(key), self.state.recommendation(key))
+        if shown != self._help_shown:
+            self._help_shown = shown
+            self.query_one(HelpPanel).show(*shown)
+
+    # -- edits ---------------------------------------------------------------------------------------------------
+    @on(FieldEdited)
+    def _field_edited(self, event: FieldEdited) -> None:
+        key = event.key
+        if self.state.display(key) == str(event.value):
+            return  # not an edit: the editor reports the value the state gave it (mount, redraw)
+        self.state.edit(key, event.value)
+        self.refresh_view()
+        if self.state.problems:
+            return
+        if key in MODEL_KEYS:
+            self.inspect_model(delay=DEBOUNCE_S)
+        elif key in DATA_KEYS:
+            self.inspect_data(delay=DEBOUNCE_S)
+
+    @on(SectionMounted)
+    def _section_mounted(self, event: SectionMounted) -> None:
+        self.refresh_view()
+
+    @on(FieldFocused)
+    def _field_focused(self, event: FieldFocused) -> None:
+        self.focused_key = event.key
+        self.refresh_help()
+        self._refresh_bindings_if_changed()
+
+    # -- workers -------------------------------------------------------------------------------------------------
+    @work(thread=True, group="model", exclusive=True, exit_on_error=False)
+    def inspect_model(self, delay: float = 0.0) -> None:
+        """Inspect the configured model (config.json or catalog) off the UI thread."""
+        cfg = self.state.config
+        if delay:
+            time.sleep(delay)
+        if get_current_worker().is_cancelled or not cfg.model_name_or_path:
+            return
+        facts = inspect_model_facts(cfg)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ModelInspected(facts))
+
+    @work(thread=True, group="data", exclusive=True, exit_on_error=False)
+    def inspect_data(self, delay: float = 0.0) -> None:
+        """Dataset statistics and preview rows through the model's tokenizer, off the UI thread."""
+        cfg, spec = self.state.config, self.state.spec
+        if delay:
+            time.sleep(delay)
+        if get_current_worker().is_cancelled:
+            return
+        facts = load_data_facts(cfg, spec)
+        if not get_current_worker().is_cancelled:
+            self.post_message(DataInspected(facts))
+
+    @on(ModelInspected)
+    def _model_inspected(self, event: ModelInspected) -> None:
+        facts = event.facts
+        if facts.name != (self.state.config.model_name_or_path or ""):
+            return  # an answer for a name the user has typed past
+        self.state.set_spec(facts.spec, facts.counts, name=facts.name)
+        self.state.replan()
+        self.refresh_view()
+        self.call_after_refresh(self.populate_sections)
+        self.inspect_data()
+
+    @on(DataInspected)
+    def _data_inspected(self, event: DataInspected) -> None:
+        f = event.facts
+        self.state.set_data(f.stats, f.preview, f.note, template_reason=f.template_reason)
+        for editor in self.query("#field-dataset").results(Input):  # dataset_dir may have changed the names
+            if isinstance(editor.suggester, CommaSuggester) and f.dataset_names:
+                editor.suggester.names = list(f.dataset_names)
+        self.state.replan()
+        self.refresh_view()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = error_text(error) if error is not None else "failed"
+        if event.worker.group == "model":
+            self.state.set_spec(None, None, name=self.state.config.model_name_or_path, error=text)
+            self.call_after_refresh(self.populate_sections)
+            self.inspect_data()
+        elif event.worker.group == "data":
+            self.state.set_data(None, None, None, error=text)
+            self.state.run_estimate()
+        self.refresh_view()
+
+    # -- actions -------------------------------------------------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        self._check_active_run()
+        self.refresh_bindings()
+
+    def _check_active_run(self) -> bool:
+        """True while the run started from here is still live (a second run on the same GPUs would not fit)."""
+        if self.active_run is None:
+            return False
+        from ft_tui.runner.rundir import LIVE_STATUSES, RunDir
+
+        if RunDir(self.active_run).status() in LIVE_STATUSES:
+            return True
+        self.active_run = None
+        return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start":
+            return True if not self.state.start_blockers() and self.active_run is None else None
+        if action == "toggle_plan":
+            return self.has_class("-narrow")
+        if action == "reset_field":  # shown only on a field the user set
+            return self.focused_key in self.state.user_keys
+        return True
+
+    def action_start(self) -> None:
+        if self._check_active_run():
+            self.notify(f"The run {self.active_run.name} started from here is still running; watch it with F4 "
+                        "(Runs) or stop it first.", title="A run is active", severity="warning", markup=False)
+            return
+        blockers = self.state.start_blockers()
+        if blockers:
+            self.notify("\n".join(blockers), title="Cannot start", severity="error", markup=False)
+            return
+        if self.state.fits is False:
+            from ft_tui.tui.screens.dialogs import ConfirmDialog
+
+            est = self.state.estimate
+            body = (f"The estimate is {est.peak_gib:.1f} GiB per GPU but the budget is "
+                    f"{(est.budget_bytes or 0) / 2**30:.1f} GiB. The run will probably stop with an out-of-memory "
+                    "error (the runner retries with a smaller batch first). Press F5 to re-plan, or start anyway?")
+            self.app.push_screen(ConfirmDialog("This plan does not fit in GPU memory", body,
+                                               yes="Start anyway", no="Back", danger=True),
+                                 self._confirmed_start)
+            return
+        self.launch()
+
+    def _confirmed_start(self, yes: bool | None) -> None:
+        if yes:
+            self.launch()
+
+    def launch(self) -> None:
+        """Write the config and start the detached runner through the app's runner, then show the run."""
+        try:
+            run_dir = self.app.runner.launch(self.state.config, self.state.plan_dict(), self.state.hardware)
+        except InputError as exc:
+            self.notify(exc.render(), title="Cannot start", severity="error", markup=False)
+            return
+        except OSError as exc:
+            self.notify(f"could not start the trainer: {exc}", title="Cannot start", severity="error",
+                        markup=False)
+            return
+        self.active_run = Path(run_dir)
+        self.refresh_bindings()
+        self.app.open_run(Path(run_dir))
+
+    def action_replan(self) -> None:
+        if self.state.problems:
+            self.notify("Fix the fields marked ✗ first; the planner needs a valid config.", severity="error")
+            return
+        if self.state.spec is None:
+            self.notify("The model is not known yet; name a model first.", severity="warning")
+            return
+        self.state.replan()
+        self.refresh_view()
+        fixed = len(self.state.user_keys)
+        if self.state.plan_error:
+            self.notify(self.state.plan_error, title="Nothing fits", severity="error", markup=False)
+        else:
+            self.notify(f"Re-planned around the {fixed} field{'s' if fixed != 1 else ''} you set.")
+
+    def action_reset_field(self) -> None:
+        key = self.focused_key
+        if key not in self.state.user_keys:
+            return
+        self.state.reset(key)
+        self.state.replan()
+        self.refresh_view()
+
+    def action_toggle_help(self) -> None:
+        help_panel = self.query_one(HelpPanel)
+        help_panel.display = not help_panel.display
+
+    def action_toggle_plan(self) -> None:
+        self.toggle_class("-show-plan")
+
+    def action_save(self) -> None:
+        from ft_tui.tui.screens.dialogs import PathDialog
+
+        if self.state.problems:
+            self.notify("Fix the fields marked ✗ before saving.", severity="error")
+            return
+        default = str(self.save_path) if self.save_path else "ft-tui.yaml"
+        self.app.push_screen(PathDialog("Save config as", value=default, ok="Save"), self._save_to)
+
+    def _save_to(self, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            written = save_config_to(self.state, path)
+        except (OSError, InputError) as exc:
+            text = exc.render() if isinstance(exc, InputError) else str(exc)
+            self.notify(f"could not save {path}: {text}", severity="error", markup=False)
+            return
+        self.save_path = written
+        self.notify(f"saved {written}", markup=False)
+
+    def action_load(self) -> None:
+        from ft_tui.tui.screens.dialogs import PathDialog
+
+        default = str(self.save_path.parent) + "/" if self.save_path else ""
+        self.app.push_screen(PathDialog("Load config (ours or LLaMA-Factory YAML)", value=default,
+                                        must_exist=True, ok="Load"), self._load_from)
+
+    def _load_from(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self.load_config_file(path)
+
+    def load_config_file(self, path: Path) -> bool:
+        """Load ``path`` into the form; errors are shown, not raised. Returns True when it loaded."""
+        from ft_tui.planner.config import load_config
+
+        try:
+            cfg = load_config(path)
+        except InputError as exc:
+            self.notify(exc.render(), title="Cannot load", severity="error", markup=False)
+            return False
+        same_model = cfg.model_name_or_path == self.state.spec_for and self.state.spec is not None
+        spec, counts = self.state.spec, self.state.counts
+        self.state.load(cfg)
+        self.save_path = Path(path)
+        self._shown.clear()
+        if same_model:
+            self.state.set_spec(spec, counts, name=cfg.model_name_or_path)
+            self.state.replan()
+        self.refresh_view()
+        if not same_model:
+            self.inspect_model()
+        else:
+            self.inspect_data()
+        if cfg.warnings:
+            self.notify("\n".join(cfg.warnings), title=f"Loaded {path.name} with notes", markup=False)
+        else:
+            self.notify(f"loaded {path}", markup=False)
+        return True
+
+    # -- navigation ------------------------------------------------------------------------------------------
+    @work(group="focus", exclusive=True, exit_on_error=False)
+    async def focus_field(self, key: str) -> None:
+        """Show the section holding ``key`` and focus its editor."""
+        await self.populate_sections()
+        for title in SECTIONS:
+            if key in section_keys(title):
+                self.query_one(TabbedContent).active = tab_id(title)
+                break
+        row = self.query_one(f"#row-{key}", FieldRow)
+        row.editor.focus()
+        self.call_after_refresh(row.scroll_visible)
+
+    def show_section(self, title: str) -> None:
+        self.query_one(TabbedContent).active = tab_id(title)
+
+    async def action_section(self, step: int) -> None:
+        """Show the next (step 1) or previous (-1) section and focus its first field."""
+        titles = list(SECTIONS)
+        current = self.query_one(TabbedContent).active
+        index = next((i for i, t in enumerate(titles) if tab_id(t) == current), 0)
+        title = titles[(index + step) % len(titles)]
+        await self.populate_sections()
+        self.show_section(title)
+        self.query_one(f"#row-{section_keys(title)[0]}", FieldRow).editor.focus()
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """(name, help, callback) for the command palette."""
+        from ft_tui.planner.config import KEYS
+
+        out = [
+            ("Start training", "validate and start the run", self.action_start),
+            ("Re-plan", "re-plan the fields you did not set", self.action_replan),
+            ("Save config", "write the config as YAML", self.action_save),
+            ("Load config", "open a config (ours or LLaMA-Factory)", self.action_load),
+            ("Toggle help panel", "show or hide the field help", self.action_toggle_help),
+            ("Reset focused field", "give the focused field back to the planner", self.action_reset_field),
+        ]
+        for title in SECTIONS:
+            out.append((f"Section: {title}", "show this section", lambda t=title: self.show_section(t)))
+        for key in KEYS:
+            out.append((f"Field: {key}", "jump to this field", lambda k=key: self.focus_field(k)))
+        return out
+
+
+def save_config_to(state: SetupState, path: Path) -> Path:
+    """Write the config (every key, schema order, secrets redacted) to ``path``. Relative paths in it (a local
+    model folder, ``dataset_dir``) are made absolute when the file lands in another folder than its source, so the
+    saved file means the same thing wherever it is."""
+    from ft_tui.planner.config import save_config
+    from ft_tui.runner.launch import resolved_config
+
+    cfg = state.config
+    target = Path(path).expanduser().resolve()
+    if target.parent != cfg.base_dir.resolve():
+        cfg = resolved_config(cfg)
+    return save_config(cfg, target)

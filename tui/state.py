@@ -1,0 +1,371 @@
+"""The setup screen's headless core: what each field holds, what the user set, validation, plan and estimate.
+
+:class:`SetupState` is plain Python (no Textual), so every rule the setup screen applies is tested without a
+terminal. The screen is a thin view: it forwards edits to :meth:`SetupState.edit` and redraws from the state.
+
+Validation goes through :func:`ft_tui.planner.config.config_from_dict`, the same rules the CLI applies. Memory and
+time are re-estimated synchronously on every edit with :func:`ft_tui.planner.memory.estimate_memory` and
+:func:`ft_tui.planner.timing.estimate_time` (pure arithmetic, well under a millisecond for catalog models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ft_tui.planner.config import (
+    FIELDS,
+    KEYS,
+    PLANNED_KEYS,
+    ConfigProblems,
+    Problem,
+    TrainConfig,
+    config_from_dict,
+)
+from ft_tui.planner.errors import NothingFits
+from ft_tui.planner.memory import MemoryEstimate, estimate_memory
+from ft_tui.planner.timing import TimeEstimate, estimate_time
+
+#: Screen sections: title -> the schema sections (``FIELDS[key].metadata["section"]``) shown under it.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "Model & Method": ("model",),
+    "Dataset": ("dataset",),
+    "Training": ("training", "output"),
+    "LoRA": ("lora", "freeze"),
+}
+
+
+def section_keys(title: str) -> list[str]:
+    """Config keys shown under a section title, in schema order."""
+    wanted = SECTIONS[title]
+    return [k for k in KEYS if FIELDS[k].metadata["section"] in wanted]
+
+
+def format_value(value: Any) -> str:
+    """How a config value is written in the form: YAML spelling (``null``, ``true``), floats without noise."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass
+class SetupState:
+    """Everything the setup screen shows, independent of Textual.
+
+    ``values`` holds what each field shows (raw text for an edit that does not validate yet); ``config`` is the
+    last valid config, the one the estimate is for. ``user_keys`` are the keys the user set (loaded from a file
+    or edited): the planner keeps them. ``problems`` maps a key to its validation problem.
+    """
+
+    config: TrainConfig
+    hardware: Any  # planner.hardware.HardwareTarget
+    values: dict[str, Any] = field(default_factory=dict)
+    user_keys: set[str] = field(default_factory=set)
+    spec: Any = None  # planner.models.ModelSpec
+    counts: Any = None  # planner.models.ParamCounts
+    spec_for: str | None = None  # the model_name_or_path that ``spec`` describes
+    data: Any = None  # templates.stats.DataStats
+    data_note: str | None = None
+    preview: list = field(default_factory=list)  # templates.stats.preview_rows output
+    dataset_names: list = field(default_factory=list)  # names the dataset field can suggest
+    plan: Any = None  # planner.recommend.Plan
+    recommended: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    estimate_result: MemoryEstimate | None = None
+    time_result: TimeEstimate | None = None
+    strategy: str = "single"
+    problems: dict[str, Problem] = field(default_factory=dict)
+    model_error: str | None = None
+    data_error: str | None = None
+    plan_error: str | None = None
+    template_reason: str | None = None
+    load_warnings: tuple = ()  # LLaMA-Factory keys with no effect here, from the loaded file
+    gpus: list = field(default_factory=list)  # planner.hardware.GpuInfo of this machine, when probed
+
+    # -- construction ------------------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: TrainConfig, hardware: Any, gpus: list | None = None) -> SetupState:
+        """A state showing ``config``; its explicit keys count as set by the user. ``gpus`` lists the probed
+        GPUs (with free and total memory) when the target is this machine."""
+        state = cls(config=config, hardware=hardware, gpus=list(gpus or []))
+        state._adopt(config)
+        return state
+
+    def _adopt(self, config: TrainConfig) -> None:
+        self.config = config
+        self.load_warnings = tuple(config.warnings)
+        self.values = config.to_dict()
+        self.user_keys = set(config.explicit)
+        self.problems = {}
+        self.plan = None
+        self.recommended = {}
+        self.reasons = {}
+        self.plan_error = None
+
+    def load(self, config: TrainConfig) -> None:
+        """Replace everything with a loaded config (a file's keys are the user's). Model facts are dropped when
+        the model changed; the caller inspects the new one."""
+        model_changed = config.model_name_or_path != self.spec_for
+        self._adopt(config)
+        if model_changed:
+            self.set_spec(None, None)
+        self.data, self.data_note, self.preview = None, None, []
+        self.data_error = self.template_reason = None
+
+    # -- queries -----------------------------------------------------------------------------------------------
+    @property
+    def source(self) -> str | None:
+        return self.config.source
+
+    def is_user_set(self, key: str) -> bool:
+        return key in self.user_keys
+
+    def display(self, key: str) -> str:
+        """The text a field shows."""
+        value = self.values.get(key)
+        return value if isinstance(value, str) else format_value(value)
+
+    def reason(self, key: str) -> str:
+        """The planner's one-line reason for a key, or "" when it has none."""
+        return self.reasons.get(key, "")
+
+    def recommendation(self, key: str) -> str | None:
+        """The planner's own value for a key the user set to something else (None when they agree or unknown)."""
+        if key not in self.recommended or key not in self.user_keys:
+            return None
+        rec = format_value(self.recommended[key])
+        return None if rec == self.display(key) else rec
+
+    @property
+    def estimate(self) -> MemoryEstimate | None:
+        return self.estimate_result
+
+    @property
+    def time(self) -> TimeEstimate | None:
+        return self.time_result
+
+    def start_blockers(self) -> list[str]:
+        """Why Start is not possible now (empty when it is). Same rules as the CLI, plus a known model."""
+        out = [p.render() for p in self.problems.values()]
+        if not self.config.model_name_or_path:
+            out.append("key 'model_name_or_path' is empty: name a model (a hub id or a local folder)")
+        elif self.model_error:
+            out.append(self.model_error)
+        if not self.config.dataset:
+            out.append("key 'dataset' is empty: name at least one dataset")
+        elif self.data_error:
+            out.append(self.data_error)
+        return out
+
+    @property
+    def fits(self) -> bool | None:
+        """None when no GPU budget is known (no GPU, no --gpu)."""
+        return None if self.estimate_result is None else self.estimate_result.fits
+
+    # -- edits -------------------------------------------------------------------------------------------------
+    def edit(self, key: str, raw_value: Any) -> list[Problem]:
+        """Set ``key`` to ``raw_value`` (text as typed, or a value), mark it as the user's, re-validate and
+        re-estimate. Returns the problems of the whole config (empty when valid)."""
+        if key not in FIELDS:
+            raise KeyError(f"unknown config key {key!r}")
+        self.values[key] = raw_value
+        self.user_keys.add(key)
+        return self.revalidate()
+
+    def reset(self, key: str) -> list[Problem]:
+        """Give ``key`` back to the planner: its recommended value (or the schema default) and no user mark."""
+        if key in self.recommended:
+            self.values[key] = self.recommended[key]
+        else:
+            self.values[key] = FIELDS[key].default
+        self.user_keys.discard(key)
+        return self.revalidate()
+
+    def revalidate(self) -> list[Problem]:
+        """Validate ``values``; on success adopt them as ``config`` and re-estimate."""
+        try:
+            cfg = config_from_dict(self.values, source=self.source, explicit=self.user_keys & set(KEYS))
+            cfg.warnings = self.load_warnings
+        except ConfigProblems as exc:
+            self.problems = {p.key: p for p in exc.problems}
+            return list(exc.problems)
+        self.problems = {}
+        self.config = cfg
+        self.run_estimate()
+        return []
+
+    # -- model and data facts ----------------------------------------------------------------------------------
+    def set_spec(self, spec: Any, counts: Any, *, name: str | None = None, error: str | None = None) -> None:
+        """Record the inspected model (or the error that inspecting it raised)."""
+        self.spec, self.counts, self.model_error = spec, counts, error
+        self.spec_for = name if spec is not None or error else None
+        if spec is None:
+            self.estimate_result, self.time_result = None, None
+
+    def set_data(self, stats: Any, preview: list | None = None, note: str | None = None, *,
+                 template_reason: str | None = None, error: str | None = None) -> None:
+        """Record dataset statistics (None when they cannot be had cheaply; ``note`` says why), or the error
+        reading the data raised (bad data blocks Start, as it would fail ``ft-tui train``)."""
+        self.data, self.data_note, self.preview = stats, note, list(preview or [])
+        self.template_reason, self.data_error = template_reason, error
+        self._merge_data_reasons()
+
+    def _merge_data_reasons(self) -> None:
+        if self.template_reason and "template" not in self.user_keys:
+            self.reasons["template"] = self.template_reason
+
+    # -- plan and estimate -------------------------------------------------------------------------------------
+    def replan(self) -> None:
+        """Re-plan around the user's keys: every other planned key takes the planner's value and reason."""
+        if self.spec is None or self.problems:
+            return
+        from ft_tui.planner.recommend import make_plan
+
+        cfg = self._with_explicit(self.config, self.user_keys)
+        try:
+            plan = make_plan(cfg, self.hardware, self.spec, self.data, counts=self.counts)
+        except NothingFits as exc:
+            self.plan, self.plan_error = None, str(exc)
+            self.reasons = {}
+            self.run_estimate()
+            return
+        self.plan, self.plan_error = plan, None
+        self.config = self._with_explicit(plan.config, self.user_keys)
+        for key in KEYS:
+            if key not in self.user_keys:
+                self.values[key] = getattr(plan.config, key)
+        self.reasons = dict(plan.reasons)
+        self._merge_data_reasons()
+        self.recommended = self._free_recommendation(cfg)
+        self.run_estimate()
+
+    def _free_recommendation(self, cfg: TrainConfig) -> dict[str, Any]:
+        """What the planner would choose for the planned keys if the user had fixed none of them."""
+        from ft_tui.planner.recommend import make_plan
+
+        free = self._with_explicit(cfg, self.user_keys - set(PLANNED_KEYS))
+        try:
+            plan = make_plan(free, self.hardware, self.spec, self.data, counts=self.counts)
+        except NothingFits:
+            return {}
+        return {k: getattr(plan.config, k) for k in PLANNED_KEYS}
+
+    def _with_explicit(self, cfg: TrainConfig, keys: Iterable[str]) -> TrainConfig:
+        out = config_from_dict(cfg.to_dict(), source=cfg.source, explicit=set(keys) & set(KEYS))
+        out.warnings = self.load_warnings
+        return out
+
+    def _strategy(self, cfg: TrainConfig) -> str:
+        n = max(1, int(getattr(self.hardware, "count", 1) or 1))
+        if n == 1:
+            return "single"
+        if self.plan is not None and self.plan.strategy != "single":
+            return self.plan.strategy
+        est = estimate_memory(cfg, self.spec, self.hardware, self.data, counts=self.counts, n_gpus=n,
+                              strategy="ddp")
+        return "ddp" if est.fits is not False else "fsdp"
+
+    def run_estimate(self) -> MemoryEstimate | None:
+        """Memory and time for the current config as it stands (no re-plan)."""
+        if self.spec is None:
+            self.estimate_result, self.time_result = None, None
+            return None
+        if self.counts is None:
+            from ft_tui.planner.models import count_params
+
+            self.counts = count_params(self.spec)
+        cfg = self.config
+        n = max(1, int(getattr(self.hardware, "count", 1) or 1))
+        self.strategy = self._strategy(cfg)
+        est = estimate_memory(cfg, self.spec, self.hardware, self.data, counts=self.counts, n_gpus=n,
+                              strategy=self.strategy)
+        self.estimate_result = est
+        self.time_result = estimate_time(cfg, self.spec, self.counts, est.setup, self.hardware,
+                                         est.trainable_params, self.data)
+        return est
+
+    def plan_dict(self) -> dict[str, Any]:
+        """What goes into the run's plan.json: the estimate of the config being launched, reasons, hardware."""
+        est, t = self.estimate_result, self.time_result
+        hw = self.hardware.to_dict() if hasattr(self.hardware, "to_dict") else None
+        return {
+            "config": self.config.to_dict(),
+            "estimate": est.to_dict() if est is not None else None,
+            "reasons": dict(self.reasons),
+            "hardware": hw,
+            "time": t.to_dict() if t is not None else None,
+            "strategy": self.strategy,
+            "user_keys": sorted(self.user_keys),
+            "warnings": list(self.config.warnings),
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pure functions the screen runs in worker threads
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelFacts:
+    """An inspected model: its spec and parameter counts."""
+
+    name: str
+    spec: Any
+    counts: Any
+
+
+@dataclass
+class DataFacts:
+    """Dataset statistics and a preview of formatted rows, or a note saying why there are none."""
+
+    stats: Any = None
+    preview: list = field(default_factory=list)
+    note: str | None = None
+    template_reason: str | None = None
+    dataset_names: list = field(default_factory=list)
+
+
+def inspect_model_facts(cfg: TrainConfig) -> ModelFacts:
+    """Read the model's config.json (or the catalog) and count its parameters. Raises ModelError."""
+    from ft_tui.planner.models import count_params, inspect_model
+
+    spec = inspect_model(cfg.model_name_or_path or "", trust_remote_code=cfg.trust_remote_code,
+                         base_dir=cfg.base_dir)
+    return ModelFacts(name=cfg.model_name_or_path or "", spec=spec, counts=count_params(spec))
+
+
+def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFacts:
+    """Check that every dataset name resolves (as the trainer will), then token-length statistics and formatted
+    preview rows through the model's tokenizer.
+
+    Raises DataError for a dataset that does not resolve or cannot be read (shown inline, blocks Start). The
+    statistics need a tokenizer on disk (``spec.local_path``); without one the facts carry a note instead. Imports
+    transformers for the tokenizer, so it only ever runs in a worker thread.
+    """
+    from ft_tui.templates.datasets import list_datasets, resolve_dataset
+
+    names = list_datasets(cfg)
+    if not cfg.dataset:
+        return DataFacts(note="no dataset named", dataset_names=names)
+    warnings: list[str] = []
+    for name in cfg.datasets:
+        resolve_dataset(name, cfg, warnings)
+    local = getattr(spec, "local_path", None) if spec is not None else None
+    if not local:
+        note = ("statistics need the model's tokenizer on disk; the estimate assumes every sample is cutoff_len "
+                f"({cfg.cutoff_len}) tokens")
+        return DataFacts(note="\n".join([*warnings, note]), dataset_names=names)
+    from ft_tui.templates.registry import resolve_template
+    from ft_tui.templates.stats import compute_stats, preview_rows
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(local)
+    template, reason = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path or "", spec.model_type)
+    stats = compute_stats(cfg, tokenizer, template)
+    rows = preview_rows(cfg, tokenizer, template, n=preview_n)
+    return DataFacts(stats=stats, preview=rows, template_reason=reason, note="\n".join(warnings) or None,
+                     dataset_names=names)

@@ -1,0 +1,230 @@
+"""The setup form: one :class:`FieldRow` per config key, grouped in sections, plus the dataset preview.
+
+Rows only show and emit: a row posts :class:`~ft_tui.tui.messages.FieldEdited` when its editor changes and
+:class:`~ft_tui.tui.messages.FieldFocused` when it gets the focus; the setup screen owns the state and calls
+:meth:`FieldRow.show` to redraw. Programmatic updates never emit (``prevent``), so only the user marks a field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from ft_tui.planner.config import FIELDS
+from ft_tui.tui.messages import FieldEdited, FieldFocused, SectionMounted
+from ft_tui.tui.state import format_value
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.events import DescendantFocus
+from textual.suggester import Suggester, SuggestFromList
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select, Static
+
+USER_MARK = "●"
+PLAN_MARK = "◦"
+
+
+class CommaSuggester(Suggester):
+    """Completes the last item of a comma-separated list (``dataset: a,b``) from known names."""
+
+    def __init__(self, names: Iterable[str]):
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.names = list(names)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        head, _, last = value.rpartition(",")
+        stripped = last.lstrip()
+        if not stripped:
+            return None
+        for name in self.names:
+            if name.lower().startswith(stripped.lower()) and name != stripped:
+                lead = last[: len(last) - len(stripped)]
+                return (head + "," if head or value.startswith(",") else "") + lead + name
+        return None
+
+
+def editor_options(key: str) -> list[str] | None:
+    """The fixed options of a key as the form spells them, or None when the key takes free text."""
+    meta = FIELDS[key].metadata
+    if meta["kind"] == "choice":
+        return [format_value(c) for c in meta["choices"]]
+    if meta["kind"] == "bool":
+        return (["null"] if meta["nullable"] else []) + ["true", "false"]
+    return None
+
+
+class FieldRow(Widget):
+    """One config key: marker (● set by you / ◦ recommended) and name, editor, and a note line (the planner's
+    reason or the validation problem)."""
+
+    DEFAULT_CSS = """
+    FieldRow { height: auto; layout: grid; grid-size: 2; grid-columns: 33 1fr; grid-rows: 1 auto; }
+    FieldRow .field-name { width: 1fr; }
+    FieldRow .field-editor { width: 1fr; }
+    FieldRow .field-note { column-span: 2; height: auto; padding-left: 2; color: $text-muted; }
+    FieldRow.-invalid .field-note { color: $text-error; text-style: bold; }
+    FieldRow.-user .field-name { text-style: bold; }
+    FieldRow:focus-within { background: $boost; }
+    FieldRow:focus-within .field-name { color: $text-accent; text-style: bold; }
+    """
+
+    def __init__(self, key: str, *, value: str = "", options: Sequence[str] | None = None,
+                 suggester: Suggester | None = None):
+        super().__init__(id=f"row-{key}", classes="field-row")
+        self.key = key
+        self.initial = value
+        self.options = list(options) if options is not None else editor_options(key)
+        if self.options is not None and value not in self.options:
+            self.options.append(value)
+        self.suggester = suggester
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"{PLAN_MARK} {self.key}", classes="field-name", markup=False)
+        yield self._editor()
+        yield Static("", classes="field-note", markup=False)
+
+    def _editor(self) -> Input | Select:
+        eid = f"field-{self.key}"
+        if self.options is not None:
+            return Select([(o, o) for o in self.options], value=self.initial, allow_blank=False, compact=True,
+                          id=eid, classes="field-editor")
+        kind = FIELDS[self.key].metadata["kind"]
+        kw: dict[str, Any] = {}
+        if kind == "int":
+            kw["type"] = "text"  # "integer" would refuse '-' and 'null' mid-typing; config_from_dict validates
+        return Input(self.initial, compact=True, id=eid, classes="field-editor", suggester=self.suggester,
+                     select_on_focus=False, **kw)
+
+    @property
+    def editor(self) -> Input | Select:
+        return self.query_one(".field-editor")  # type: ignore[return-value]
+
+    def set_options(self, options: Sequence[str]) -> None:
+        """Replace a Select's options (e.g. the template list), keeping the shown value."""
+        editor = self.editor
+        if isinstance(editor, Select):
+            self.options = list(options)
+            with self.prevent(Select.Changed):
+                editor.set_options([(o, o) for o in self.options])
+
+    def show(self, *, value: str, user_set: bool, note: str, problem: str | None = None) -> None:
+        """Redraw from the state without emitting FieldEdited."""
+        editor = self.editor
+        with self.prevent(Input.Changed, Select.Changed):
+            if isinstance(editor, Select):
+                if value not in self.options:
+                    self.set_options([*self.options, value])
+                if editor.value != value:
+                    editor.value = value
+            elif editor.value != value:
+                editor.value = value
+                editor.cursor_position = len(value)
+        self.query_one(".field-name", Label).update(f"{USER_MARK if user_set else PLAN_MARK} {self.key}")
+        self.set_class(user_set, "-user")
+        self.set_class(problem is not None, "-invalid")
+        text = f"✗ {problem}" if problem else note
+        self.query_one(".field-note", Static).update(text)
+        self.query_one(".field-note", Static).display = bool(text)
+
+    # Only a change made while the row has the focus is the user's: editors also report their value when they
+    # mount (a lazily mounted section) and when show() redraws them.
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self.has_focus_within:
+            self.post_message(FieldEdited(self.key, event.value))
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.NULL and self.has_focus_within:
+            self.post_message(FieldEdited(self.key, event.value))
+
+    def on_descendant_focus(self, event: DescendantFocus) -> None:
+        self.post_message(FieldFocused(self.key))
+
+
+class DataPreview(Static):
+    """Formatted dataset rows: the masked prompt dim and struck through, the trained reply bold and underlined
+    (distinct without colour too), followed by the token-length statistics."""
+
+    DEFAULT_CSS = """
+    DataPreview { height: auto; padding: 1 0 0 2; }
+    """
+
+    shown_text = ""  # what is shown, as plain text
+
+    def show(self, stats_text: str, rows: list[list[tuple[str, bool]]], note: str | None = None,
+             max_chars: int = 400) -> None:
+        out = Text()
+        if note:
+            out.append(note + "\n", style="italic")
+        if stats_text:
+            out.append(stats_text + "\n")
+        if rows:
+            out.append("Preview (", style="bold")
+            out.append("prompt, not trained", style="dim strike")
+            out.append(" / ")
+            out.append("trained", style="bold underline")
+            out.append("):\n", style="bold")
+        for i, segments in enumerate(rows, 1):
+            out.append(f"{i}. ")
+            used = 0
+            for text, trained in segments:
+                piece = text[: max(0, max_chars - used)]
+                used += len(piece)
+                out.append(piece, style="bold underline" if trained else "dim strike")
+            out.append(" …\n" if used >= max_chars else "\n")
+        self.shown_text = out.plain
+        self.update(out)
+
+
+class SectionForm(VerticalScroll, can_focus=False):
+    """The rows of one section, in schema order.
+
+    A ``deferred`` section starts empty and builds its rows on :meth:`populate`: the first paint (and the first
+    estimate) need only the visible section, and building all ~50 rows first would delay them.
+    """
+
+    DEFAULT_CSS = """
+    SectionForm { height: 1fr; padding: 0 1; }
+    """
+
+    def __init__(self, keys: Sequence[str], *, values: Callable[[str], str] | None = None,
+                 suggesters: dict[str, Suggester] | None = None, options: dict[str, Sequence[str]] | None = None,
+                 extra: Sequence[Any] = (), deferred: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.populated = not deferred
+        self.keys = list(keys)
+        self.values = values or (lambda key: "")
+        self.suggesters = suggesters or {}
+        self.options = options or {}
+        self.extra = list(extra)
+
+    def _rows(self) -> list[Widget]:
+        rows: list[Widget] = [FieldRow(key, value=self.values(key), options=self.options.get(key),
+                                       suggester=self.suggesters.get(key)) for key in self.keys]
+        return rows + self.extra
+
+    def compose(self) -> ComposeResult:
+        if self.populated:
+            yield from self._rows()
+
+    def on_mount(self) -> None:
+        if self.populated:
+            self.post_message(SectionMounted())
+
+    async def populate(self) -> None:
+        """Build the rows of a deferred section (values are read now, so they are current)."""
+        if self.populated:
+            return
+        self.populated = True
+        await self.mount_all(self._rows())
+        self.post_message(SectionMounted())
+
+
+def model_suggester(names: Iterable[str]) -> Suggester:
+    """Suggestions for model_name_or_path from the built-in catalog."""
+    return SuggestFromList(list(names), case_sensitive=False)
