@@ -490,11 +490,20 @@ class GpuProfile:
     source: str
     aliases: tuple[str, ...] = ()
     nvml_names: tuple[str, ...] = ()
+    usable_mib: float | None = None
 
     @property
     def memory_bytes(self) -> int:
-        """Total memory in bytes (marketed GB are GiB for NVIDIA cards)."""
+        """Total memory in bytes as marketed (marketed GB are GiB for NVIDIA cards)."""
         return int(round(self.memory_gib * GIB))
+
+    @property
+    def usable_bytes(self) -> int:
+        """What NVML reports as the card's total (ECC and driver reservations taken out), else the marketed size.
+
+        This is the size plans for the card are made against: a "16GB" T4 gives a process 15 GiB, not 16.
+        """
+        return int(round(self.usable_mib * 1024**2)) if self.usable_mib else self.memory_bytes
 
     def peak_tflops(self, bf16: bool | None = None) -> float | None:
         """Dense peak for the training precision: bf16 when the card has it (or ``bf16=True``), else fp16."""
@@ -505,7 +514,8 @@ class GpuProfile:
         """JSON-ready dict, including ``memory_bytes``."""
         data = asdict(self)
         data.update(compute_capability=list(self.compute_capability), aliases=list(self.aliases),
-                    nvml_names=list(self.nvml_names), memory_bytes=self.memory_bytes)
+                    nvml_names=list(self.nvml_names), memory_bytes=self.memory_bytes,
+                    usable_bytes=self.usable_bytes)
         return data
 
 
@@ -534,7 +544,8 @@ def _parse_profile(name: str, raw: Any) -> GpuProfile:
         bf16_tflops=float(raw["bf16_tflops"]) if raw["bf16_tflops"] is not None else None,
         fp16_tflops=float(raw["fp16_tflops"]), bandwidth_gbs=float(raw["bandwidth_gbs"]),
         source=str(raw["source"]), aliases=tuple(str(a) for a in raw.get("aliases") or ()),
-        nvml_names=tuple(str(p) for p in raw.get("nvml_names") or ()))
+        nvml_names=tuple(str(p) for p in raw.get("nvml_names") or ()),
+        usable_mib=float(raw["usable_mib"]) if raw.get("usable_mib") else None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -575,7 +586,7 @@ def match_probed_name(device_name: str, total_bytes: int | None = None) -> GpuPr
         return None
     if total_bytes is None:
         return hits[0]
-    return min(hits, key=lambda p: abs(p.memory_bytes - total_bytes))
+    return min(hits, key=lambda p: abs(p.usable_bytes - total_bytes))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -674,7 +685,8 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
     ``gpu``: ``"auto"`` probes this machine (``report`` reuses an earlier probe); the count is the probed count, or
     ``gpus`` when given (it must not exceed the probed count), and the budget base is the smallest FREE memory over
     the GPUs used. A profile name or alias (``rtx4090``, ``"RTX 4090"``, ``h100``) or a raw size (``24GiB``, ``24GB``
-    = 24e9 bytes, ``"80 GiB"``, ``24g``) plans for a box you are not on: the budget base is then the total, and a
+    = 24e9 bytes, ``"80 GiB"``, ``24g``) plans for a box you are not on: the budget base is then the card's usable total
+    (what NVML reports, e.g. 15 GiB for a "16GB" T4) or the given size, and a
     raw size leaves bf16 and TFLOP/s unknown (None). ``gpus`` defaults to 1 there. With ``auto`` and no GPU the
     target has ``source == "none"`` and count 0. Raises :class:`InputError` for an unknown name or ``gpus < 1``.
     """
@@ -685,8 +697,8 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
     profile = find_profile(text)
     if profile is not None:
         return HardwareTarget(
-            name=profile.label, count=gpus or 1, memory_bytes=profile.memory_bytes,
-            budget_base_bytes=profile.memory_bytes, bf16=profile.bf16, peak_tflops=profile.peak_tflops(),
+            name=profile.label, count=gpus or 1, memory_bytes=profile.usable_bytes,
+            budget_base_bytes=profile.usable_bytes, bf16=profile.bf16, peak_tflops=profile.peak_tflops(),
             bandwidth_gbs=profile.bandwidth_gbs, source="profile", profile=profile.name)
     size = parse_memory_size(text)
     if size is not None:

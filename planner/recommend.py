@@ -11,6 +11,10 @@ Search order (quality first, then speed), never touching a key the user set (``c
    gradient checkpointing only when it is needed to fit or to reach a useful batch;
 7. gradient accumulation: ceil(target_effective_batch / (batch x GPUs)).
 
+Only when nothing fits at that cutoff_len, and the user did not set cutoff_len, the planner halves it (down to
+MIN_AUTO_CUTOFF) and says so: a run that truncates long samples beats no run, and the reason tells the user how to
+keep the longer context (more memory, or setting cutoff_len to see what would fit).
+
 Every candidate is checked with :func:`planner.memory.estimate_setup`; the plan never recommends what its own
 estimate says does not fit. When nothing fits, :class:`NothingFits` says what would (same estimator).
 """
@@ -146,8 +150,7 @@ def choose_lora(cfg, spec, counts, data, reasons: dict[str, str]) -> dict[str, A
         small = counts.total < 3e9 or (rows is not None and rows < 5000)
         rank = 8 if small else 16
         size = f"{counts.total / 1e9:.1f}B model" if counts.total >= 1e9 else f"{counts.total / 1e6:.0f}M model"
-        what = f"a small ({size})" if counts.total < 3e9 else (
-            f"a small dataset ({rows} rows)" if small else f"a {size}")
+        what = f"a small dataset ({rows} rows)" if (small and counts.total >= 3e9) else f"the {size}"
         reasons["lora_rank"] = f"{rank}: enough adapter capacity for {what}; rank barely changes memory"
         out["lora_rank"] = rank
     if "lora_alpha" in cfg.explicit:
@@ -222,6 +225,24 @@ class _Searcher:
         if b_off:
             return _Choice(est_off.setup, est_off, f"off: checkpointing would not allow a larger batch than {b_off}")
         return None
+
+
+MIN_AUTO_CUTOFF = 256
+
+
+def _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n: int, budget: int, reasons: dict[str, str]):
+    """Halve cutoff_len until a setup fits (never below MIN_AUTO_CUTOFF). Returns (cfg, choice) or None."""
+    length = cfg1.cutoff_len // 2
+    while length >= MIN_AUTO_CUTOFF:
+        trial = cfg1.replace(cutoff_len=length)
+        choice = _search(_Searcher(trial, spec, counts, budget), setup_from_config(trial, hw, data, n_gpus=n), n)
+        if choice is not None:
+            reasons["cutoff_len"] = (f"{length}: shortened from {cfg1.cutoff_len} because nothing fits at "
+                                     f"{cfg1.cutoff_len}; longer samples are truncated (set cutoff_len: "
+                                     f"{cfg1.cutoff_len} to keep it and see what would fit)")
+            return trial, choice
+        length //= 2
+    return None
 
 
 def _strategies(n: int) -> list[str]:
@@ -360,6 +381,10 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
     searcher = _Searcher(cfg1, spec, counts, budget)
     base = setup_from_config(cfg1, hw, data, n_gpus=n)
     choice = _search(searcher, base, n)
+    if choice is None and "cutoff_len" not in cfg.explicit:
+        shorter = _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n, budget, reasons)
+        if shorter is not None:
+            cfg1, choice = shorter
     if choice is None:
         hints = _alternatives(searcher, base, hw)
         lean = searcher.estimate(_lean(base, cfg1, quant_bits=_leanest_quant(base, cfg1)))

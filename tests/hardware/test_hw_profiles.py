@@ -81,11 +81,20 @@ def test_match_probed_name_unknown_and_mig():
 def test_resolve_profile():
     t = resolve_hardware("rtx-4090", gpus=2)
     assert (t.source, t.count, t.profile, t.bf16) == ("profile", 2, "rtx4090", True)
-    assert t.memory_bytes == t.budget_base_bytes == 24 * GIB
+    assert t.memory_bytes == t.budget_base_bytes == 24564 * 1024**2  # what NVML reports for a 4090
     assert t.peak_tflops == pytest.approx(165.2) and t.bandwidth_gbs == 1008
     t4 = resolve_hardware("t4")
     assert (t4.count, t4.bf16, t4.peak_tflops) == (1, False, 65)  # fp16 peak for a card without bf16
-    assert t.to_dict()["memory_gib"] == 24.0
+    assert t.to_dict()["memory_gib"] == 23.99
+
+
+def test_profiles_plan_against_the_usable_memory():
+    # A "16GB" T4 reports 15,360 MiB with ECC on; an "80GB" H100 81,559 MiB. Plans must size against that.
+    assert resolve_hardware("t4").budget_base_bytes == 15 * GIB
+    assert resolve_hardware("h100-80gb").memory_bytes == 81559 * 1024**2
+    for p in load_profiles().values():
+        assert p.usable_bytes <= p.memory_bytes, p.name
+        assert p.usable_bytes >= 0.9 * p.memory_bytes, p.name
 
 
 @pytest.mark.parametrize(("text", "size"), [
