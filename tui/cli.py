@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("attach", help="follow a run's progress")
     p.add_argument("run", metavar="RUN", help="run id or run directory")
     p.add_argument("--plain", action="store_true", help="plain lines in this terminal instead of the TUI screen")
+    p.add_argument("--lang", choices=("en", "zh"), default=None, help="TUI language (default: from LANG)")
 
     p = sub.add_parser("stop", help="stop a run gracefully (it saves a checkpoint first)")
     p.add_argument("run", metavar="RUN", help="run id or run directory")
@@ -134,7 +135,7 @@ def cmd_attach(args: argparse.Namespace) -> int:
     from ft_tui.runner.rundir import find_run
     from ft_tui.tui.app import run_attach
 
-    return int(run_attach(find_run(args.run).path) or 0)
+    return int(run_attach(find_run(args.run).path, lang=args.lang) or 0)
 
 
 def _dispatch(name: str, args: argparse.Namespace) -> int:

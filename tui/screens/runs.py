@@ -7,7 +7,6 @@ is read in a worker (``summarize`` reads each run's events file) and refreshed e
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,31 +44,10 @@ ScreenFactory = Callable[[Path], Screen]
 
 
 def default_resumer(run: RunDir) -> None:
-    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does.
+    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does (same checks)."""
+    from ft_tui.runner.cli import resume_run
 
-    Uses the runner's ``resume_run`` when it has one; otherwise the same steps as ``cmd_resume``: check the run
-    can be resumed here, mark it ``starting``, and spawn the detached worker with the run's process count."""
-    from ft_tui.runner import cli as runner_cli
-
-    shared = getattr(runner_cli, "resume_run", None)
-    if callable(shared):
-        shared(run)
-        return
-    from ft_tui.runner import launch
-
-    host = run.read_state().get("host")
-    if host and host != socket.gethostname():
-        raise InputError(f"run {run.id} ran on host '{host}', not on this one", hint=f"Resume it on {host}.")
-    status = run.status()
-    if status not in RESUMABLE:
-        raise InputError(f"run {run.id} cannot be resumed (status: {status})")
-    if not run.config_path.is_file():
-        raise InputError(f"run {run.id} has no config.yaml", file=str(run.config_path))
-    state = run.read_state()
-    nproc = min(int(state.get("nproc") or 1), max(1, runner_cli.visible_gpu_count()))
-    run.write_state(status="starting", resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
-                    error=None)
-    launch.spawn_worker(run, resume=True, nproc=nproc)
+    resume_run(run)
 
 
 def default_exporter(run_path: Path) -> Path:
