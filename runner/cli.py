@@ -336,6 +336,10 @@ def dry_run(cfg: TrainConfig, args: argparse.Namespace) -> int:
     template, reason = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path, model_type)
     name = getattr(template, "name", str(template))
     print(f"template: {name}" + (f"  ({reason})" if reason else ""))
+    from ft_tui.templates.registry import template_warnings
+
+    for warning in template_warnings(template, tokenizer, cfg.model_name_or_path or ""):
+        _err(f"warning: {warning}")
     stats = compute_stats(cfg, tokenizer, template)
     print(format_stats(stats))
     cfg, plan_dict, _ = plan_run(cfg, getattr(args, "gpu", "auto"), getattr(args, "gpus", None), data=stats)

@@ -113,6 +113,9 @@ def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
         hw = _hardware_text(ev.get("hardware"))
         if hw:
             parts.append(f"on {hw}")
+        warnings = ev.get("warnings")
+        if isinstance(warnings, list) and warnings:
+            return "\n".join([" ".join(parts), *(f"warning: {w}" for w in warnings)])
         return " ".join(parts)
     if t == "log":
         return progress_text(ev, total)

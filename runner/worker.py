@@ -277,7 +277,13 @@ def run_training(ctx: Context) -> int:
     tokenizer = load_tokenizer(cfg)
     ctx.events.emit("status", message="preparing the data")
     data, template, reason = prepare_data(cfg, tokenizer, _model_type(cfg))
+    from ft_tui.templates.registry import template_warnings
+
+    warnings = [*cfg.warnings, *template_warnings(template, tokenizer, cfg.model_name_or_path or "")]
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     start_fields: dict[str, Any] = dict(
+        warnings=warnings or None,
         hardware=hardware(), world_size=ctx.world_size, config_digest=digest,
         data=_stats_summary(data.stats), template=getattr(template, "name", None), template_reason=reason,
         resumed_from=_checkpoint_step(resume_from),

@@ -422,6 +422,23 @@ def is_base_model_warning(template: Template, tokenizer: Any = None, model_name:
             f"enough. Consider template: default or empty for a base model, or an instruct model.")
 
 
+def template_warnings(template: Template, tokenizer: Any = None, model_name: str = "") -> list[str]:
+    """Everything a user should hear about the chosen template before training: a chat template on what looks
+    like a base model, and template tokens the tokenizer lacks (they would be split into pieces, so the model
+    would never learn a single stop token)."""
+    out = []
+    base = is_base_model_warning(template, tokenizer, model_name)
+    if base:
+        out.append(base)
+    if tokenizer is not None and hasattr(tokenizer, "get_vocab"):
+        missing = missing_special_tokens(template, tokenizer)
+        if missing:
+            out.append(f"template '{template.name}' uses {', '.join(missing)}, which the tokenizer does not have as "
+                       "single tokens; pick the template that matches the model (or leave template unset to "
+                       "detect it).")
+    return out
+
+
 def missing_special_tokens(template: Template, tokenizer: Any) -> list[str]:
     """Literal special tokens of the template that the tokenizer does not map to a single token id."""
     vocab = tokenizer.get_vocab()

@@ -365,6 +365,10 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
 
     tokenizer = AutoTokenizer.from_pretrained(local)
     template, reason = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path or "", spec.model_type)
+    from ft_tui.templates.registry import template_warnings
+
+    warnings = [*warnings, *(f"warning: {w}" for w in template_warnings(template, tokenizer,
+                                                                         cfg.model_name_or_path or ""))]
     stats = compute_stats(cfg, tokenizer, template)
     rows = preview_rows(cfg, tokenizer, template, n=preview_n)
     return DataFacts(stats=stats, preview=rows, template_reason=reason, note="\n".join(warnings) or None,
