@@ -123,6 +123,8 @@ def _run_tokens(cfg, data) -> tuple[int | None, float, str]:
         rows = int(data.rows) if not cfg.max_samples else min(int(data.rows), cfg.max_samples)
         rows -= int(cfg.val_size) if cfg.val_size >= 1 else int(rows * cfg.val_size)
     total = getattr(data, "total_tokens", None)
+    if not total and not getattr(data, "mean_len", None):
+        return max(rows, 0), float(cfg.cutoff_len), "steps from the sample count; every sample assumed cutoff_len tokens"
     mean = float(total) / rows if (total and rows) else float(getattr(data, "mean_len", 0) or cfg.cutoff_len)
     mean = min(mean, cfg.cutoff_len)
     if not cfg.effective_packing and cfg.per_device_train_batch_size > 1:

@@ -84,9 +84,19 @@ def test_plan_writes_recommended_config_and_keeps_user_keys(capsys, tmp_path):
     assert "lora_rank *" in out  # marked as the user's
 
 
-def test_plan_dataset_without_local_tokenizer_warns_and_goes_on(capsys):
+def test_plan_dataset_without_local_tokenizer_counts_rows_and_goes_on(capsys):
+    code, out, err = run(capsys, "plan", "--model", LLAMA3, "--dataset", "demo_alpaca_en", "--gpu", "rtx4090",
+                         "--json")
+    assert code == 0 and "tokenizer" in err and "400 samples" in err
+    plan = json.loads(out)
+    cfg = plan["config"]
+    steps = -(-400 * 3 // (cfg["per_device_train_batch_size"] * cfg["gradient_accumulation_steps"]))
+    assert plan["time"]["steps"] == steps
+
+
+def test_plan_unknown_dataset_exits_2_listing_the_known_ones(capsys):
     code, out, err = run(capsys, "plan", "--model", LLAMA3, "--dataset", "alpaca_en_demo", "--gpu", "rtx4090")
-    assert code == 0 and "tokenizer" in err
+    assert code == 2 and out == "" and "alpaca_en_demo" in err and "demo_alpaca_en" in err
 
 
 @pytest.mark.parametrize(("argv", "needle"), [
