@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .measured import load_measured_points
 from .memory import TrainSetup, estimate_setup, weight_bytes
 
 UNITS = {"GB": 1e9, "GiB": 1024 ** 3, "MB": 1e6, "MiB": 1024 ** 2}
@@ -64,7 +65,7 @@ def load_points() -> tuple[dict[str, Any], ...]:
             raise ConfigError(f"point {point.get('id')}: unknown field(s) {sorted(unknown)}",
                               file="planner/data/calibration.yaml")
         out.append(point)
-    return tuple(out)
+    return tuple(out) + load_measured_points()
 
 
 def setup_for(point: dict[str, Any]) -> TrainSetup:
