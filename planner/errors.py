@@ -30,7 +30,7 @@ class InputError(Exception):
             where.append(f"key '{self.key}'")
         text = (", ".join(where) + ": " if where else "") + self.message
         if self.hint:
-            text += " " + self.hint
+            text += ("" if text.rstrip().endswith((".", "!", "?", ":", ";")) else ".") + " " + self.hint
         return text
 
 

@@ -283,7 +283,19 @@ def _prepare(args: argparse.Namespace) -> TrainConfig:
     check_model(cfg)
     for warning in check_datasets(cfg):
         _err(f"warning: {warning}")
+    check_rows(cfg)
     return cfg
+
+
+def check_rows(cfg: TrainConfig) -> int:
+    """Read and convert every row of the local datasets before anything is launched, so a malformed line, a
+    missing column or an empty dataset is reported here (exit 2) rather than as a failed run. Hub datasets are
+    left to the trainer. Returns the number of samples read."""
+    from ft_tui.templates.datasets import load_conversations, resolve_dataset
+
+    if any(resolve_dataset(name, cfg).hub_url for name in cfg.datasets):
+        return 0
+    return len(load_conversations(cfg).samples)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -676,6 +688,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 __all__ = [
     "END_STATUSES", "apply_plan", "check_datasets", "check_model", "cmd_attach", "cmd_demo", "cmd_export",
-    "cmd_resume", "cmd_runs", "resume_run", "cmd_stop", "cmd_train", "follow_with_prompt", "loss_summary", "plan_run",
+    "check_rows", "cmd_resume", "cmd_runs", "resume_run", "cmd_stop", "cmd_train", "follow_with_prompt", "loss_summary", "plan_run",
     "signal_run", "write_demo_config",
 ]
