@@ -315,3 +315,16 @@ async def test_start_is_disabled_while_the_started_run_is_live(catalog_config, s
         (live / "state.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
         app.screen.on_screen_resume()
         assert app.screen.check_action("start", ()) is True
+
+
+async def test_a_newcomer_types_the_model_name_first(settle):
+    """Bare `ft-tui`: the model field has the focus and shows empty (not the YAML word null); typing names it."""
+    app = make_app(None, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        editor = app.screen.query_one("#field-model_name_or_path")
+        assert app.focused is editor and editor.value == ""
+        await pilot.press(*"Qwen/Qwen2.5-0.5B")
+        await settle(pilot)
+        assert app.setup_state.config.model_name_or_path == "Qwen/Qwen2.5-0.5B"
+        assert app.setup_state.is_user_set("model_name_or_path")

@@ -64,6 +64,8 @@ def error_text(error: BaseException) -> str:
 class SetupScreen(Screen):
     """Edit the config, watch the estimate, start the run."""
 
+    AUTO_FOCUS = "#field-model_name_or_path"  # a newcomer's first keystrokes name the model
+
     BINDINGS = [
         Binding(K.keys_for(K.START), "start", "Start", id=K.START),
         Binding(K.keys_for(K.REPLAN), "replan", "Re-plan", id=K.REPLAN),

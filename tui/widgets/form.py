@@ -55,6 +55,11 @@ def editor_options(key: str) -> list[str] | None:
     return None
 
 
+def _shown(value: str) -> str:
+    """A free-text field that is not set shows empty (with a "not set" placeholder), not the YAML word null."""
+    return "" if value == "null" else value
+
+
 class FieldRow(Widget):
     """One config key: marker (● set by you / ◦ recommended) and name, editor, and a note line (the planner's
     reason or the validation problem)."""
@@ -94,8 +99,9 @@ class FieldRow(Widget):
         kw: dict[str, Any] = {}
         if kind == "int":
             kw["type"] = "text"  # "integer" would refuse '-' and 'null' mid-typing; config_from_dict validates
-        return Input(self.initial, compact=True, id=eid, classes="field-editor", suggester=self.suggester,
-                     select_on_focus=False, **kw)
+        return Input(_shown(self.initial), compact=True, id=eid, classes="field-editor", suggester=self.suggester,
+                     select_on_focus=False, placeholder="not set" if FIELDS[self.key].metadata["nullable"] else "",
+                     **kw)
 
     @property
     def editor(self) -> Input | Select:
@@ -118,9 +124,9 @@ class FieldRow(Widget):
                     self.set_options([*self.options, value])
                 if editor.value != value:
                     editor.value = value
-            elif editor.value != value:
-                editor.value = value
-                editor.cursor_position = len(value)
+            elif editor.value != _shown(value):
+                editor.value = _shown(value)
+                editor.cursor_position = len(editor.value)
         self.query_one(".field-name", Label).update(f"{USER_MARK if user_set else PLAN_MARK} {self.key}")
         self.set_class(user_set, "-user")
         self.set_class(problem is not None, "-invalid")
