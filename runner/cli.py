@@ -596,7 +596,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                          hint="Export it when it has ended, or stop it first (`ft-tui stop`).")
     from ft_tui.runner.export import export_run
 
-    out = export_run(run.path, merge=bool(args.merge), out=args.output, report=_err)
+    out = export_run(run.path, merge=bool(args.merge), out=args.output, dtype=getattr(args, "dtype", None),
+                     report=_err)
     print(str(out))
     return 0
 

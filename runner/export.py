@@ -40,8 +40,10 @@ def _final_dir(run: RunDir, cfg: TrainConfig) -> Path:
     return final
 
 
-def _prepare_out(run: RunDir, out: str | Path | None) -> Path:
-    target = Path(out).expanduser().resolve() if out else run.path / "export"
+def _prepare_out(run: RunDir, out: str | Path | None, *, merge: bool = False) -> Path:
+    """The output folder: ``out``, else RUN/merged for a merged model and RUN/export for the adapter, so one
+    export never overwrites the other."""
+    target = Path(out).expanduser().resolve() if out else run.path / ("merged" if merge else "export")
     if target.exists() and any(target.iterdir()) and not (target / TEMPLATE_FILE).exists():
         raise InputError(f"{target} exists and is not empty (and is not an earlier ft-tui export)",
                          hint="Choose another folder with -o, or remove it.")
@@ -57,6 +59,23 @@ def _template_info(final: Path, cfg: TrainConfig) -> dict[str, Any]:
         return info
     return {"template": cfg.template, "base_model": cfg.model_name_or_path,
             "finetuning_type": cfg.finetuning_type, "quantization_bit": cfg.quantization_bit, "stage": cfg.stage}
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal to our own lines: no weight-loading progress bars, no optional-kernel notices."""
+    import logging as _logging
+    import os
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    _logging.getLogger("bitsandbytes").setLevel(_logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module="transformers")
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def merge_dtype(cfg: TrainConfig, dtype: str | None = None) -> str:
@@ -82,7 +101,7 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
                          hint="Pass a run id or directory; `ft-tui runs` lists them.")
     cfg = load_config(run.config_path)
     final = _final_dir(run, cfg)
-    target = _prepare_out(run, out)
+    target = _prepare_out(run, out, merge=merge and cfg.finetuning_type == "lora")
     template = _template_info(final, cfg)
 
     if not merge or cfg.finetuning_type != "lora":
@@ -94,6 +113,7 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
         say(f"exported {final.name}/ to {target}")
         return target
 
+    _quiet_libraries()
     from peft import PeftModel
 
     from .modeling import load_tokenizer
@@ -103,7 +123,7 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
         say(f"the adapter was trained on a {cfg.quantization_bit}-bit base; merging into the {name} base model "
             "it was quantized from")
     if name == "float32" and dtype is None:
-        say("no GPU here: merging in float32 (fp16 on a CPU is slow); pass dtype='float16' for a 16-bit file")
+        say("no GPU here: merging in float32 (fp16 on a CPU is slow); add --dtype float16 for a 16-bit file")
     base_cfg = cfg.replace(quantization_bit=None, bf16=name == "bfloat16", fp16=name == "float16")
     base, _ = build_model(base_cfg, for_training=False)
     model = PeftModel.from_pretrained(base, str(final))

@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id or run directory")
     p.add_argument("--merge", action="store_true", help="merge the adapter into the base model (16-bit safetensors)")
     p.add_argument("-o", "--output", metavar="DIR", help="output directory (default: RUN/export or RUN/merged)")
+    p.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
+                   help="dtype of a merged model (default: bfloat16 if the run trained in bf16, else float16 on a "
+                        "GPU, float32 on a CPU)")
     return parser
 
 

@@ -80,7 +80,7 @@ def test_export_calls_the_exporter_and_prints_the_folder(tmp_path, monkeypatch, 
     run = _run(tmp_path, "finished", "completed")
     calls = []
 
-    def export_run(run_dir, *, merge=False, out=None, report=None):
+    def export_run(run_dir, *, merge=False, out=None, dtype=None, report=None):
         calls.append((Path(run_dir), merge, out))
         return Path(run_dir) / "merged"
 

@@ -86,3 +86,10 @@ def test_full_finetune_saves_model_and_exports_it(new_run, rt, tmp_path):
     assert any("no adapter to merge" in n for n in notes)
     model = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32)
     assert model.config.model_type == "llama" and (out / "ft_tui_template.json").is_file()
+
+
+def test_default_folders_keep_the_adapter_and_the_merged_model_apart(trained_run):
+    adapter_out = export_run(trained_run.path)
+    merged_out = export_run(trained_run.path, merge=True, dtype="float32")
+    assert adapter_out == trained_run.path / "export" and merged_out == trained_run.path / "merged"
+    assert (adapter_out / "adapter_config.json").is_file() and (merged_out / "model.safetensors").is_file()
