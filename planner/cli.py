@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from .config import load_config, parse_overrides, save_config
@@ -60,25 +59,6 @@ def _hardware(args):
     return resolve_hardware(getattr(args, "gpu", "auto") or "auto", getattr(args, "gpus", None))
 
 
-@dataclass(frozen=True)
-class RowCount:
-    """What is known about a dataset without a tokenizer: how many samples it has (token lengths unknown)."""
-
-    rows: int
-
-
-def _row_count(cfg) -> tuple[Any, str]:
-    """Count the samples (no tokenizer needed) so the time estimate knows the number of steps."""
-    note = (f"token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
-            f"({cfg.cutoff_len}) tokens")
-    if cfg.stage != "sft":  # pre-training text is packed into blocks: rows say nothing about steps
-        return None, note
-    from ft_tui.templates.datasets import load_conversations
-
-    loaded = load_conversations(cfg)
-    return RowCount(rows=len(loaded.samples)), f"{note}; steps are counted from its {len(loaded.samples)} samples"
-
-
 def load_data_stats(cfg, spec) -> tuple[Any, str | None]:
     """Dataset statistics when they are cheap to get: a dataset is named and the model's tokenizer is local.
 
@@ -89,7 +69,9 @@ def load_data_stats(cfg, spec) -> tuple[Any, str | None]:
         return None, None
     local = getattr(spec, "local_path", None)
     if not local:
-        return _row_count(cfg)
+        from ft_tui.templates.stats import count_samples
+
+        return count_samples(cfg)
     try:
         from ft_tui.templates.registry import resolve_template
         from ft_tui.templates.stats import compute_stats

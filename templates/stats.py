@@ -259,3 +259,22 @@ def _segments(tokenizer: Any, ids: list[int], trained: list[bool]) -> list[tuple
             segs.append((tokenizer.decode(ids[start:i], skip_special_tokens=False), trained[start]))
             start = i
     return segs
+
+
+@dataclass(frozen=True)
+class SampleCount:
+    """What is known about a dataset without a tokenizer: how many samples it has (token lengths unknown)."""
+
+    rows: int
+
+
+def count_samples(cfg) -> tuple[Any, str]:
+    """Count the samples (no tokenizer needed) so the time estimate knows the number of steps."""
+    note = (f"token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
+            f"({cfg.cutoff_len}) tokens")
+    if cfg.stage != "sft":  # pre-training text is packed into blocks: rows say nothing about steps
+        return None, note
+    from .datasets import load_conversations
+
+    loaded = load_conversations(cfg)
+    return SampleCount(rows=len(loaded.samples)), f"{note}; steps are counted from its {len(loaded.samples)} samples"

@@ -356,9 +356,12 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
         resolve_dataset(name, cfg, warnings)
     local = getattr(spec, "local_path", None) if spec is not None else None
     if not local:
-        note = ("statistics need the model's tokenizer on disk; the estimate assumes every sample is cutoff_len "
-                f"({cfg.cutoff_len}) tokens")
-        return DataFacts(note="\n".join([*warnings, note]), dataset_names=names)
+        # No tokenizer: still read every row (a broken line shows inline now, not as a failed run) and count the
+        # samples, so the time estimate knows its steps.
+        from ft_tui.templates.stats import count_samples
+
+        counted, note = count_samples(cfg)
+        return DataFacts(stats=counted, note="\n".join([*warnings, note]), dataset_names=names)
     from ft_tui.templates.registry import resolve_template
     from ft_tui.templates.stats import compute_stats, preview_rows
     from transformers import AutoTokenizer

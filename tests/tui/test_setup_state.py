@@ -150,7 +150,13 @@ def test_worker_functions_inspect_a_catalog_model_and_explain_missing_statistics
     facts = inspect_model_facts(cfg)
     assert facts.name == MODEL and facts.counts.total > 7e9
     data = load_data_facts(cfg, facts.spec)
-    assert data.stats is None and "tokenizer" in data.note
+    # no tokenizer on disk: token lengths are unknown, but the samples are read and counted for the time estimate
+    assert data.stats.rows == 400 and not hasattr(data.stats, "p50") and "tokenizer" in data.note
+    state = SetupState.from_config(cfg, resolve_hardware("rtx4090"))
+    state.set_spec(facts.spec, facts.counts, name=MODEL)
+    state.set_data(data.stats, [], data.note)
+    state.replan()
+    assert state.time_result is not None and state.time_result.steps == -(-400 * 3 // state.config.effective_batch)
 
 
 def test_plan_panel_lists_probed_gpus_and_the_verdict_in_words():

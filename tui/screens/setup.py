@@ -200,7 +200,12 @@ class SetupScreen(Screen):
         if key == self._data_shown:
             return
         self._data_shown = key
-        stats_text = format_stats(s.data) if s.data is not None else ""
+        if s.data is None:
+            stats_text = ""
+        elif hasattr(s.data, "p50"):
+            stats_text = format_stats(s.data)
+        else:  # only the sample count is known (no tokenizer on disk)
+            stats_text = f"{s.data.rows} samples"
         previews.first().show(stats_text, s.preview, s.data_note)
 
     def refresh_help(self) -> None:
