@@ -120,7 +120,7 @@ class FtTuiApp(App):
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         return [
             ("Runs", "list runs: open, resume, export", self.action_open_runs),
-            ("Switch help language (English / 中文)", "toggle the help language", self.action_toggle_language),
+            ("Switch language (English / 中文)", "labels, plan panel and help in English or Chinese", self.action_toggle_language),
         ]
 
 

@@ -58,11 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tui", help="open the TUI (the default when no command is given)")
     p.add_argument("config", nargs="?", help="a config YAML to open")
     _add_hardware_args(p)
-    p.add_argument("--lang", choices=("en", "zh"), default=None, help="help language (default: from LANG)")
+    p.add_argument("--lang", choices=("en", "zh"), default=None, help="TUI language: labels, plan panel and help (default: from LANG)")
 
     p = sub.add_parser("demo", help="offline demo on a tiny local model and a bundled dataset")
     p.add_argument("--headless", action="store_true", help="train it end to end in the terminal, no TUI")
-    p.add_argument("--lang", choices=("en", "zh"), default=None, help="help language for the TUI")
+    p.add_argument("--lang", choices=("en", "zh"), default=None, help="TUI language (default: from LANG)")
 
     p = sub.add_parser("gpus", help="show what the hardware probe sees")
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -38,7 +38,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     SAVE: ("ctrl+s", "save the config as YAML"),
     LOAD: ("ctrl+o", "load a config (ours or a LLaMA-Factory YAML)"),
     RESET_FIELD: ("f8", "give the focused field back to the planner"),
-    HELP_LANGUAGE: ("f2", "switch the help language (English / 中文)"),
+    HELP_LANGUAGE: ("f2", "switch the language of labels, plan panel and help (English / 中文)"),
     HELP_TOGGLE: ("f1", "show or hide the help panel"),
     PLAN_TOGGLE: ("f3", "show the plan panel (narrow terminals) or hide it"),
     RUNS: ("f4", "list runs"),

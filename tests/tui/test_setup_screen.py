@@ -330,3 +330,21 @@ async def test_a_newcomer_types_the_model_name_first(settle):
         await settle(pilot)
         assert app.setup_state.config.model_name_or_path == "Qwen/Qwen2.5-0.5B"
         assert app.setup_state.is_user_set("model_name_or_path")
+
+
+async def test_f2_switches_the_section_titles_and_the_plan_panel_too(catalog_config, settle):
+    from textual.widgets import TabbedContent
+
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        panel = app.screen.query_one(PlanPanel)
+        tabs = app.screen.query_one("#sections", TabbedContent)
+        assert "Memory (one GPU)" in panel.shown_text and str(tabs.get_tab("tab-dataset").label) == "Dataset"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "显存（单卡）" in panel.shown_text and "峰值" in panel.shown_text
+        assert str(tabs.get_tab("tab-dataset").label) == "数据集"
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "Memory (one GPU)" in panel.shown_text and not CJK.search(panel.shown_text)

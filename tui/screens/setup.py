@@ -14,6 +14,7 @@ from typing import Any
 
 from ft_tui.planner.errors import InputError
 from ft_tui.tui import keymap as K
+from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
 from ft_tui.tui.state import (
     SECTIONS,
@@ -95,7 +96,7 @@ class SetupScreen(Screen):
             with Vertical(id="setup-main"):
                 with TabbedContent(id="sections"):
                     for i, title in enumerate(SECTIONS):
-                        with TabPane(title, id=tab_id(title)):
+                        with TabPane(label(self.app.lang, f"sec_{title}"), id=tab_id(title)):
                             # Only the first section is built before the first paint and estimate; the
                             # others right after (populate_sections).
                             yield self._section(title, deferred=i > 0)
@@ -126,7 +127,7 @@ class SetupScreen(Screen):
     def on_mount(self) -> None:
         self._apply_width(self.app.size.width)
         self.refresh_view()
-        self.watch(self.app, "lang", lambda _lang: self.refresh_help(), init=False)
+        self.watch(self.app, "lang", self._language_changed, init=False)
         if self.state.load_warnings:
             self.notify("\n".join(self.state.load_warnings), title="Config notes", markup=False)
         if self.state.config.model_name_or_path:
@@ -176,8 +177,8 @@ class SetupScreen(Screen):
             if self._shown.get(key) != shown:
                 self._shown[key] = shown
                 row.show(value=shown[0], user_set=shown[1], note=shown[2], problem=shown[3])
-        self.query_one(PlanPanel).show(s)
-        self.query_one(PlanSummary).show(s)
+        self.query_one(PlanPanel).show(s, self.app.lang)
+        self.query_one(PlanSummary).show(s, self.app.lang)
         self._show_data()
         self.refresh_help()
         self._refresh_bindings_if_changed()
@@ -207,6 +208,14 @@ class SetupScreen(Screen):
         else:  # only the sample count is known (no tokenizer on disk)
             stats_text = f"{s.data.rows} samples"
         previews.first().show(stats_text, s.preview, s.data_note)
+
+    def _language_changed(self, lang: str) -> None:
+        """Section titles, the plan panel and the help follow the language (F2)."""
+        tabs = self.query_one("#sections", TabbedContent)
+        for title in SECTIONS:
+            tabs.get_tab(tab_id(title)).label = label(lang, f"sec_{title}")
+        self.refresh_view()
+        self.refresh_help()
 
     def refresh_help(self) -> None:
         key = self.focused_key

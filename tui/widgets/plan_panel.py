@@ -1,22 +1,29 @@
 """The plan panel: GPUs, the memory estimate as a bar against the budget with its breakdown, fits or not,
 effective batch, estimated time; and the one-line summary shown instead on narrow terminals.
 
-Both render from a :class:`~ft_tui.tui.state.SetupState`; they hold no logic of their own. Every verdict is also
-written as a word ("fits", "DOES NOT FIT"), so the panel reads the same with NO_COLOR.
+Both render from a :class:`~ft_tui.tui.state.SetupState` in the app's language (labels in ``tui/i18n.py``); they
+hold no logic of their own. Every verdict is also written as a word ("fits", "DOES NOT FIT"), so the panel reads
+the same with NO_COLOR.
 """
 
 from __future__ import annotations
 
 from ft_tui.planner.memory import GIB
 from ft_tui.planner.timing import format_duration
+from ft_tui.tui.i18n import label
 from ft_tui.tui.state import SetupState
 from rich.text import Text
 from textual.widgets import Static
 
-BREAKDOWN_LABELS = {
-    "weights": "weights", "optimizer": "optimizer", "gradients": "gradients", "activations": "activations",
-    "logits": "logits+loss", "cuda_context": "CUDA context", "overhead": "overhead",
-}
+_BREAKDOWN_KEYS = {f"bd_{k}" for k in ("weights", "optimizer", "gradients", "activations", "logits",
+                                       "cuda_context", "overhead")}
+
+
+def _pad(text: str, cells: int) -> str:
+    """Left-align ``text`` in ``cells`` terminal cells (a CJK character takes two)."""
+    from rich.cells import cell_len
+
+    return text + " " * max(0, cells - cell_len(text))
 
 
 def gib(n: float | None) -> str:
@@ -37,94 +44,98 @@ def bar(value: float, scale: float, width: int) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def hardware_lines(state: SetupState) -> Text:
+def hardware_lines(state: SetupState, lang: str = "en") -> Text:
     hw = state.hardware
     out = Text()
-    out.append("GPU\n", style="bold")
+    out.append(label(lang, "plan_gpu") + "\n", style="bold")
     if hw is None or getattr(hw, "source", "none") == "none":
-        out.append("  no GPU found: the estimate has no budget.\n  Plan for a card with --gpu (e.g. rtx4090).\n")
+        out.append(f"  {label(lang, 'plan_no_gpu')}\n  {label(lang, 'plan_no_gpu_hint')}\n")
         return out
     total = getattr(hw, "memory_bytes", None)
     base = getattr(hw, "budget_base_bytes", None)
     out.append(f"  {hw.count} x {hw.name}\n")
     if state.gpus:
         for g in state.gpus:
-            out.append(f"  GPU {g.index}: {gib(g.free_bytes)} free of {gib(g.total_bytes)}\n")
+            out.append("  " + label(lang, "plan_gpu_free", index=g.index, free=gib(g.free_bytes),
+                                    total=gib(g.total_bytes)) + "\n")
     elif hw.source == "probe":
-        out.append(f"  free {gib(base)} of {gib(total)} (smallest over GPUs)\n")
+        out.append("  " + label(lang, "plan_free_smallest", free=gib(base), total=gib(total)) + "\n")
     else:
-        out.append(f"  {gib(total)} each ({hw.source}: {hw.profile or 'given size'})\n")
+        out.append("  " + label(lang, "plan_each", total=gib(total), source=hw.source,
+                                profile=hw.profile or label(lang, "plan_given_size")) + "\n")
     return out
 
 
-def memory_lines(state: SetupState, width: int = 20) -> Text:
+def memory_lines(state: SetupState, width: int = 20, lang: str = "en") -> Text:
     out = Text()
     est = state.estimate
     gpu_known = getattr(state.hardware, "source", "none") != "none"
-    out.append("Memory (one GPU)\n" if gpu_known else "Memory (one process)\n", style="bold")
+    out.append(label(lang, "plan_memory_gpu" if gpu_known else "plan_memory_proc") + "\n", style="bold")
     if est is None:
-        why = state.model_error or "waiting for the model's shape…"
+        why = state.model_error or label(lang, "plan_waiting_model")
         out.append(f"  {why}\n", style="italic")
         return out
     budget = est.budget_bytes
     scale = budget or est.peak_bytes or 1
     verdict_style = "bold green" if est.fits else ("bold red reverse" if est.fits is False else "bold")
     out.append(f"  {bar(est.peak_bytes, scale, width)} ")
-    out.append(f"peak {gib(est.peak_bytes)}", style="bold")
+    out.append(label(lang, "plan_peak", value=gib(est.peak_bytes)), style="bold")
     out.append("\n")
     if budget is not None:
         margin = state.config.memory_margin
-        out.append(f"  budget {gib(budget)} ({margin:.0%} margin): ")
-        out.append("fits" if est.fits else "DOES NOT FIT", style=verdict_style)
+        out.append("  " + label(lang, "plan_budget", budget=gib(budget), margin=f"{margin:.0%}"))
+        out.append(label(lang, "plan_fits" if est.fits else "plan_not_fit"), style=verdict_style)
         out.append("\n")
     for key, value in est.breakdown.items():
-        label = BREAKDOWN_LABELS.get(key, key)
-        out.append(f"  {label:<12} {bar(value, scale, width // 2)} {gib(value):>9}\n")
-    out.append(f"  peak during {est.phase}\n", style="dim")
+        name = label(lang, f"bd_{key}") if f"bd_{key}" in _BREAKDOWN_KEYS else key
+        out.append(f"  {_pad(name, 12)} {bar(value, scale, width // 2)} {gib(value):>9}\n")
+    out.append("  " + label(lang, "plan_peak_during", phase=est.phase) + "\n", style="dim")
     return out
 
 
-def run_lines(state: SetupState) -> Text:
+def run_lines(state: SetupState, lang: str = "en") -> Text:
     out = Text()
     cfg = state.config
     n = max(1, int(getattr(state.hardware, "count", 1) or 1))
     est = state.estimate
-    out.append("Run\n", style="bold")
+    out.append(label(lang, "plan_run") + "\n", style="bold")
     eff = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * n
-    gpus = f" x {n} GPUs" if n > 1 else ""
-    out.append(f"  effective batch {cfg.per_device_train_batch_size} x {cfg.gradient_accumulation_steps}{gpus}"
-               f" = {eff}\n")
+    gpus = label(lang, "plan_gpus_suffix", n=n) if n > 1 else ""
+    out.append("  " + label(lang, "plan_eff_batch", batch=cfg.per_device_train_batch_size,
+                            accum=cfg.gradient_accumulation_steps, gpus=gpus, eff=eff) + "\n")
     if n > 1:
-        out.append(f"  strategy {state.strategy}\n")
+        out.append("  " + label(lang, "plan_strategy", strategy=state.strategy) + "\n")
     if est is not None:
-        out.append(f"  params {count(est.total_params)}, trainable {count(est.trainable_params)}\n")
+        out.append("  " + label(lang, "plan_params", total=count(est.total_params),
+                                trainable=count(est.trainable_params)) + "\n")
     t = state.time
     if t is None:
         if est is not None:
-            out.append("  time: unknown (no GPU throughput known)\n", style="dim")
+            out.append("  " + label(lang, "plan_time_unknown") + "\n", style="dim")
         return out
-    steps = f"{t.steps:,} steps" if t.steps is not None else "steps unknown"
-    out.append(f"  ~{t.tokens_per_s:,.0f} tokens/s, {t.step_s:.1f} s/step\n")
-    out.append(f"  {steps}, ETA {format_duration(t.eta_s)}\n")
+    steps = label(lang, "plan_steps", steps=f"{t.steps:,}") if t.steps is not None \
+        else label(lang, "plan_steps_unknown")
+    out.append("  " + label(lang, "plan_speed", tps=f"{t.tokens_per_s:,.0f}", step_s=f"{t.step_s:.1f}") + "\n")
+    out.append("  " + label(lang, "plan_eta", steps=steps, eta=format_duration(t.eta_s)) + "\n")
     return out
 
 
-def status_lines(state: SetupState) -> Text:
+def status_lines(state: SetupState, lang: str = "en") -> Text:
     out = Text()
     if state.plan_error:
-        out.append("Plan\n", style="bold")
+        out.append(label(lang, "plan_plan") + "\n", style="bold")
         out.append(f"  {state.plan_error}\n", style="bold red")
     blockers = state.start_blockers()
     if blockers:
-        out.append("Start disabled\n", style="bold")
+        out.append(label(lang, "plan_start_disabled") + "\n", style="bold")
         for b in blockers:
             out.append(f"  ✗ {b}\n", style="red")
     elif state.fits is False:
-        out.append("Start asks first: the plan does not fit\n", style="bold red")
+        out.append(label(lang, "plan_asks_first") + "\n", style="bold red")
     else:
-        out.append("Ready to start\n", style="bold green")
+        out.append(label(lang, "plan_ready") + "\n", style="bold green")
     if state.problems and state.estimate is not None:
-        out.append("  (estimate shows the last valid values)\n", style="dim")
+        out.append("  " + label(lang, "plan_last_valid") + "\n", style="dim")
     return out
 
 
@@ -139,9 +150,10 @@ class PlanPanel(Static):
         super().__init__("", markup=False, **kwargs)
         self.shown_text = ""  # what is shown, as plain text
 
-    def show(self, state: SetupState) -> None:
+    def show(self, state: SetupState, lang: str = "en") -> None:
         out = Text()
-        for part in (hardware_lines(state), memory_lines(state), run_lines(state), status_lines(state)):
+        for part in (hardware_lines(state, lang), memory_lines(state, lang=lang), run_lines(state, lang),
+                     status_lines(state, lang)):
             out.append_text(part)
             out.append("\n")
         out.rstrip()
@@ -150,7 +162,7 @@ class PlanPanel(Static):
             self.update(out)
 
 
-def summary_text(state: SetupState) -> Text:
+def summary_text(state: SetupState, lang: str = "en") -> Text:
     """One line: peak / budget, verdict, effective batch, ETA."""
     out = Text()
     blockers = state.start_blockers()
@@ -159,18 +171,19 @@ def summary_text(state: SetupState) -> Text:
         out.append(f"✗ {blockers[0]}{more}  ", style="bold red")
     est = state.estimate
     if est is None:
-        out.append("" if blockers else "estimating…")
+        out.append("" if blockers else label(lang, "summary_estimating"))
         return out
-    out.append(f"peak {gib(est.peak_bytes)}", style="bold")
+    out.append(label(lang, "plan_peak", value=gib(est.peak_bytes)), style="bold")
     if est.budget_bytes is not None:
         out.append(f" / {gib(est.budget_bytes)} ")
-        out.append("fits" if est.fits else "DOES NOT FIT", style="bold green" if est.fits else "bold red reverse")
+        out.append(label(lang, "plan_fits" if est.fits else "plan_not_fit"),
+                   style="bold green" if est.fits else "bold red reverse")
     cfg = state.config
     n = max(1, int(getattr(state.hardware, "count", 1) or 1))
-    out.append(f"  batch {cfg.per_device_train_batch_size}x{cfg.gradient_accumulation_steps}"
-               f"{f'x{n}' if n > 1 else ''}")
+    out.append("  " + label(lang, "summary_batch", batch=cfg.per_device_train_batch_size,
+                            accum=cfg.gradient_accumulation_steps, gpus=f"x{n}" if n > 1 else ""))
     if state.time is not None and state.time.eta_s is not None:
-        out.append(f"  ETA {format_duration(state.time.eta_s)}")
+        out.append("  " + label(lang, "summary_eta", eta=format_duration(state.time.eta_s)))
     return out
 
 
@@ -185,8 +198,8 @@ class PlanSummary(Static):
         super().__init__("", markup=False, **kwargs)
         self.shown_text = ""  # what is shown, as plain text
 
-    def show(self, state: SetupState) -> None:
-        text = summary_text(state)
+    def show(self, state: SetupState, lang: str = "en") -> None:
+        text = summary_text(state, lang)
         if text.plain != self.shown_text or not self.shown_text:
             self.shown_text = text.plain
             self.update(text)
