@@ -35,6 +35,7 @@ from .memory import (
     estimate_setup,
     setup_from_config,
 )
+from .reasons import SET_BY_YOU, Reason
 from .timing import TimeEstimate, estimate_time
 
 OPTIMIZER_LADDER = ("adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit")
@@ -43,7 +44,6 @@ MAX_BATCH = 64
 # With a batch at least this large (or the whole target effective batch) per step, gradient checkpointing is left
 # off: recomputation costs ~1/3 more compute, and a bigger micro-batch buys less than that.
 MIN_BATCH_WITHOUT_GC = 4
-SET_BY_YOU = "set by you"
 
 
 @dataclass
@@ -86,21 +86,20 @@ def choose_precision(cfg, hw, reasons: dict[str, str]) -> dict[str, Any]:
             if key in user:
                 reasons[key] = SET_BY_YOU
         if cfg.bf16 and hw.bf16 is False:
-            reasons["bf16"] = f"{SET_BY_YOU}; warning: {hw.name} has no bf16 support (use fp16)"
+            reasons["bf16"] = Reason("bf16_user_unsupported", gpu=hw.name)
         if "fp16" not in user and not cfg.bf16:
-            reasons["fp16"] = "fp16: 16-bit compute halves activation memory; bf16 is off as you set"
+            reasons["fp16"] = Reason("fp16_user_bf16_off")
             return {"fp16": True}
         if "bf16" not in user and not cfg.fp16 and hw.bf16 is not False:
-            reasons["bf16"] = "bf16: this GPU supports it and it is as stable as fp32 in range"
+            reasons["bf16"] = Reason("bf16_user_fp16_off")
             return {"bf16": True}
         return {}
     if hw.bf16 is False:
-        reasons["bf16"] = f"off: {hw.name} has no bf16 (compute capability < 8.0)"
-        reasons["fp16"] = "fp16 mixed precision: the 16-bit type this GPU supports"
+        reasons["bf16"] = Reason("bf16_off_unsupported", gpu=hw.name)
+        reasons["fp16"] = Reason("fp16_on_no_bf16")
         return {"bf16": False, "fp16": True}
-    why = "this GPU supports it" if hw.bf16 else "assumed (GPU model unknown; use fp16 on pre-Ampere cards)"
-    reasons["bf16"] = f"bf16 mixed precision: {why}; same range as fp32, no loss scaling"
-    reasons["fp16"] = "off: bf16 is used"
+    reasons["bf16"] = Reason("bf16_on" if hw.bf16 else "bf16_on_assumed")
+    reasons["fp16"] = Reason("fp16_off_bf16_used")
     return {"bf16": True, "fp16": False}
 
 
@@ -120,19 +119,19 @@ def choose_cutoff(cfg, spec, data, reasons: dict[str, str]) -> dict[str, Any]:
             if "rope_scaling" in cfg.explicit:
                 reasons["rope_scaling"] = SET_BY_YOU
             else:
-                reasons["rope_scaling"] = (f"linear: cutoff_len {cfg.cutoff_len} is {factor:.1f}x the model's "
-                                           f"context ({max_pos}); positions are scaled to stay in range")
+                reasons["rope_scaling"] = Reason("rope_linear", cutoff=cfg.cutoff_len, factor=f"{factor:.1f}",
+                                                 max_pos=max_pos)
                 return {"rope_scaling": "linear"}
         return {}
     p99 = getattr(data, "p99", None) if data is not None else None
     if p99:
         value = _round_len(int(p99))
-        why = f"{value}: covers 99% of samples (p99 = {int(p99)} tokens), rounded up"
+        why = Reason("cutoff_p99", value=value, p99=int(p99))
     else:
         value = cfg.cutoff_len
-        why = f"{value}: default (no dataset statistics to size it from)"
+        why = Reason("cutoff_default", value=value)
     if max_pos and value > max_pos:
-        value, why = max_pos, f"{max_pos}: the model's context length (max_position_embeddings)"
+        value, why = max_pos, Reason("cutoff_context", value=max_pos)
     reasons["cutoff_len"] = why
     return {"cutoff_len": value}
 
@@ -149,15 +148,15 @@ def choose_lora(cfg, spec, counts, data, reasons: dict[str, str]) -> dict[str, A
         rows = getattr(data, "rows", None) if data is not None else None
         small = counts.total < 3e9 or (rows is not None and rows < 5000)
         rank = 8 if small else 16
-        size = f"{counts.total / 1e9:.1f}B model" if counts.total >= 1e9 else f"{counts.total / 1e6:.0f}M model"
-        what = f"a small dataset ({rows} rows)" if (small and counts.total >= 3e9) else f"the {size}"
-        reasons["lora_rank"] = f"{rank}: enough adapter capacity for {what}; rank barely changes memory"
+        size = f"{counts.total / 1e9:.1f}B" if counts.total >= 1e9 else f"{counts.total / 1e6:.0f}M"
+        reasons["lora_rank"] = (Reason("lora_rank_data", rank=rank, rows=rows) if (small and counts.total >= 3e9)
+                                else Reason("lora_rank_model", rank=rank, size=size))
         out["lora_rank"] = rank
     if "lora_alpha" in cfg.explicit:
         reasons["lora_alpha"] = SET_BY_YOU
     else:
         out["lora_alpha"] = 2 * rank
-        reasons["lora_alpha"] = f"{2 * rank}: 2 x rank, a common scale for the adapter update"
+        reasons["lora_alpha"] = Reason("lora_alpha", alpha=2 * rank)
     return out
 
 
@@ -215,15 +214,13 @@ class _Searcher:
             return _Choice(est.setup, est, SET_BY_YOU) if b else None
         b_off, est_off = self.largest_batch(dataclasses.replace(setup, grad_ckpt=False), cap)
         if b_off >= min(MIN_BATCH_WITHOUT_GC, cap):
-            return _Choice(est_off.setup, est_off,
-                           f"off: batch {b_off} fits without it (no recomputation, ~25% faster)")
+            return _Choice(est_off.setup, est_off, Reason("gc_off_fits", batch=b_off))
         b_on, est_on = self.largest_batch(dataclasses.replace(setup, grad_ckpt=True), cap)
         if b_on > b_off:
-            why = (f"on: without it only batch {b_off} fits, with it batch {b_on}" if b_off else
-                   "on: needed to fit (keeps one input per layer and recomputes the rest)")
+            why = Reason("gc_on_bigger_batch", off=b_off, on=b_on) if b_off else Reason("gc_on_needed")
             return _Choice(est_on.setup, est_on, why)
         if b_off:
-            return _Choice(est_off.setup, est_off, f"off: checkpointing would not allow a larger batch than {b_off}")
+            return _Choice(est_off.setup, est_off, Reason("gc_off_no_gain", batch=b_off))
         return None
 
 
@@ -237,9 +234,7 @@ def _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n: int, budget: int, reaso
         trial = cfg1.replace(cutoff_len=length)
         choice = _search(_Searcher(trial, spec, counts, budget), setup_from_config(trial, hw, data, n_gpus=n), n)
         if choice is not None:
-            reasons["cutoff_len"] = (f"{length}: shortened from {cfg1.cutoff_len} because nothing fits at "
-                                     f"{cfg1.cutoff_len}; longer samples are truncated (set cutoff_len: "
-                                     f"{cfg1.cutoff_len} to keep it and see what would fit)")
+            reasons["cutoff_len"] = Reason("cutoff_shortened", value=length, orig=cfg1.cutoff_len)
             return trial, choice
         length //= 2
     return None
@@ -341,10 +336,9 @@ def _mark_user(cfg, reasons: dict[str, str]) -> None:
 def _cpu_plan(cfg, spec, counts, hw, data) -> Plan:
     changes = {k: False for k in ("bf16", "fp16") if k not in cfg.explicit}
     cfg2 = cfg.replace(**changes) if changes else cfg
-    reasons = {"hardware": "no GPU found: the config is returned unchanged; plan for a target GPU with "
-                           "--gpu (e.g. --gpu rtx4090, --gpu a100-80gb, --gpu 24GiB)"}
+    reasons = {"hardware": Reason("hardware_none")}
     if changes:
-        reasons["bf16"] = reasons["fp16"] = "off: no GPU, training would run in fp32 on the CPU"
+        reasons["bf16"] = reasons["fp16"] = Reason("precision_cpu")
     _mark_user(cfg, reasons)
     setup = setup_from_config(cfg2, None, data, n_gpus=1, strategy="single", include_context=False)
     est = estimate_setup(spec, counts, setup, None)
@@ -410,39 +404,26 @@ def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
     changes: dict[str, Any] = {}
     if "quantization_bit" not in user and cfg.finetuning_type == "lora":
         changes["quantization_bit"] = s.quant_bits
-        reasons["quantization_bit"] = {
-            None: "none: the 16-bit base model fits, best quality",
-            8: "8-bit: the 16-bit base does not fit; 8-bit loses less quality than 4-bit",
-            4: "4-bit NF4 (QLoRA): neither the 16-bit nor the 8-bit base fits",
-        }[s.quant_bits]
+        reasons["quantization_bit"] = Reason({None: "quant_none", 8: "quant_8", 4: "quant_4"}[s.quant_bits])
     elif "quantization_bit" not in user:
-        reasons["quantization_bit"] = f"none: quantization applies to LoRA only ({cfg.finetuning_type} tuning)"
+        reasons["quantization_bit"] = Reason("quant_not_lora", method=cfg.finetuning_type)
     if "optim" not in user:
         changes["optim"] = s.optimizer
-        reasons["optim"] = {
-            "adamw_torch": "adamw_torch: standard AdamW; its states fit",
-            "adamw_torch_fused": "adamw_torch_fused: fused AdamW avoids the step's temporary buffers",
-            "adamw_bnb_8bit": "adamw_bnb_8bit: 8-bit states (~2 B/param instead of 8) are needed to fit",
-            "paged_adamw_8bit": "paged_adamw_8bit: 8-bit states that can spill to CPU RAM, needed to fit",
-        }[s.optimizer]
+        reasons["optim"] = Reason(f"optim_{s.optimizer}")
     if "per_device_train_batch_size" not in user:
         changes["per_device_train_batch_size"] = s.batch
-        reasons["per_device_train_batch_size"] = (
-            f"{s.batch}: the largest power of two that fits with the {cfg.memory_margin:.0%} margin"
-            + (f" (capped by target_effective_batch {cfg.target_effective_batch})"
-               if s.batch * 2 * n > cfg.target_effective_batch else ""))
+        capped = s.batch * 2 * n > cfg.target_effective_batch
+        reasons["per_device_train_batch_size"] = Reason(
+            "batch_fit_capped" if capped else "batch_fit", batch=s.batch, margin=f"{cfg.memory_margin:.0%}",
+            target=cfg.target_effective_batch)
     if "disable_gradient_checkpointing" not in user:
         changes["disable_gradient_checkpointing"] = not s.grad_ckpt
-        reasons["disable_gradient_checkpointing"] = "checkpointing " + choice.gc_reason
+        reasons["disable_gradient_checkpointing"] = choice.gc_reason
     if "gradient_accumulation_steps" not in user:
         ga = max(1, math.ceil(cfg.target_effective_batch / (s.batch * n)))
         changes["gradient_accumulation_steps"] = ga
-        reasons["gradient_accumulation_steps"] = (
-            f"{ga}: {s.batch} x {ga}{f' x {n} GPUs' if n > 1 else ''} = {s.batch * ga * n} samples per optimizer "
-            f"step (target_effective_batch {cfg.target_effective_batch})")
-    reasons["strategy"] = {
-        "single": "one GPU",
-        "ddp": f"DDP on {n} GPUs: the run fits one GPU, each holds a full copy",
-        "fsdp": f"FSDP on {n} GPUs: the run does not fit one GPU; weights, gradients and states are sharded",
-    }[s.strategy]
+        reasons["gradient_accumulation_steps"] = Reason(
+            "grad_accum_gpus" if n > 1 else "grad_accum", ga=ga, batch=s.batch, n=n, total=s.batch * ga * n,
+            target=cfg.target_effective_batch)
+    reasons["strategy"] = Reason(f"strategy_{s.strategy}", n=n)
     return cfg.replace(**changes) if changes else cfg

@@ -93,6 +93,7 @@ LABELS: dict[str, dict[str, str]] = {
         "summary_estimating": "estimating…",
         "summary_batch": "batch {batch}x{accum}{gpus}",
         "summary_eta": "ETA {eta}",
+        "planner_would_pick": "planner would pick {value}",
     },
     "zh": {
         "run": "运行 {id}",
@@ -175,6 +176,7 @@ LABELS: dict[str, dict[str, str]] = {
         "summary_estimating": "估算中…",
         "summary_batch": "batch {batch}x{accum}{gpus}",
         "summary_eta": "预计 {eta}",
+        "planner_would_pick": "计划器会选 {value}",
     },
 }
 

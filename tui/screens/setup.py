@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.reasons import SET_BY_YOU
+from ft_tui.planner.reasons import render as render_reason
 from ft_tui.tui import keymap as K
 from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
@@ -163,10 +165,12 @@ class SetupScreen(Screen):
         for row in self.rows():
             key = row.key
             problem = s.problems.get(key)
-            note = s.reason(key)
+            reason = s.reason(key)
+            note = render_reason(reason, self.app.lang)
             rec = s.recommendation(key)
             if rec is not None:
-                note = f"planner would pick {rec}" + (f" — {note}" if note and note != "set by you" else "")
+                note = label(self.app.lang, "planner_would_pick", value=rec) + (
+                    f" — {note}" if reason and reason != SET_BY_YOU else "")
             if key == "model_name_or_path" and s.model_error:
                 problem_text = s.model_error
             elif key == "dataset" and s.data_error:

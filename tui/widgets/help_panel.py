@@ -3,6 +3,7 @@ Chinese (:mod:`ft_tui.tui.help`), plus the planner's reason for the field's curr
 
 from __future__ import annotations
 
+from ft_tui.planner.reasons import render as render_reason
 from ft_tui.tui.help import help_for
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -21,7 +22,7 @@ def help_text(key: str, lang: str, reason: str = "", recommendation: str | None 
         out.append(body + "\n")
     if reason:
         out.append("计划器：" if lang == "zh" else "Planner: ", style="bold")
-        out.append(reason + "\n")
+        out.append(render_reason(reason, lang) + "\n")
     if recommendation is not None:
         out.append("建议值：" if lang == "zh" else "Recommended: ", style="bold")
         out.append(recommendation + "\n")
