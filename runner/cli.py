@@ -22,7 +22,7 @@ from typing import Any
 from ft_tui.planner.config import KEYS, TrainConfig, load_config, save_config
 from ft_tui.planner.errors import DataError, InputError, ModelError
 from ft_tui.runner import launch
-from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, format_duration, log_tail
+from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, format_clock, log_tail
 from ft_tui.runner.rundir import (
     END_STATUSES,
     LIVE_STATUSES,
@@ -168,7 +168,7 @@ def plan_summary(plan: Mapping[str, Any]) -> list[str]:
     if isinstance(timing, Mapping) and timing:
         parts = []
         if isinstance(timing.get("eta_s"), (int, float)):
-            parts.append(f"about {format_duration(timing['eta_s'])} for {timing.get('steps', '?')} steps")
+            parts.append(f"about {format_clock(timing['eta_s'])} for {timing.get('steps', '?')} steps")
         if isinstance(timing.get("tokens_per_s"), (int, float)):
             parts.append(f"{timing['tokens_per_s']:,.0f} tokens/s")
         if parts:

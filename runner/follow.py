@@ -30,8 +30,9 @@ BAD_INPUT_EXIT = 2
 # Formatting
 # ----------------------------------------------------------------------------------------------------------------
 
-def format_duration(seconds: float | None) -> str:
-    """``75`` -> ``1:15``, ``3725`` -> ``1:02:05``; ``?`` when unknown."""
+def format_clock(seconds: float | None) -> str:
+    """A clock reading for live progress: ``75`` -> ``1:15``, ``3725`` -> ``1:02:05``; ``?`` when unknown.
+    (Plans use ``planner.timing.format_duration``: "2h 05m".)"""
     if seconds is None or seconds != seconds or seconds < 0:
         return "?"
     s = int(round(seconds))
@@ -71,9 +72,9 @@ def progress_text(ev: Mapping[str, Any], total: int | None) -> str:
     if eta is None and total and isinstance(step, int) and step > 0 and isinstance(ev.get("elapsed_s"), (int, float)):
         eta = ev["elapsed_s"] / step * (total - step)
     if ev.get("elapsed_s") is not None:
-        parts.append(f"elapsed {format_duration(ev.get('elapsed_s'))}")
+        parts.append(f"elapsed {format_clock(ev.get('elapsed_s'))}")
     if eta is not None:
-        parts.append(f"ETA {format_duration(eta)}")
+        parts.append(f"ETA {format_clock(eta)}")
     mem = ev.get("gpu_mem_gib") or ev.get("gpu_memory_gib") or ev.get("max_memory_gib")
     if isinstance(mem, (int, float)):
         parts.append(f"mem {mem:.1f} GiB")
@@ -142,7 +143,7 @@ def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
         if loss:
             parts.append(f"train_loss {loss}")
         if ev.get("elapsed_s") is not None:
-            parts.append(f"in {format_duration(ev.get('elapsed_s'))}")
+            parts.append(f"in {format_clock(ev.get('elapsed_s'))}")
         out = _result_path(ev)
         if out:
             parts.append(f"-> {out}")

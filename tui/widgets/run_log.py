@@ -6,7 +6,7 @@ Textual ``Log``, so ``[rank0]`` or ``[INFO]`` in a line stays literal.
 
 from __future__ import annotations
 
-from ft_tui.runner.follow import format_duration
+from ft_tui.runner.follow import format_clock
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label
 from rich.text import Text
@@ -23,7 +23,7 @@ def event_lines(view: RunView, lang: str) -> list[tuple[float, Text]]:
     def add(when: float | None, step: int | None, message: str, style: str = "") -> None:
         t = when if when is not None else (view.last_time or t0)
         line = Text(no_wrap=True, overflow="ellipsis")
-        line.append(f"{'+' + format_duration(t - t0):>8} ", style="dim")
+        line.append(f"{'+' + format_clock(t - t0):>8} ", style="dim")
         line.append(f"{'' if step is None else step:>6}  ", style="bold")
         line.append(message, style=style)
         out.append((t, line))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ft_tui.runner.follow import format_duration
+from ft_tui.runner.follow import format_clock
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label
 from rich.text import Text
@@ -70,9 +70,9 @@ def time_text(view: RunView, status: str, now: float | None, lang: str) -> str:
     """ETA while the run is live (relative to ``now``), else how long the events span."""
     if status in ("running", "starting"):
         eta = view.eta_at(now)
-        return label(lang, "eta", eta=format_duration(eta))
+        return label(lang, "eta", eta=format_clock(eta))
     duration = view.duration()
-    return label(lang, "elapsed", time=format_duration(duration)) if duration is not None else ""
+    return label(lang, "elapsed", time=format_clock(duration)) if duration is not None else ""
 
 
 class RunProgress(Vertical):
