@@ -73,3 +73,19 @@ def make_tokenizer(tiny_tokenizer_json):
                                        chat_template=chat_template, clean_up_tokenization_spaces=False, **kwargs)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tmp_path_factory):
+    """The demo kit's tokenizer (byte-level BPE with a ChatML chat template), built once."""
+    from ft_tui.runner.demo_kit import build_tokenizer
+
+    return build_tokenizer(tmp_path_factory.mktemp("tok"))
+
+
+@pytest.fixture(scope="session")
+def template(tokenizer):
+    """The template detected from that tokenizer (chatml)."""
+    from ft_tui.templates.registry import resolve_template
+
+    return resolve_template(None, tokenizer, "demo", "llama")[0]

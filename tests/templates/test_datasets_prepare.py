@@ -14,20 +14,6 @@ LF_DIR = Path(__file__).parent / "data" / "lf"
 IGNORE = -100
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    from ft_tui.runner.demo_kit import build_tokenizer
-
-    return build_tokenizer(tmp_path_factory.mktemp("tok"))
-
-
-@pytest.fixture(scope="module")
-def template(tokenizer):
-    from ft_tui.templates.registry import resolve_template
-
-    return resolve_template(None, tokenizer, "demo", "llama")[0]
-
-
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
