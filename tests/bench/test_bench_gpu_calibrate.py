@@ -13,9 +13,24 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 
 
+def _without_gpu_image_gaps(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus a ``sitecustomize`` that makes ``datasets`` and ``textual`` absent in every process started with
+    it, as on the GPU machine's image (``sys.modules[name] = None``: ``import`` fails and ``find_spec`` says not
+    installed, exactly as for a package that is not there)."""
+    block = tmp_path / "gpu-image"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text("import sys\nsys.modules.update(datasets=None, textual=None)\n")
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(block), os.environ.get("PYTHONPATH")]))}
+
+
 def test_dry_run_measures_and_predicts_every_point(tmp_path: Path, bench_env, bench_script) -> None:
+    """The dry run, with the packages the GPU machine lacks made absent: the calibration path must not need them."""
+    env = _without_gpu_image_gaps(tmp_path, bench_env)
+    probe = subprocess.run([sys.executable, "-c", "import datasets"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, **env})
+    assert probe.returncode != 0 and "datasets" in probe.stderr  # the block works
     code, record, err = bench_script("gpu_calibrate.py", "--dry-run", "--json", "--results-dir", str(tmp_path),
-                                   timeout=150, env=bench_env)
+                                   timeout=150, env=env)
     assert code == 0, err[-2000:]
     assert record is not None, err[-2000:]
     written = json.loads((tmp_path / "gpu_calibrate_dryrun.json").read_text())
