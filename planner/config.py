@@ -10,16 +10,20 @@ No torch, no textual: this module is imported on every start-up path.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+from .problems import Message
+from .problems import warning_text as warning_text  # re-exported: the TUI renders cfg.warnings with it
 
 # ----------------------------------------------------------------------------------------------------------------
 # Schema
@@ -84,6 +88,7 @@ class TrainConfig:
     per_device_train_batch_size: int = _f(2, "training", "int", minimum=1, maximum=65536)
     gradient_accumulation_steps: int = _f(8, "training", "int", minimum=1, maximum=65536)
     per_device_eval_batch_size: int | None = _f(None, "training", "int", minimum=1, nullable=True)
+    group_by_length: bool = _f(False, "training", "bool")
     lr_scheduler_type: str = _f("cosine", "training", "choice", choices=SCHEDULERS)
     warmup_ratio: float = _f(0.0, "training", "float", minimum=0, maximum=1)
     warmup_steps: int = _f(0, "training", "int", minimum=0)
@@ -178,63 +183,201 @@ KEYS: tuple[str, ...] = tuple(FIELDS)
 
 ALIASES = {"dev_size": "val_size"}
 
-# LLaMA-Factory keys that have no effect here: accepted with a warning, so its users' files load.
-LLAMAFACTORY_IGNORED = {
-    "do_train": "ft-tui always trains",
-    "do_eval": "evaluation runs when val_size > 0",
-    "do_predict": "prediction is not part of a training run here",
-    "plot_loss": "the run screen plots the loss live",
-    "overwrite_output_dir": "each run gets its own directory",
-    "overwrite_cache": "the data cache is keyed by file content",
-    "preprocessing_num_workers": "preprocessing runs batched in one process",
-    "dataloader_num_workers": "the loader settings are chosen by ft-tui",
-    "ddp_timeout": "the launcher sets the timeout",
-    "save_only_model": "checkpoints always keep the optimizer state so resume is exact",
-    "resume_from_checkpoint": "use `ft-tui resume RUN` instead",
-    "quantization_method": "only bitsandbytes quantization is supported",
-    "use_unsloth": "Unsloth is not used",
-    "enable_liger_kernel": "Liger kernels are not used",
-    "upcast_layernorm": "layer norms follow the k-bit preparation",
-    "neftune_noise_alpha": "NEFTune is not supported",
-    "include_num_input_tokens_seen": "tokens seen are always reported",
-    "eval_strategy": "evaluation runs every eval_steps when val_size > 0",
-    "evaluation_strategy": "evaluation runs every eval_steps when val_size > 0",
-    "save_strategy": "checkpoints are saved every save_steps",
-    "logging_strategy": "logs are written every logging_steps",
-    "mix_strategy": "datasets are concatenated",
-    "tokenized_path": "the tokenized data cache is managed by ft-tui",
-    "streaming": "datasets are loaded in full",
-    "deepspeed": "the multi-GPU strategy is chosen by the planner",
-    "pure_bf16": "use bf16: true",
-    "use_rslora": "rsLoRA is not supported",
-    "use_dora": "DoRA is not supported",
-    "pissa_init": "PiSSA is not supported",
-    "loraplus_lr_ratio": "LoRA+ is not supported",
-    "create_new_adapter": "adapters are always created new",
-    "additional_target": "extra trainable modules are not supported",
-    "adapter_name_or_path": "starting from an existing adapter is not supported",
-    "freeze_trainable_modules": "freeze tuning trains whole layers",
-    "freeze_extra_modules": "freeze tuning trains whole layers",
-    "mask_history": "every assistant turn is trained",
-    "neat_packing": "packing does not isolate attention between packed samples",
-    "enable_thinking": "the template decides how reasoning is written",
-    "default_system": "the template's default system prompt is used",
-    "resize_vocab": "the vocabulary is not resized",
-    "cache_dir": "the Hugging Face cache in the environment is used",
-    "logging_dir": "logs go into the run directory",
-    "run_name": "runs are named by their directory",
-    "hf_hub_token": "the token is read from HF_TOKEN or the Hugging Face login, never from the config",
-    "ms_hub_token": "ModelScope is not supported",
-    "om_hub_token": "OpenMind is not supported",
-    "use_fast_tokenizer": "the fast tokenizer is always used",
-    "flash_attn_dtype": "the attention kernel follows the compute dtype",
-    "quantization_device_map": "the runner places the model",
-    "eval_dataset": "use val_size",
-    "gradient_checkpointing": "use disable_gradient_checkpointing",
-    "lr_scheduler_kwargs": "scheduler options are not forwarded",
-    "finetuning_args": "",
-    "bf16_full_eval": "evaluation follows the training precision",
+# LLaMA-Factory keys that have no effect here, with the specific reason: accepted with a warning, so its users'
+# files load. Values are :class:`Message` reasons (English text; ``.render(lang)`` for Chinese).
+_IGNORED_REASONS: dict[str, str | None] = {
+    "do_train": "why_do_train",
+    "do_eval": "why_do_eval",
+    "do_predict": "why_do_predict",
+    "plot_loss": "why_plot_loss",
+    "overwrite_output_dir": "why_own_run_dir",
+    "overwrite_cache": "why_overwrite_cache",
+    "preprocessing_num_workers": "why_preprocessing",
+    "dataloader_num_workers": "why_loader",
+    "ddp_timeout": "why_ddp_timeout",
+    "save_only_model": "why_save_only_model",
+    "resume_from_checkpoint": "why_resume",
+    "quantization_method": "why_quantization_method",
+    "use_unsloth": "why_unsloth",
+    "enable_liger_kernel": "why_liger",
+    "use_liger_kernel": "why_liger",
+    "upcast_layernorm": "why_upcast_layernorm",
+    "neftune_noise_alpha": "why_neftune",
+    "include_num_input_tokens_seen": "why_tokens_seen",
+    "eval_strategy": "why_eval_strategy",
+    "evaluation_strategy": "why_eval_strategy",
+    "save_strategy": "why_save_strategy",
+    "logging_strategy": "why_logging_strategy",
+    "mix_strategy": "why_mix_strategy",
+    "tokenized_path": "why_tokenized_path",
+    "streaming": "why_streaming",
+    "deepspeed": "why_deepspeed",
+    "pure_bf16": "why_pure_bf16",
+    "use_rslora": "why_rslora",
+    "use_dora": "why_dora",
+    "pissa_init": "why_pissa",
+    "loraplus_lr_ratio": "why_loraplus",
+    "create_new_adapter": "why_new_adapter",
+    "additional_target": "why_additional_target",
+    "adapter_name_or_path": "why_adapter_path",
+    "freeze_trainable_modules": "why_freeze_modules",
+    "freeze_extra_modules": "why_freeze_modules",
+    "mask_history": "why_mask_history",
+    "neat_packing": "why_neat_packing",
+    "enable_thinking": "why_enable_thinking",
+    "default_system": "why_default_system",
+    "resize_vocab": "why_resize_vocab",
+    "cache_dir": "why_cache_dir",
+    "logging_dir": "why_logging_dir",
+    "run_name": "why_run_name",
+    "hf_hub_token": "why_hf_token",
+    "ms_hub_token": "why_modelscope",
+    "om_hub_token": "why_openmind",
+    "use_fast_tokenizer": "why_fast_tokenizer",
+    "flash_attn_dtype": "why_attn_dtype",
+    "quantization_device_map": "why_device_map",
+    "eval_dataset": "why_eval_dataset",
+    "gradient_checkpointing": "why_gradient_checkpointing",
+    "lr_scheduler_kwargs": "why_scheduler_kwargs",
+    "finetuning_args": None,
+    "bf16_full_eval": "why_full_eval",
+    # keys a user may rely on: say what to do instead
+    "push_to_hub": "why_hub",
+    "load_best_model_at_end": "why_best_model",
+    "metric_for_best_model": "why_best_model",
+    "greater_is_better": "why_best_model",
+    "torch_compile": "why_compile",
+    "tf32": "why_tf32",
+    "save_safetensors": "why_safetensors",
+    "adafactor": "why_adafactor",
+    "model_revision": "why_model_revision",
 }
+LLAMAFACTORY_IGNORED: dict[str, Message | str] = {
+    key: (Message(code) if code else "") for key, code in _IGNORED_REASONS.items()
+}
+
+#: LLaMA-Factory's own argument names: the fields of its ModelArguments, DataArguments, FinetuningArguments and
+#: GeneratingArguments and the ones its TrainingArguments adds to transformers' (which come from
+#: data/hf_training_args.yaml). Written from the dataclasses in llamafactory 0.9.5 (PyPI, src/llamafactory/hparams/;
+#: the init=False fields compute_dtype, device_map, model_max_length and block_diag_attn are not arguments), plus
+#: new_special_tokens, the name older releases used for add_special_tokens.
+LLAMAFACTORY_KEYS: frozenset[str] = frozenset("""
+    model_name_or_path adapter_name_or_path adapter_folder cache_dir use_fast_tokenizer resize_vocab
+    split_special_tokens add_tokens add_special_tokens new_special_tokens new_special_tokens_config
+    init_special_tokens model_revision low_cpu_mem_usage rope_scaling flash_attn shift_attn mixture_of_depths
+    use_unsloth use_unsloth_gc enable_liger_kernel moe_aux_loss_coef disable_gradient_checkpointing use_reentrant_gc
+    upcast_layernorm upcast_lmhead_output train_from_scratch infer_backend offload_folder use_kv_cache use_v1_kernels
+    infer_dtype hf_hub_token ms_hub_token om_hub_token print_param_status trust_remote_code
+    quantization_method quantization_bit quantization_type double_quantization quantization_device_map
+    image_max_pixels image_min_pixels image_do_pan_and_scan crop_to_patches video_max_pixels video_min_pixels
+    video_fps video_maxlen use_audio_in_video audio_sampling_rate
+    export_dir export_size export_device export_quantization_bit export_quantization_dataset
+    export_quantization_nsamples export_quantization_maxlen export_legacy_format export_hub_model_id
+    vllm_maxlen vllm_gpu_util vllm_enforce_eager vllm_max_lora_rank vllm_config
+    sglang_maxlen sglang_mem_fraction sglang_tp_size sglang_config sglang_lora_backend
+    use_kt kt_weight_path kt_expert_checkpoint_path kt_use_lora_experts kt_lora_expert_num
+    kt_lora_expert_intermediate_size
+
+    template dataset eval_dataset dataset_dir media_dir cutoff_len train_on_prompt mask_history streaming
+    buffer_size mix_strategy interleave_probs overwrite_cache preprocessing_batch_size preprocessing_num_workers
+    max_samples eval_num_beams ignore_pad_token_for_loss val_size eval_on_each_dataset packing neat_packing
+    tool_format default_system enable_thinking preserve_thinking tokenized_path data_shared_file_system
+
+    freeze_trainable_layers freeze_trainable_modules freeze_extra_modules
+    additional_target lora_alpha lora_dropout lora_rank lora_target loraplus_lr_ratio loraplus_lr_embedding
+    use_rslora use_dora pissa_init pissa_iter pissa_convert create_new_adapter
+    module_dropout oft_rank oft_block_size oft_target
+    pref_beta pref_ftx pref_bco_weight pref_loss dpo_label_smoothing kto_chosen_weight kto_rejected_weight
+    simpo_gamma ppo_buffer_size ppo_epochs ppo_score_norm ppo_target ppo_whiten_rewards ref_model
+    ref_model_adapters ref_model_quantization_bit reward_model reward_model_adapters reward_model_quantization_bit
+    reward_model_type ld_alpha
+    use_galore galore_target galore_rank galore_update_interval galore_scale galore_proj_type galore_layerwise
+    use_apollo apollo_target apollo_rank apollo_update_interval apollo_scale apollo_proj apollo_proj_type
+    apollo_scale_type apollo_layerwise apollo_scale_front
+    use_badam badam_mode badam_start_block badam_switch_mode badam_switch_interval badam_update_ratio
+    badam_mask_mode badam_verbose
+    use_swanlab swanlab_project swanlab_workspace swanlab_run_name swanlab_mode swanlab_api_key swanlab_logdir
+    swanlab_lark_webhook_url swanlab_lark_secret
+    pure_bf16 stage finetuning_type use_llama_pro use_adam_mini use_mca use_hyper_parallel hyper_parallel_args
+    use_muon use_dft_loss use_asft_loss asft_alpha use_eaft_loss eaft_alpha freeze_vision_tower
+    freeze_multi_modal_projector freeze_language_model compute_accuracy disable_shuffling early_stopping_steps
+    plot_loss include_effective_tokens_per_second
+
+    do_sample temperature top_p top_k num_beams max_length max_new_tokens repetition_penalty length_penalty
+    skip_special_tokens
+
+    overwrite_output_dir ray_num_workers ray_init_kwargs master_addr master_port enable_torch_profiler
+    profiler_output_dir profiler_wait_steps profiler_warmup_steps profiler_active_steps profiler_repeat
+    profiler_record_shapes profiler_profile_memory profiler_with_stack profile_modules fp8 fp8_backend
+    fp8_enable_fsdp_float8_all_gather
+""".split())
+
+#: LLaMA-Factory GeneratingArguments: sampling settings for its chat, predict and PPO paths.
+_GENERATION_KEYS = frozenset(
+    "do_sample temperature top_p top_k num_beams max_length max_new_tokens repetition_penalty length_penalty "
+    "skip_special_tokens".split())
+
+# Families of LLaMA-Factory / transformers keys that share one reason. An entry ending in "_" is a name prefix,
+# any other entry an exact name; only names from the two lists above are matched, so a typo is never excused.
+_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("why_hub", ("push_to_hub", "push_to_hub_", "hub_", "export_hub_model_id")),
+    ("why_compile", ("torch_compile_", "torchdynamo")),
+    ("why_export", ("export_",)),
+    ("why_generation", tuple(_GENERATION_KEYS)),
+    ("why_predict", ("predict_with_generate", "generation_", "compute_accuracy", "include_for_metrics",
+                     "include_inputs_for_metrics", "batch_eval_metrics", "eval_num_beams", "sortish_sampler")),
+    ("why_rlhf", ("pref_", "dpo_", "kto_", "ppo_", "simpo_gamma", "ld_alpha", "ref_model", "ref_model_",
+                  "reward_model", "reward_model_")),
+    ("why_inference", ("infer_backend", "infer_dtype", "use_kv_cache", "vllm_", "sglang_")),
+    ("why_multimodal", ("image_", "video_", "audio_", "use_audio_in_video", "crop_to_patches", "media_dir",
+                        "freeze_vision_tower", "freeze_multi_modal_projector", "freeze_language_model")),
+    ("why_optimizer", ("use_galore", "galore_", "use_apollo", "apollo_", "use_badam", "badam_", "use_adam_mini",
+                       "use_muon")),
+    ("why_swanlab", ("use_swanlab", "swanlab_")),
+    ("why_new_tokens", ("add_tokens", "add_special_tokens", "new_special_tokens", "new_special_tokens_config",
+                        "init_special_tokens")),
+    ("why_multi_gpu", ("fsdp", "fsdp_", "ddp_", "accelerator_config", "parallelism_config", "local_rank")),
+    ("why_loader", ("dataloader_",)),
+)
+
+
+@functools.cache
+def hf_training_args() -> tuple[frozenset[str], frozenset[str]]:
+    """transformers' Seq2SeqTrainingArguments field names: (the pinned release's, older releases' only).
+
+    Read from ``data/hf_training_args.yaml`` on first use (only an unknown key needs it), so loading stays fast.
+    """
+    text = resources.files("ft_tui.planner").joinpath("data/hf_training_args.yaml").read_text(encoding="utf-8")
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return frozenset(data["fields"]), frozenset(data["older_fields"])
+
+
+def _family(key: str) -> str | None:
+    for code, names in _FAMILIES:
+        if any(key == n or (n.endswith("_") and key.startswith(n)) for n in names):
+            return code
+    return None
+
+
+def no_effect_reason(key: str) -> Message | str | None:
+    """Why ``key`` (not a schema key) is accepted with a warning, or None when it is no key we know of.
+
+    LLaMA-Factory's own argument names and transformers' training argument names (what LLaMA-Factory parses its
+    YAML into) are known; anything else is a typo or a foreign key and stays an error. An empty string means no
+    reason is given.
+    """
+    if key in LLAMAFACTORY_IGNORED:
+        return LLAMAFACTORY_IGNORED[key]
+    current, older = hf_training_args()
+    if key not in LLAMAFACTORY_KEYS and key not in current and key not in older:
+        return None
+    family = _family(key)
+    if family:
+        return Message(family)
+    if key in LLAMAFACTORY_KEYS:
+        return Message("why_llamafactory")
+    return Message("why_transformers" if key in current else "why_transformers_old")
+
 
 SECRET_PATTERN = re.compile(r"(token|api_key|apikey|password|secret)", re.I)
 
@@ -250,8 +393,24 @@ def is_secret_key(key: str) -> bool:
 _NULLS = {"", "null", "none", "~"}
 
 
+class _Invalid(ValueError):
+    """A value that does not fit its key; ``message`` is the :class:`Message` shown for it."""
+
+    def __init__(self, code: str, **params: Any):
+        self.message = Message(code, **params)
+        super().__init__(self.message)
+
+
+#: Stage and method values LLaMA-Factory has and ft-tui does not run: the error says so instead of only listing
+#: the choices.
+_LLAMAFACTORY_ONLY_VALUES = {
+    "stage": ({"rm", "ppo", "dpo", "kto"}, "stage_not_supported"),
+    "finetuning_type": ({"oft"}, "method_not_supported"),
+}
+
+
 def _coerce(name: str, value: Any) -> Any:
-    """Turn a YAML or command-line value into the field's type; raise ValueError with a readable reason."""
+    """Turn a YAML or command-line value into the field's type; raise :class:`_Invalid` with a readable reason."""
     meta = FIELDS[name].metadata
     kind = meta["kind"]
     if isinstance(value, str) and value.strip().lower() in _NULLS and (meta["nullable"] or
@@ -260,75 +419,88 @@ def _coerce(name: str, value: Any) -> Any:
     if value is None:
         if meta["nullable"]:
             return None
-        raise ValueError("must not be empty")
-
+        raise _Invalid("empty")
     if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"):
-            return True
-        if isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0"):
-            return False
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        raise ValueError(f"must be true or false, got {value!r}")
-
+        return _coerce_bool(value)
     if kind == "int":
-        if isinstance(value, bool):
-            raise ValueError(f"must be a whole number, got {value!r}")
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                try:
-                    as_float = float(value.strip())
-                except ValueError:
-                    pass
-                else:
-                    if as_float.is_integer():
-                        return int(as_float)
-        raise ValueError(f"must be a whole number, got {value!r}")
-
+        return _coerce_int(value)
     if kind == "float":
-        if isinstance(value, bool):
-            raise ValueError(f"must be a number, got {value!r}")
-        if isinstance(value, (int, float)):
-            out = float(value)
-        elif isinstance(value, str):
-            try:
-                out = float(value.strip())  # YAML 1.1 reads "1e-4" as a string
-            except ValueError:
-                raise ValueError(f"must be a number, got {value!r}") from None
-        else:
-            raise ValueError(f"must be a number, got {value!r}")
-        if not math.isfinite(out):
-            raise ValueError(f"must be a finite number, got {value!r}")
-        return out
-
+        return _coerce_float(value)
     if kind == "choice":
-        choices = meta["choices"]
-        if isinstance(value, str):
-            v = value.strip()
-            for c in choices:
-                if c is not None and str(c).lower() == v.lower():
-                    return c
-        elif not isinstance(value, bool):
-            for c in choices:
-                if c is not None and c == value:
-                    return c
-        shown = ", ".join("null" if c is None else str(c) for c in choices)
-        raise ValueError(f"must be one of {shown}; got {value!r}")
-
+        return _coerce_choice(name, meta["choices"], value)
     # str
     if isinstance(value, (list, tuple)) and name in ("dataset", "lora_target"):
         return ",".join(str(v).strip() for v in value)
     if isinstance(value, (dict, list, tuple)):
-        raise ValueError(f"must be a single value, got {type(value).__name__}")
+        raise _Invalid("not_single", kind=type(value).__name__)
     return str(value)
+
+
+def _coerce_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "no", "off", "0"):
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise _Invalid("not_bool", value=value)
+
+
+def _coerce_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise _Invalid("not_int", value=value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            try:
+                as_float = float(value.strip())
+            except ValueError:
+                pass
+            else:
+                if as_float.is_integer():
+                    return int(as_float)
+    raise _Invalid("not_int", value=value)
+
+
+def _coerce_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise _Invalid("not_number", value=value)
+    if isinstance(value, (int, float)):
+        out = float(value)
+    elif isinstance(value, str):
+        try:
+            out = float(value.strip())  # YAML 1.1 reads "1e-4" as a string
+        except ValueError:
+            raise _Invalid("not_number", value=value) from None
+    else:
+        raise _Invalid("not_number", value=value)
+    if not math.isfinite(out):
+        raise _Invalid("not_finite", value=value)
+    return out
+
+
+def _coerce_choice(name: str, choices: tuple, value: Any) -> Any:
+    if isinstance(value, str):
+        v = value.strip()
+        for c in choices:
+            if c is not None and str(c).lower() == v.lower():
+                return c
+    elif not isinstance(value, bool):
+        for c in choices:
+            if c is not None and c == value:
+                return c
+    shown = ", ".join("null" if c is None else str(c) for c in choices)
+    foreign, code = _LLAMAFACTORY_ONLY_VALUES.get(name, ((), ""))
+    if isinstance(value, str) and value.strip().lower() in foreign:
+        raise _Invalid(code, choices=shown, value=value)
+    raise _Invalid("not_choice", choices=shown, value=value)
 
 
 def _check_range(name: str, value: Any) -> None:
@@ -337,53 +509,70 @@ def _check_range(name: str, value: Any) -> None:
         return
     lo, hi = meta["min"], meta["max"]
     if lo is not None and (value < lo or (meta["min_exclusive"] and value == lo)):
-        op = ">" if meta["min_exclusive"] else ">="
-        raise ValueError(f"must be {op} {lo}, got {value}")
+        raise _Invalid("not_above" if meta["min_exclusive"] else "too_small", limit=lo, value=value)
     if hi is not None and value > hi:
-        raise ValueError(f"must be <= {hi}, got {value}")
+        raise _Invalid("too_large", limit=hi, value=value)
 
 
-def _semantic_problems(cfg: TrainConfig) -> list[tuple[str, str]]:
+def _semantic_problems(cfg: TrainConfig) -> list[tuple[str, Message]]:
     """Cross-key rules. Returns (key, message) pairs."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, Message]] = []
     if cfg.quantization_bit is not None and cfg.finetuning_type != "lora":
-        out.append(("quantization_bit", f"quantization works only with finetuning_type: lora (got "
-                                        f"{cfg.finetuning_type}); remove quantization_bit or use lora"))
+        out.append(("quantization_bit", Message("quant_needs_lora", method=cfg.finetuning_type)))
     if cfg.bf16 and cfg.fp16:
-        out.append(("fp16", "bf16 and fp16 cannot both be true; pick one"))
+        out.append(("fp16", Message("bf16_and_fp16")))
     if cfg.max_steps <= 0 and cfg.num_train_epochs <= 0:
-        out.append(("num_train_epochs", "set num_train_epochs > 0 or max_steps > 0, or nothing is trained"))
+        out.append(("num_train_epochs", Message("nothing_trained")))
     if cfg.max_steps == 0:
-        out.append(("max_steps", "must be a positive number of steps, or -1 to use num_train_epochs"))
+        out.append(("max_steps", Message("max_steps_zero")))
     if cfg.stage == "pt" and cfg.train_on_prompt:
-        out.append(("train_on_prompt", "applies to stage sft only; pre-training trains on every token"))
+        out.append(("train_on_prompt", Message("prompt_only_sft")))
     if cfg.freeze_trainable_layers == 0:
-        out.append(("freeze_trainable_layers", "must not be 0: a positive n trains the last n layers, "
-                                               "a negative n the first n"))
+        out.append(("freeze_trainable_layers", Message("freeze_zero")))
     if cfg.val_size >= 1 and not float(cfg.val_size).is_integer():
-        out.append(("val_size", f"a value >= 1 is a row count and must be whole, got {cfg.val_size}"))
+        out.append(("val_size", Message("val_size_whole", value=cfg.val_size)))
     for t in cfg.lora_targets:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", t):
-            out.append(("lora_target", f"'{t}' is not a module name; use 'all' or names like q_proj,v_proj"))
+            out.append(("lora_target", Message("lora_target_name", target=t)))
             break
     if not cfg.lora_targets:
-        out.append(("lora_target", "must name at least one module, or 'all'"))
+        out.append(("lora_target", Message("lora_target_empty")))
     if cfg.model_name_or_path is not None and not cfg.model_name_or_path.strip():
-        out.append(("model_name_or_path", "must not be empty"))
+        out.append(("model_name_or_path", Message("empty")))
     if cfg.warmup_ratio > 0 and cfg.warmup_steps > 0:
-        out.append(("warmup_steps", "set warmup_ratio or warmup_steps, not both"))
+        out.append(("warmup_steps", Message("warmup_both")))
     return out
+
+
+def _semantic_warnings(cfg: TrainConfig) -> list[Message]:
+    """Valid but pointless combinations: the run works, the setting does nothing."""
+    out: list[Message] = []
+    if cfg.group_by_length and cfg.effective_packing:
+        out.append(Message("group_by_length_packed"))
+    return out
+
+
+def _where(file: str | None, line: int | None) -> str:
+    return f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
 
 
 @dataclass
 class Problem:
+    """One config problem: the key, what is wrong (a :class:`Message`: English ``str``) and the file line."""
+
     key: str
     message: str
     line: int | None = None
 
-    def render(self, file: str | None = None) -> str:
-        where = f"{file}:{self.line}: " if file and self.line else (f"{file}: " if file else "")
-        return f"{where}key '{self.key}' {self.message}"
+    def text(self, lang: str | None = "en") -> str:
+        """The message alone, in ``lang`` (English when there is no translation)."""
+        if isinstance(self.message, Message):
+            return self.message.render(lang)
+        return str(self.message)
+
+    def render(self, file: str | None = None, lang: str | None = "en") -> str:
+        """``file:line: key 'KEY' message``, the message and the wording around the key in ``lang``."""
+        return _where(file, self.line) + Message("problem", key=self.key, message=self.text(lang)).render(lang)
 
 
 class ConfigProblems(ConfigError):
@@ -396,9 +585,12 @@ class ConfigProblems(ConfigError):
             if len(problems) > 1 else ""
         super().__init__(f"'{first.key}' {first.message}{more}", file=file, line=first.line)
 
-    def render(self) -> str:  # noqa: D102 - keep InputError's layout but name the key once
-        where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
-        return f"{where}{self.message}"
+    def render(self, lang: str | None = None) -> str:
+        """All problems. English (the default): one paragraph, the CLI's layout. Another ``lang``: one line per
+        problem, each with its file position."""
+        if lang in (None, "en"):
+            return f"{_where(self.file, self.line)}{self.message}"
+        return "\n".join(p.render(self.file, lang=lang) for p in self.problems)
 
 
 def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
@@ -406,13 +598,14 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
                      lines: Mapping[str, int] | None = None) -> TrainConfig:
     """Validate ``data`` and build a :class:`TrainConfig`.
 
-    Unknown keys are errors that name the key (with a close match when there is one); LLaMA-Factory keys that have
-    no effect here become warnings. All problems are collected and raised together as :class:`ConfigProblems`.
-    ``explicit`` defaults to the keys present in ``data``.
+    Unknown keys are errors that name the key (with a close match when there is one); LLaMA-Factory and
+    transformers keys that have no effect here become warnings. All problems are collected and raised together as
+    :class:`ConfigProblems`. ``explicit`` defaults to the keys present in ``data``. ``cfg.warnings`` holds
+    :class:`Message` items (English ``str``; render with :func:`warning_text`).
     """
     lines = lines or {}
     problems: list[Problem] = []
-    warnings: list[str] = []
+    warnings: list[Message] = []
     values: dict[str, Any] = {}
     present: set[str] = set()
     for raw_key, value in data.items():
@@ -422,20 +615,18 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
             try:
                 v = _coerce(name, value)
                 _check_range(name, v)
-            except ValueError as exc:
-                problems.append(Problem(key, str(exc), lines.get(key)))
+            except _Invalid as exc:
+                problems.append(Problem(key, exc.message, lines.get(key)))
                 continue
             values[name] = v
             present.add(name)
-        elif key in LLAMAFACTORY_IGNORED:
-            reason = LLAMAFACTORY_IGNORED[key]
-            warnings.append(f"'{key}' has no effect in ft-tui" + (f": {reason}" if reason else ""))
+            continue
+        reason = no_effect_reason(key)
+        if reason is not None:
+            warnings.append(Message("no_effect_because", key=key, reason=reason) if reason
+                            else Message("no_effect", key=key))
         else:
-            import difflib
-
-            close = difflib.get_close_matches(key, KEYS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else "; `ft-tui plan --help` lists the keys"
-            problems.append(Problem(key, f"is not a known config key{hint}", lines.get(key)))
+            problems.append(Problem(key, _unknown_key_message(key), lines.get(key)))
 
     cfg = TrainConfig(**values)
     if not problems:
@@ -445,8 +636,21 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
         raise ConfigProblems(problems, file=source)
     cfg.explicit = frozenset(explicit if explicit is not None else present)
     cfg.source = str(source) if source else None
-    cfg.warnings = tuple(warnings)
+    cfg.warnings = tuple(warnings + _semantic_warnings(cfg))
     return cfg
+
+
+def is_key_warning(warning: Any) -> bool:
+    """True for a warning about a key the file carries (a LLaMA-Factory / transformers key with no effect here),
+    False for one about values (such as group_by_length with packing), which every validation recomputes."""
+    return isinstance(warning, Message) and warning.code in ("no_effect", "no_effect_because")
+
+
+def _unknown_key_message(key: str) -> Message:
+    import difflib
+
+    close = difflib.get_close_matches(key, KEYS, n=1)
+    return Message("unknown_key_match", match=close[0]) if close else Message("unknown_key")
 
 
 def _yaml_key_lines(text: str) -> dict[str, int]:
