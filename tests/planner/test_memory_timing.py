@@ -90,6 +90,19 @@ def test_steps_and_eta_from_data_stats(llama):
     assert "statistics" in est.note
 
 
+def test_batches_pad_to_their_longest_row_unless_grouped_by_length(llama):
+    """Batch 4 of uneven rows pads towards the long tail; grouping by length pads little; packing pads nothing."""
+    data = SimpleNamespace(rows=1000, train_sequences=1000, total_tokens=1000 * 200, mean_len=200.0, p99=1800,
+                           max_len=2000)
+    batch = {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 4}
+    _, padded = _time(batch, llama, data)
+    _, grouped = _time({**batch, "group_by_length": True}, llama, data)
+    assert padded.tokens_per_step == pytest.approx(16 * (200 + 1800) / 2)
+    assert grouped.tokens_per_step == pytest.approx(16 * 200 * t.GROUPED_PADDING)
+    assert grouped.eta_s < padded.eta_s / 4 and "grouped" in grouped.note
+    assert grouped.steps == padded.steps  # the same rows, only their order changes
+
+
 def test_without_data_steps_are_unknown_unless_max_steps(llama):
     _, est = _time({}, llama)
     assert est.steps is None and est.eta_s is None and "cutoff_len" in est.note
