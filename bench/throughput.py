@@ -14,21 +14,22 @@ gradient checkpointing as the runner's default: on) are trained three ways, alte
 - ``baseline``: ``bench/baselines/hf_trainer_lora.py``, a plain transformers ``Trainer`` + peft script of the kind a
   user writes (chat template, prompt masked, ``DataCollatorForSeq2Seq`` padding to the longest row in the batch,
   no packing, no length grouping);
-- ``runner_packing``: the runner with ``packing: true`` (samples packed greedily into ``cutoff_len`` blocks).
+- ``runner_packing``: the runner with ``packing: true`` (samples packed greedily into ``cutoff_len`` blocks);
+- ``runner_grouped``: the runner with ``group_by_length: true`` (transformers' length-grouped sampler: rows of
+  similar length share a batch, so little is padded; every sample keeps its own attention, unlike packing).
 
 Useful tokens = label tokens that are not -100 (neither padding nor masked prompt), counted over the epoch each
 variant trained; time = the Trainer's ``train_runtime`` (the training loop only: not the imports, the data
 preparation or the model load), and the CPU seconds of that same loop (each training process runs under a small
-wrapper, ``--timed-child``, that times ``transformers.Trainer.train``; the same wrapper for all three). On a shared
+wrapper, ``--timed-child``, that times ``transformers.Trainer.train``; the same wrapper for all of them). On a shared
 machine other processes stretch wall time several-fold from one run to the next; CPU time of a single-threaded
 process (``--threads 1``, the default) moves far less, so both are reported, each as the median of the reps. Reported: useful tokens/s per variant (median of the reps), the ratios to the
 baseline, and the mean per-token training loss of each (Trainer's ``train_loss``), to show the speed-up does not come
 from training on different tokens. The runner's data and the baseline's data are checked to hold the same useful
 tokens.
 
-Targets (issue 7): runner / baseline >= 1.0; packing (or length grouping) / baseline >= 1.3 at the same loss per
-token. The runner has no length-grouping option (TrainingArguments.group_by_length is not exposed in the config
-schema); packing is the variant measured. CPU figures on a shared machine are noisy: the alternation and the median
+Targets (issue 7): runner / baseline >= 1.0; packing or length grouping / baseline >= 1.3 at the same loss per
+token (both are measured and checked). CPU figures on a shared machine are noisy: the alternation and the median
 are there for that, and the load average is recorded with the result.
 """
 
@@ -51,7 +52,12 @@ import common  # noqa: E402  (bench/common.py, next to this script)
 
 RESULT_NAME = "throughput"
 BASELINE = Path(__file__).resolve().parent / "baselines" / "hf_trainer_lora.py"
-VARIANTS = ("runner", "baseline", "runner_packing")
+VARIANTS = ("runner", "baseline", "runner_packing", "runner_grouped")
+#: Config keys each runner variant sets on top of the shared ones.
+RUNNER_OVERRIDES: dict[str, dict[str, Any]] = {"runner": {}, "runner_packing": {"packing": True},
+                                               "runner_grouped": {"group_by_length": True}}
+#: Variants held to the 1.3x target.
+FAST_VARIANTS = ("runner_packing", "runner_grouped")
 TARGET_DEFAULT = 1.0
 TARGET_PACKING = 1.3
 LR = 2e-4
@@ -107,16 +113,17 @@ def write_dataset(folder: Path, rows: list[dict[str, Any]]) -> Path:
 
 # ---------------------------------------------------------------------------------------------------- variants
 
-def runner_config(model_dir: Path, data_dir: Path, out_dir: Path, args: argparse.Namespace, packing: bool) -> Any:
-    """The run config: the shared settings; every other key is the runner's default."""
+def runner_config(model_dir: Path, data_dir: Path, out_dir: Path, args: argparse.Namespace,
+                  overrides: dict[str, Any]) -> Any:
+    """The run config: the shared settings plus the variant's ``overrides``; every other key is the runner's
+    default."""
     from ft_tui.planner.config import config_from_dict
 
     values = {"model_name_or_path": str(model_dir), "dataset": "bench_conversations", "dataset_dir": str(data_dir),
               "cutoff_len": args.cutoff_len, "per_device_train_batch_size": args.batch_size,
               "gradient_accumulation_steps": 1, "learning_rate": LR, "num_train_epochs": 1.0,
               "lora_rank": LORA_RANK, "lora_alpha": LORA_ALPHA, "seed": SEED, "output_dir": str(out_dir)}
-    if packing:
-        values["packing"] = True
+    values.update(overrides)
     return config_from_dict(values, explicit=set(values))
 
 
@@ -175,7 +182,7 @@ def _env(threads: int) -> dict[str, str]:
     return env
 
 
-def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Namespace, packing: bool
+def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Namespace, overrides: dict[str, Any]
                ) -> dict[str, Any]:
     """Train once through the runner's trainer process; read the figures from its events."""
     from ft_tui.runner.launch import child_env, prepare_run
@@ -183,7 +190,7 @@ def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Names
 
     out_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     out_dir.rmdir()  # prepare_run creates it
-    cfg = runner_config(model_dir, data_dir, out_dir, args, packing)
+    cfg = runner_config(model_dir, data_dir, out_dir, args, overrides)
     run = prepare_run(cfg, None)
     code, timing = _run_timed(["-m", "ft_tui.runner.worker", str(run.path)], work, run.log_path,
                               child_env(_env(args.threads)))
@@ -240,7 +247,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"variants": per}
     base = per.get("baseline", {}).get("useful_tokens_per_s")
     if base:
-        for v, target in (("runner", TARGET_DEFAULT), ("runner_packing", TARGET_PACKING)):
+        for v, target in (("runner", TARGET_DEFAULT), *((f, TARGET_PACKING) for f in FAST_VARIANTS)):
             if v in per:
                 ratio = per[v]["useful_tokens_per_s"] / base
                 loss_delta = (per[v]["train_loss"] - per["baseline"]["train_loss"]) / per["baseline"]["train_loss"]
@@ -279,7 +286,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if variant == "baseline":
                     res = run_baseline(kit.model_dir, data_file, work, args)
                 else:
-                    res = run_runner(kit.model_dir, work / "data", work, args, packing=variant == "runner_packing")
+                    res = run_runner(kit.model_dir, work / "data", work, args, RUNNER_OVERRIDES[variant])
                 res.update(variant=variant, rep=rep, wall_s=round(time.perf_counter() - t0, 1),
                            useful_tokens_per_s=res["useful_tokens"] / res["train_runtime"],
                            useful_tokens_per_cpu_s=res["useful_tokens"] / res["train_cpu_s"])
@@ -311,7 +318,7 @@ def report_lines(r: dict[str, Any]) -> list[str]:
         lines.append(f"  {v:<15} {d['useful_tokens_per_s']:7.1f} useful tok/s, {d['useful_tokens_per_cpu_s']:7.1f} per "
                      f"CPU-s (runs {d['all']}; {d['useful_tokens']} useful of {d['input_tokens']} tokens, "
                      f"{d['steps']} steps, loss {d['train_loss']:.4f})")
-    for v in ("runner", "runner_packing"):
+    for v in ("runner", *FAST_VARIANTS):
         if f"ratio_{v}" in s:
             t = s[f"target_{v}"]
             lines.append(f"  {v} / baseline = {s[f'ratio_{v}']:.2f}x (wall, median), {s[f'ratio_best_{v}']:.2f}x "
