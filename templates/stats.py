@@ -15,8 +15,10 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -200,28 +202,221 @@ def compute_stats(cfg: TrainConfig, tokenizer: Any, template: Any, *, use_cache:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Data notes, in English and Chinese
+# ----------------------------------------------------------------------------------------------------------------
+
+#: Every data note by code: the statistics summary's lines, the notes made when statistics cannot be had, and the
+#: notes of ``templates.datasets`` / ``templates.registry`` (dropped-row reasons, warnings) so they can be shown
+#: in Chinese too. Key names, values and paths stay as they are in both languages.
+NOTES: dict[str, dict[str, str]] = {
+    # format_stats lines
+    "kept_samples": {"en": "{rows} samples kept of {read} rows read", "zh": "读取 {read} 行，保留 {rows} 条样本"},
+    "kept_texts": {"en": "{rows} texts kept of {read} rows read", "zh": "读取 {read} 行，保留 {rows} 段文本"},
+    "per_dataset": {"en": " ({items})", "zh": "（{items}）"},
+    "lengths": {"en": "full length in tokens: p50 {p50}  p90 {p90}  p99 {p99}  max {max}  mean {mean}",
+                "zh": "完整长度（token）：p50 {p50}  p90 {p90}  p99 {p99}  最长 {max}  平均 {mean}"},
+    "truncated": {"en": "cutoff_len {cutoff}: {share} of samples are truncated",
+                  "zh": "cutoff_len {cutoff}：{share} 的样本超长，会被截断"},
+    "epoch": {"en": "per epoch: {seqs} sequences (longest {longest}), {tokens} tokens, {trained} trained",
+              "zh": "每轮：{seqs} 条序列（最长 {longest}），共 {tokens} 个 token，其中 {trained} 个参与训练"},
+    "epoch_packed": {"en": "per epoch: {seqs} packed sequences (longest {longest}), {tokens} tokens, {trained} trained",
+                     "zh": "每轮：{seqs} 条打包序列（最长 {longest}），共 {tokens} 个 token，其中 {trained} 个参与训练"},
+    "epoch_eval": {"en": "; eval: {seqs} sequences", "zh": "；验证集：{seqs} 条序列"},
+    "epoch_eval_packed": {"en": "; eval: {seqs} packed sequences", "zh": "；验证集：{seqs} 条打包序列"},
+    "dropped": {"en": "dropped {n}: {detail}", "zh": "丢弃 {n} 条：{detail}"},
+    "dropped_item": {"en": "{n} {reason}", "zh": "{n} 条（{reason}）"},
+    "list_sep": {"en": "; ", "zh": "；"},
+    "warning": {"en": "warning: {text}", "zh": "注意：{text}"},
+    "samples_only": {"en": "{rows} samples", "zh": "{rows} 条样本"},
+    # when there are no statistics
+    "no_dataset": {"en": "no dataset named", "zh": "还没有指定数据集"},
+    "no_tokenizer": {
+        "en": "token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
+              "({cutoff}) tokens",
+        "zh": "统计 token 长度需要本地有模型的分词器；现按每条样本都是 cutoff_len（{cutoff}）个 token 估算"},
+    "no_tokenizer_counted": {
+        "en": "token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
+              "({cutoff}) tokens; steps are counted from its {rows} samples",
+        "zh": "统计 token 长度需要本地有模型的分词器；现按每条样本都是 cutoff_len（{cutoff}）个 token 估算；"
+              "步数按其 {rows} 条样本计算"},
+    # why rows were dropped (templates.datasets)
+    "drop_empty_response": {"en": "empty response", "zh": "回复为空"},
+    "drop_empty_text": {"en": "empty text", "zh": "文本为空"},
+    "drop_history": {"en": "history is not a list of [query, answer] pairs",
+                     "zh": "history 不是 [query, answer] 对的列表"},
+    "drop_messages": {"en": "messages is empty or not a list", "zh": "messages 为空或不是列表"},
+    "drop_message_object": {"en": "a message is not an object", "zh": "有一条消息不是对象"},
+    "drop_alternate": {"en": "turns do not alternate user/assistant", "zh": "对话轮次没有按 user/assistant 交替"},
+    "drop_last_turn": {"en": "conversation does not end with an assistant turn",
+                       "zh": "对话不是以 assistant 轮结束"},
+    "drop_no_label_empty": {"en": "no trainable token (empty response)", "zh": "没有可训练的 token（回复为空）"},
+    "drop_no_label": {"en": "no trainable token", "zh": "没有可训练的 token"},
+    "drop_too_long": {"en": "longer than cutoff_len={cutoff} with nothing left to train; raise cutoff_len",
+                      "zh": "超过 cutoff_len={cutoff}，截断后没有可训练的部分；请调大 cutoff_len"},
+    # warnings of templates.datasets
+    "warn_entry_key": {"en": "{registry}: dataset '{name}': key '{key}' is not a dataset_info.json key and is ignored",
+                       "zh": "{registry}：数据集 '{name}'：'{key}' 不是 dataset_info.json 的键，已忽略"},
+    "warn_num_samples": {"en": "dataset '{name}': 'num_samples' is ignored; use max_samples in the config",
+                         "zh": "数据集 '{name}'：'num_samples' 会被忽略；请在配置里用 max_samples"},
+    "warn_column_key": {"en": "dataset '{name}': column key '{key}' is unknown and ignored",
+                        "zh": "数据集 '{name}'：未知的列键 '{key}'，已忽略"},
+    "warn_tag_key": {"en": "dataset '{name}': tag key '{key}' is unknown and ignored",
+                     "zh": "数据集 '{name}'：未知的标签键 '{key}'，已忽略"},
+    "warn_media": {"en": "dataset '{name}': media columns ({columns}) are ignored; ft-tui trains text-only models",
+                   "zh": "数据集 '{name}'：多模态列（{columns}）会被忽略；ft-tui 只训练纯文本模型"},
+    "warn_tools_column": {"en": "dataset '{name}': the '{column}' column (tool definitions) is ignored",
+                          "zh": "数据集 '{name}'：'{column}' 列（工具定义）会被忽略"},
+    "warn_tool_turns": {
+        "en": "dataset '{name}': {n} conversation(s) have tool turns; function_call turns are trained as assistant "
+              "text and observation turns are read as user turns",
+        "zh": "数据集 '{name}'：{n} 段对话含工具调用；function_call 轮按 assistant 文本训练，observation 轮按 user "
+              "轮读取"},
+    "warn_no_eos": {"en": "the tokenizer has no eos token; texts are concatenated without a separator",
+                    "zh": "分词器没有 eos token；各段文本直接拼接，中间没有分隔符"},
+    "warn_one_block": {
+        "en": "all text is {n} tokens, less than one cutoff_len={cutoff} block; training on one shorter block",
+        "zh": "全部文本只有 {n} 个 token，不足一个 cutoff_len={cutoff} 的块；只用一个较短的块训练"},
+    "warn_last_block": {"en": "the last {n} tokens (less than one block) are dropped",
+                        "zh": "最后 {n} 个 token（不足一个块）被丢弃"},
+    # warnings of templates.registry
+    "warn_base_model": {
+        "en": "{who} looks like a base model (its tokenizer has no chat template and its name has no "
+              "Instruct/Chat/-it marker), but chat template '{template}' is selected. The model has never seen "
+              "'{stop}' as a stop token, so it may never stop generating unless it trains long enough. Consider "
+              "template: default or empty for a base model, or an instruct model.",
+        "zh": "{who}看起来是基座模型（分词器没有对话模板，名称里也没有 Instruct/Chat/-it 字样），却选了对话模板 "
+              "'{template}'。模型从没见过 '{stop}' 这个结束符，除非训练得足够久，否则可能停不下来。基座模型建议用 "
+              "template: default 或留空，或者换用指令模型。"},
+    "warn_missing_tokens": {
+        "en": "template '{template}' uses {tokens}, which the tokenizer does not have as single tokens; pick the "
+              "template that matches the model (or leave template unset to detect it).",
+        "zh": "模板 '{template}' 用到的 {tokens} 在分词器里不是单个 token；请选与模型匹配的模板（或不设 template，"
+              "让它自动识别）。"},
+}
+
+#: How ``{who}`` of the base-model warning reads when the model has no name.
+_THIS_MODEL = {"this model": "这个模型"}
+
+
+class Note(str):
+    """A data note: its English text as a ``str`` (CLI output and JSON stay English), plus the code and values to
+    say it in another language with :func:`render_note`."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, **params: Any) -> Note:
+        obj = super().__new__(cls, NOTES[code]["en"].format(**params))
+        obj.code, obj.params = code, params
+        return obj
+
+    def render(self, lang: str | None) -> str:
+        """The note in ``lang`` (English when the catalog has no such language)."""
+        template = NOTES[self.code].get(lang or "en") or NOTES[self.code]["en"]
+        return template.format(**self.params)
+
+    def __reduce__(self):  # copies and pickles keep the code (str subclasses with extra state need this)
+        return (_rebuild_note, (self.code, self.params))
+
+
+def _rebuild_note(code: str, params: dict[str, Any]) -> Note:
+    return Note(code, **params)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the English ``template``'s text, one named group per ``{placeholder}`` (a repeated
+    placeholder must repeat the same text)."""
+    out, seen, pos = [], set(), 0
+    for m in re.finditer(r"\{(\w+)\}", template):
+        out.append(re.escape(template[pos:m.start()]))
+        name = m.group(1)
+        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+        seen.add(name)
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+#: Codes whose English text can arrive as plain text (joined notes, the JSON cache, other modules' warnings) and is
+#: matched back; the summary's line fragments are never matched against free text.
+_MATCHED_PREFIXES = ("no_", "drop_", "warn_")
+_WARNING_PREFIX = "warning: "
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """The matched codes' patterns, the most specific (longest) first: "no trainable token (empty response)"
+    before "no trainable token"."""
+    codes = [c for c in NOTES if c.startswith(_MATCHED_PREFIXES)]
+    return [(c, _pattern(NOTES[c]["en"])) for c in sorted(codes, key=lambda c: -len(NOTES[c]["en"]))]
+
+
+def match_note(text: str) -> Note | None:
+    """The :class:`Note` whose English text is ``text`` (a note that lost its code by being joined, cached as JSON
+    or made by ``templates.datasets`` / ``templates.registry``), or None."""
+    if isinstance(text, Note):
+        return text
+    for code, pattern in _patterns():
+        m = pattern.fullmatch(text)
+        if m:
+            return Note(code, **m.groupdict())
+    return None
+
+
+def render_note(text: str | None, lang: str | None) -> str:
+    """``text`` (one note or several, one a line) in ``lang``: a :class:`Note` renders from its code, a plain line
+    whose English matches the catalog is translated (a ``warning: ...`` line with what it warns about), any other
+    line is shown as it is."""
+    if not text:
+        return ""
+    if isinstance(text, Note):
+        return text.render(lang)
+    if (lang or "en") == "en":
+        return str(text)
+    return "\n".join(_render_line(line, lang) for line in str(text).split("\n"))
+
+
+def _render_line(line: str, lang: str | None) -> str:
+    if line.startswith(_WARNING_PREFIX):
+        return Note("warning", text=_render_line(line[len(_WARNING_PREFIX):], lang)).render(lang)
+    note = match_note(line)
+    if note is None:
+        return line
+    if note.code == "warn_base_model" and lang == "zh":
+        who = note.params["who"]
+        note = Note("warn_base_model", **dict(note.params, who=_THIS_MODEL.get(who, who)))
+    return note.render(lang)
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Presentation
 # ----------------------------------------------------------------------------------------------------------------
 
-def format_stats(stats: DataStats) -> str:
-    """A short multi-line summary for ``ft-tui train --dry-run`` and the TUI."""
-    unit = "texts" if stats.kind == "pt" else "samples"
-    lines = [f"{stats.rows:,} {unit} kept of {stats.rows_read:,} rows read"
-             + (f" ({', '.join(f'{k}: {v:,}' for k, v in stats.per_dataset.items())})"
-                if len(stats.per_dataset) > 1 else "")]
-    lines.append(f"full length in tokens: p50 {stats.p50:,}  p90 {stats.p90:,}  p99 {stats.p99:,}  "
-                 f"max {stats.max_len:,}  mean {stats.mean_len:,.1f}")
+def format_stats(stats: DataStats, lang: str = "en") -> str:
+    """A short multi-line summary for ``ft-tui train --dry-run`` (English) and the TUI (``lang``: en or zh).
+
+    Dataset warnings and drop reasons (English text made by ``templates.datasets``) are translated where the note
+    catalog knows them."""
+    def t(code: str, **params: Any) -> str:
+        return Note(code, **params).render(lang)
+
+    per = (t("per_dataset", items=", ".join(f"{k}: {v:,}" for k, v in stats.per_dataset.items()))
+           if len(stats.per_dataset) > 1 else "")
+    lines = [t("kept_texts" if stats.kind == "pt" else "kept_samples", rows=f"{stats.rows:,}",
+               read=f"{stats.rows_read:,}") + per]
+    lines.append(t("lengths", p50=f"{stats.p50:,}", p90=f"{stats.p90:,}", p99=f"{stats.p99:,}",
+                   max=f"{stats.max_len:,}", mean=f"{stats.mean_len:,.1f}"))
     if stats.kind == "sft":
-        lines.append(f"cutoff_len {stats.cutoff_len:,}: {stats.truncated_share:.1%} of samples are truncated")
-    seq = "packed sequences" if stats.packed else "sequences"
-    lines.append(f"per epoch: {stats.train_sequences:,} {seq} (longest {stats.max_seq_len:,}), "
-                 f"{stats.total_tokens:,} tokens, "
-                 f"{stats.trainable_tokens:,} trained" + (f"; eval: {stats.eval_sequences:,} {seq}"
-                                                           if stats.eval_sequences else ""))
+        lines.append(t("truncated", cutoff=f"{stats.cutoff_len:,}", share=f"{stats.truncated_share:.1%}"))
+    packed = "_packed" if stats.packed else ""
+    evals = t("epoch_eval" + packed, seqs=f"{stats.eval_sequences:,}") if stats.eval_sequences else ""
+    lines.append(t("epoch" + packed, seqs=f"{stats.train_sequences:,}", longest=f"{stats.max_seq_len:,}",
+                   tokens=f"{stats.total_tokens:,}", trained=f"{stats.trainable_tokens:,}") + evals)
     if stats.dropped:
-        detail = "; ".join(f"{n:,} {r}" for r, n in sorted(stats.dropped_reasons.items(), key=lambda x: -x[1]))
-        lines.append(f"dropped {stats.dropped:,}: {detail}")
-    lines.extend(f"warning: {w}" for w in stats.warnings)
+        detail = t("list_sep").join(t("dropped_item", n=f"{n:,}", reason=render_note(r, lang))
+                           for r, n in sorted(stats.dropped_reasons.items(), key=lambda x: -x[1]))
+        lines.append(t("dropped", n=f"{stats.dropped:,}", detail=detail))
+    lines.extend(t("warning", text=render_note(w, lang)) for w in stats.warnings)
     return "\n".join(lines)
 
 
@@ -269,12 +464,12 @@ class SampleCount:
 
 
 def count_samples(cfg) -> tuple[Any, str]:
-    """Count the samples (no tokenizer needed) so the time estimate knows the number of steps."""
-    note = (f"token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
-            f"({cfg.cutoff_len}) tokens")
+    """Count the samples (no tokenizer needed) so the time estimate knows the number of steps. The note (a
+    :class:`Note`, English as text) says what the estimate assumes."""
     if cfg.stage != "sft":  # pre-training text is packed into blocks: rows say nothing about steps
-        return None, note
+        return None, Note("no_tokenizer", cutoff=cfg.cutoff_len)
     from .datasets import load_conversations
 
     loaded = load_conversations(cfg)
-    return SampleCount(rows=len(loaded.samples)), f"{note}; steps are counted from its {len(loaded.samples)} samples"
+    rows = len(loaded.samples)
+    return SampleCount(rows=rows), Note("no_tokenizer_counted", cutoff=cfg.cutoff_len, rows=rows)

@@ -11,14 +11,16 @@ is a detached process.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from ft_tui.tui import keymap as K
 from ft_tui.tui.commands import ScreenCommands
 from ft_tui.tui.help import default_language
+from ft_tui.tui.i18n import label, system_text
 from ft_tui.tui.state import SetupState
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -84,6 +86,11 @@ class FtTuiApp(App):
     def on_mount(self) -> None:
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
+        K.localize_bindings(self, self.lang)
+
+    def watch_lang(self, lang: str) -> None:
+        """The app's own footer keys follow the language (each screen relabels its own)."""
+        K.localize_bindings(self, lang)
 
     # -- navigation --------------------------------------------------------------------------------------------
     @staticmethod
@@ -98,8 +105,8 @@ class FtTuiApp(App):
         try:
             screen = self.run_screen(run_dir)
         except ImportError as exc:
-            self.notify(f"The run started in {run_dir}, but the run screen is unavailable ({exc}). "
-                        f"Follow it with `ft-tui attach {run_dir}`.", severity="error", markup=False)
+            self.notify(label(self.lang, "run_unavailable", path=run_dir, error=exc), severity="error",
+                        markup=False)
             return False
         self.push_screen(screen)
         return True
@@ -108,8 +115,7 @@ class FtTuiApp(App):
         try:
             from ft_tui.tui.screens.runs import RunsScreen
         except ImportError as exc:
-            self.notify(f"The runs screen is unavailable ({exc}); use `ft-tui runs`.", severity="error",
-                        markup=False)
+            self.notify(label(self.lang, "runs_unavailable", error=exc), severity="error", markup=False)
             return
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
@@ -117,10 +123,17 @@ class FtTuiApp(App):
     def action_toggle_language(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"
 
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own palette entries (theme, quit, keys, screenshot) in the app's language."""
+        for command in super().get_system_commands(screen):
+            yield command._replace(title=system_text(self.lang, command.title),
+                                   help=system_text(self.lang, command.help))
+
     def palette_commands(self) -> list[tuple[str, str, Any]]:
+        lang = self.lang
         return [
-            ("Runs", "list runs: open, resume, export", self.action_open_runs),
-            ("Switch language (English / 中文)", "labels, plan panel and help in English or Chinese", self.action_toggle_language),
+            (label(lang, "cmd_runs"), label(lang, "cmd_runs_help"), self.action_open_runs),
+            (label(lang, "cmd_language"), label(lang, "cmd_language_help"), self.action_toggle_language),
         ]
 
 
@@ -165,7 +178,7 @@ def run_demo(args: Any) -> int:
     from ft_tui.runner.demo_kit import build_demo_kit
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    print("Preparing the demo model and tokenizer (cached after the first time)...", file=sys.stderr)
+    print(label(getattr(args, "lang", None) or default_language(), "demo_preparing"), file=sys.stderr)
     kit = build_demo_kit()
     path = write_demo_config(kit, Path.cwd() / "runs")  # the same config `ft-tui demo --headless` trains
     app = make_app(path, "auto", None, getattr(args, "lang", None))

@@ -10,9 +10,13 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from ft_tui.planner.errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from textual.dom import DOMNode
 
 QUIT = "app.quit"
 START = "setup.start"
@@ -102,3 +106,22 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
             raise InputError(f"binding '{key}' needs a key string such as 'f9' or 'ctrl+g,f9'", file=str(p))
         out[str(key)] = ",".join(k.strip() for k in value.split(",") if k.strip())
     return out
+
+
+def localize_bindings(node: DOMNode, lang: str) -> None:
+    """Show ``node``'s key bindings in ``lang`` in the footer (and the keys panel), then refresh them.
+
+    Textual 8 has no API to change a Binding's description at runtime (``Binding`` is frozen and ``BINDINGS`` is
+    read once per class), but every node holds its own copy of its bindings map, the one Textual itself extends
+    when it adds the command palette key. Each binding there is replaced by a copy with the description for its
+    id (``tui/i18n.py``, ``key_<id>``); keys, actions and ids stay, so a user keymap still applies.
+    """
+    from dataclasses import replace
+
+    from ft_tui.tui.i18n import binding_label
+
+    bindings = node._bindings.key_to_bindings  # noqa: SLF001 - per-node map; see the docstring
+    for key, items in list(bindings.items()):
+        bindings[key] = [replace(b, description=binding_label(lang, b.id or b.action, b.description))
+                         if b.description else b for b in items]
+    node.refresh_bindings()

@@ -189,3 +189,33 @@ async def test_dataset_suggestions_complete_the_last_comma_separated_name():
     assert await s.get_suggestion("demo_alpaca_en, demo_s") == "demo_alpaca_en, demo_sharegpt"
     assert await s.get_suggestion("demo_alpaca_en,") is None
     assert await s.get_suggestion("nothing") is None
+
+
+def test_problems_and_blockers_are_in_the_users_language():
+    state = planned_state()
+    state.edit("learning_rate", "fast")
+    zh = " ".join(state.start_blockers("zh"))
+    assert "learning_rate" in zh and "must be a number" not in zh and "配置项" in zh
+    assert state.problems["learning_rate"].text("zh") != state.problems["learning_rate"].message
+    empty = SetupState.from_config(load_config(None), resolve_hardware("rtx4090"))
+    assert all("配置项" in b for b in empty.start_blockers("zh"))
+    assert empty.start_blockers() == empty.start_blockers("en")
+
+
+def test_a_value_warning_follows_the_edits_and_the_files_key_warnings_stay():
+    from ft_tui.tui.widgets.plan_panel import status_lines
+
+    cfg = config_from_dict({"model_name_or_path": MODEL, "dataset": "demo_alpaca_en", "plot_loss": True})
+    state = SetupState.from_config(cfg, resolve_hardware("rtx4090"))
+    spec = inspect_model(MODEL)
+    state.set_spec(spec, count_params(spec), name=MODEL)
+    state.replan()
+    assert any("plot_loss" in w for w in state.config.warnings) and state.value_warnings() == []
+    state.edit("packing", "true")
+    state.edit("group_by_length", "true")
+    assert [w for w in state.value_warnings() if "group_by_length" in w]
+    assert any("plot_loss" in w for w in state.config.warnings)  # the file's key warning is kept
+    assert "group_by_length" in status_lines(state).plain
+    assert "group_by_length" in status_lines(state, "zh").plain and "⚠" in status_lines(state, "zh").plain
+    state.edit("packing", "false")
+    assert state.value_warnings() == [] and "⚠" not in status_lines(state).plain

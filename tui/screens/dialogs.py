@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ft_tui.tui import keymap as K
+from ft_tui.tui.i18n import label
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,27 +27,36 @@ DIALOG_CSS = """
 """
 
 
+def _lang(screen: ModalScreen) -> str:
+    return getattr(screen.app, "lang", "en")
+
+
 class ConfirmDialog(ModalScreen[bool]):
-    """Asks a yes/no question; dismisses with True (yes) or False (no, escape)."""
+    """Asks a yes/no question; dismisses with True (yes) or False (no, escape). ``yes`` / ``no`` default to Yes /
+    No in the app's language; the caller words the title and body in it."""
 
     DEFAULT_CSS = DIALOG_CSS.format(name="ConfirmDialog")
     BINDINGS = [Binding(K.keys_for(K.DIALOG_CANCEL), "cancel", "Cancel", id=K.DIALOG_CANCEL),
                 Binding(K.keys_for(K.DIALOG_YES), "confirm", "Yes", show=False, id=K.DIALOG_YES),
                 Binding(K.keys_for(K.DIALOG_NO), "cancel", "No", show=False, id=K.DIALOG_NO)]
 
-    def __init__(self, title: str, body: str, *, yes: str = "Yes", no: str = "No", danger: bool = False):
+    def __init__(self, title: str, body: str, *, yes: str | None = None, no: str | None = None,
+                 danger: bool = False):
         super().__init__()
         self.title_text, self.body, self.yes, self.no, self.danger = title, body, yes, no, danger
 
     def compose(self) -> ComposeResult:
+        lang = _lang(self)
         with Vertical():
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal():
-                yield Button(self.no, id="no")
-                yield Button(self.yes, id="yes", variant="error" if self.danger else "primary")
+                yield Button(self.no or label(lang, "key_dialog.no"), id="no")
+                yield Button(self.yes or label(lang, "key_dialog.yes"), id="yes",
+                             variant="error" if self.danger else "primary")
 
     def on_mount(self) -> None:
+        K.localize_bindings(self, _lang(self))
         self.query_one("#no", Button).focus()
 
     @on(Button.Pressed, "#yes")
@@ -67,30 +77,33 @@ class PathDialog(ModalScreen["Path | None"]):
     DEFAULT_CSS = DIALOG_CSS.format(name="PathDialog")
     BINDINGS = [Binding(K.keys_for(K.DIALOG_CANCEL), "cancel", "Cancel", id=K.DIALOG_CANCEL)]
 
-    def __init__(self, title: str, *, value: str = "", must_exist: bool = False, ok: str = "OK"):
+    def __init__(self, title: str, *, value: str = "", must_exist: bool = False, ok: str | None = None):
         super().__init__()
         self.title_text, self.value, self.must_exist, self.ok = title, value, must_exist, ok
 
     def compose(self) -> ComposeResult:
+        lang = _lang(self)
         with Vertical():
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(self.value, id="path", placeholder="path/to/config.yaml")
             yield Static("", classes="dialog-error", id="path-error", markup=False)
             with Horizontal():
-                yield Button("Cancel", id="cancel")
-                yield Button(self.ok, id="ok", variant="primary")
+                yield Button(label(lang, "key_dialog.cancel"), id="cancel")
+                yield Button(self.ok or label(lang, "dialog_ok"), id="ok", variant="primary")
 
     def on_mount(self) -> None:
+        K.localize_bindings(self, _lang(self))
         self.query_one("#path", Input).focus()
 
     def _check(self, text: str) -> str | None:
+        lang = _lang(self)
         if not text.strip():
-            return "enter a path"
+            return label(lang, "path_empty")
         path = Path(text.strip()).expanduser()
         if self.must_exist and not path.is_file():
-            return f"no file at {path}"
+            return label(lang, "path_missing", path=path)
         if path.is_dir():
-            return f"{path} is a folder; name a file such as {path / 'config.yaml'}"
+            return label(lang, "path_is_dir", path=path, example=path / "config.yaml")
         return None
 
     @on(Input.Submitted, "#path")

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.runner.rundir import LIVE_STATUSES, RunDir
+from ft_tui.tui import keymap as K
 from ft_tui.tui.events_tail import RunModel, RunTail, RunView
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import binding_help, label
 from ft_tui.tui.screens.runs import RESUMABLE, default_resumer
 from ft_tui.tui.widgets.run_chart import LossChart
 from ft_tui.tui.widgets.run_gpu import GpuPanel
@@ -165,6 +166,7 @@ class RunScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = self.run.id
+        K.localize_bindings(self, self.lang)
         if hasattr(self.app, "lang"):
             self.watch(self.app, "lang", self._language_changed, init=False)
         self.query_one(LossChart).lang = self.lang
@@ -181,6 +183,7 @@ class RunScreen(Screen):
         self._quit.set()
 
     def _language_changed(self, _lang: str) -> None:
+        K.localize_bindings(self, self.lang)
         self.query_one(LossChart).lang = self.lang
         self._redraw()
         self.query_one(GpuPanel).show_stats(self.gpu_stats, self.lang)
@@ -211,7 +214,8 @@ class RunScreen(Screen):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error", markup=False)
+            self.notify(label(self.lang, "worker_failed", name=event.worker.name, error=event.worker.error),
+                        severity="error", markup=False)
 
     # -- messages ----------------------------------------------------------------------------------------------
     @on(RunUpdated)
@@ -290,7 +294,8 @@ class RunScreen(Screen):
         from ft_tui.tui.screens.dialogs import ConfirmDialog
 
         dialog = ConfirmDialog(label(self.lang, "confirm_stop_title"),
-                               label(self.lang, "confirm_stop_body", id=self.run.id), yes="Stop", no="Cancel",
+                               label(self.lang, "confirm_stop_body", id=self.run.id),
+                               yes=label(self.lang, "key_run.stop"), no=label(self.lang, "key_dialog.cancel"),
                                danger=True)
         self.app.push_screen(dialog, self._confirmed_stop)
 
@@ -336,11 +341,16 @@ class RunScreen(Screen):
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         """Entries for the app's command palette (``ft_tui.tui.commands.ScreenCommands``)."""
+        lang = self.lang
+
+        def entry(name: str, binding_id: str, action: Callable[[], Any]) -> tuple[str, str, Any]:
+            return label(lang, f"cmd_{name}"), binding_help(lang, binding_id, RUN_KEYS[binding_id][1]), action
+
         out: list[tuple[str, str, Any]] = []
         if self.check_action("stop", ()):
-            out.append(("Stop run", RUN_KEYS["run.stop"][1], self.action_stop))
+            out.append(entry("stop", "run.stop", self.action_stop))
         if self.check_action("resume", ()):
-            out.append(("Resume run", RUN_KEYS["run.resume"][1], self.action_resume))
-        out += [("Detach", RUN_KEYS["run.detach"][1], self.action_detach),
-                ("Toggle loss smoothing", RUN_KEYS["run.smooth"][1], self.action_toggle_smoothing)]
+            out.append(entry("resume", "run.resume", self.action_resume))
+        out += [entry("detach", "run.detach", self.action_detach),
+                entry("smooth", "run.smooth", self.action_toggle_smoothing)]
         return out

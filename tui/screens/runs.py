@@ -14,7 +14,8 @@ from typing import Any
 
 from ft_tui.planner.errors import InputError
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
-from ft_tui.tui.i18n import label, status_label
+from ft_tui.tui import keymap as K
+from ft_tui.tui.i18n import binding_help, label, status_label
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
@@ -147,6 +148,7 @@ class RunsScreen(Screen):
         self.set_interval(REFRESH_S, self.action_refresh)
 
     def _relabel(self) -> None:
+        K.localize_bindings(self, self.lang)
         self.query_one("#runs-title", Label).update(label(self.lang, "runs_title"))
         self.query_one("#runs-empty", Label).update(label(self.lang, "runs_empty"))
         self._fill(list(self.runs.values()))
@@ -300,15 +302,20 @@ class RunsScreen(Screen):
             run_paths = list(self.busy)
             self.busy.clear()
             self.refresh_bindings()
-            self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error", markup=False)
+            self.notify(label(self.lang, "worker_failed", name=event.worker.name, error=event.worker.error),
+                        severity="error", markup=False)
             if run_paths:
                 self.action_refresh()
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
         """Entries for the app's command palette."""
-        out: list[tuple[str, str, Any]] = [("Refresh runs", RUNS_KEYS["runs.refresh"][1], self.action_refresh)]
-        for action, binding_id, name in (("open", "runs.open", "Open run"), ("resume", "runs.resume", "Resume run"),
-                                         ("export", "runs.export", "Export run")):
+        lang = self.lang
+        out: list[tuple[str, str, Any]] = [(label(lang, "cmd_refresh"),
+                                            binding_help(lang, "runs.refresh", RUNS_KEYS["runs.refresh"][1]),
+                                            self.action_refresh)]
+        for action in ("open", "resume", "export"):
             if self.check_action(action, ()):
-                out.append((name, RUNS_KEYS[binding_id][1], getattr(self, f"action_{action}")))
+                binding_id = f"runs.{action}"
+                out.append((label(lang, f"cmd_{action}"), binding_help(lang, binding_id, RUNS_KEYS[binding_id][1]),
+                            getattr(self, f"action_{action}")))
         return out

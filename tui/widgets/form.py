@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ft_tui.planner.config import FIELDS
+from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import FieldEdited, FieldFocused, SectionMounted
 from ft_tui.tui.state import format_value
 from rich.text import Text
@@ -100,8 +101,16 @@ class FieldRow(Widget):
         if kind == "int":
             kw["type"] = "text"  # "integer" would refuse '-' and 'null' mid-typing; config_from_dict validates
         return Input(_shown(self.initial), compact=True, id=eid, classes="field-editor", suggester=self.suggester,
-                     select_on_focus=False, placeholder="not set" if FIELDS[self.key].metadata["nullable"] else "",
-                     **kw)
+                     select_on_focus=False, placeholder=self._placeholder(getattr(self.app, "lang", "en")), **kw)
+
+    def _placeholder(self, lang: str) -> str:
+        return label(lang, "not_set") if FIELDS[self.key].metadata["nullable"] else ""
+
+    def relabel(self, lang: str) -> None:
+        """Words of the row in ``lang`` (the "not set" placeholder; notes are redrawn by :meth:`show`)."""
+        editor = self.editor
+        if isinstance(editor, Input):
+            editor.placeholder = self._placeholder(lang)
 
     @property
     def editor(self) -> Input | Select:
@@ -163,18 +172,19 @@ class DataPreview(Static):
     shown_text = ""  # what is shown, as plain text
 
     def show(self, stats_text: str, rows: list[list[tuple[str, bool]]], note: str | None = None,
-             max_chars: int = 400) -> None:
+             max_chars: int = 400, *, lang: str = "en") -> None:
+        """Show the notes and statistics (already in ``lang``) and the preview rows under a heading in ``lang``."""
         out = Text()
         if note:
             out.append(note + "\n", style="italic")
         if stats_text:
             out.append(stats_text + "\n")
         if rows:
-            out.append("Preview (", style="bold")
-            out.append("prompt, not trained", style="dim strike")
-            out.append(" / ")
-            out.append("trained", style="bold underline")
-            out.append("):\n", style="bold")
+            out.append(label(lang, "preview_open"), style="bold")
+            out.append(label(lang, "preview_prompt"), style="dim strike")
+            out.append(label(lang, "preview_sep"))
+            out.append(label(lang, "preview_trained"), style="bold underline")
+            out.append(label(lang, "preview_close") + "\n", style="bold")
         for i, segments in enumerate(rows, 1):
             out.append(f"{i}. ")
             used = 0

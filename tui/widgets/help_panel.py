@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ft_tui.planner.reasons import render as render_reason
 from ft_tui.tui.help import help_for
+from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -18,13 +19,13 @@ def help_text(key: str, lang: str, reason: str = "", recommendation: str | None 
     out.append(f"  ({key})", style="dim")
     out.append("\n")
     for heading, body in entry.parts():
-        out.append(f"{heading}: ", style="bold")
+        out.append(heading + label(lang, "help_colon"), style="bold")
         out.append(body + "\n")
     if reason:
-        out.append("计划器：" if lang == "zh" else "Planner: ", style="bold")
+        out.append(label(lang, "help_planner"), style="bold")
         out.append(render_reason(reason, lang) + "\n")
     if recommendation is not None:
-        out.append("建议值：" if lang == "zh" else "Recommended: ", style="bold")
+        out.append(label(lang, "help_recommended"), style="bold")
         out.append(recommendation + "\n")
     out.rstrip()
     return out

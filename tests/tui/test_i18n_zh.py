@@ -1,0 +1,288 @@
+"""The TUI in Chinese: footer key labels (live with F2), data notes, dialogs, the command palette, and the
+completeness of the label, note and key-help tables."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from ft_tui.templates import datasets as datasets_module
+from ft_tui.templates import registry
+from ft_tui.templates.stats import (
+    NOTES,
+    DataStats,
+    Note,
+    count_samples,
+    format_stats,
+    match_note,
+    render_note,
+)
+from ft_tui.tui import keymap as K
+from ft_tui.tui.app import FtTuiApp, make_app
+from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label
+from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
+from ft_tui.tui.screens.run import RunScreen
+from ft_tui.tui.screens.runs import RunsScreen
+from ft_tui.tui.screens.setup import SetupScreen
+from ft_tui.tui.widgets.form import DataPreview
+from textual.app import App
+from textual.widgets._footer import FooterKey
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def footer(app) -> dict[str, str]:
+    """Footer key -> label, as the footer of the current screen shows it now."""
+    return {k.key: k.description for k in app.screen.query(FooterKey)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_every_label_has_both_languages_with_the_same_placeholders():
+    assert set(LABELS["en"]) == set(LABELS["zh"])
+    bad = [k for k in LABELS["en"] if placeholders(LABELS["en"][k]) != placeholders(LABELS["zh"][k])]
+    assert not bad, bad
+    untranslated = [k for k, v in LABELS["zh"].items() if v == LABELS["en"][k] and re.search(r"[a-z]{3}", v)
+                    and not k.startswith(("log_title", "key_help.language", "sec_LoRA", "summary_batch"))]
+    assert not untranslated, untranslated
+
+
+def test_every_note_has_both_languages_with_the_same_placeholders():
+    for code, texts in NOTES.items():
+        assert set(texts) == {"en", "zh"}, code
+        assert placeholders(texts["en"]) == placeholders(texts["zh"]), code
+
+
+def test_every_binding_has_a_label_in_both_languages_and_english_stays_as_declared():
+    owners = (FtTuiApp, SetupScreen, RunScreen, RunsScreen, ConfirmDialog, PathDialog)
+    for owner in owners:
+        for b in owner.BINDINGS:
+            assert f"key_{b.id}" in LABELS["en"], b.id
+            assert binding_label("en", b.id, "") == b.description, b.id  # the English footer is unchanged
+            assert CJK.search(binding_label("zh", b.id, "")) or b.id == K.HELP_LANGUAGE, b.id
+    assert set(BINDING_HELP_ZH) == set(K.known_binding_ids())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Footer
+# ---------------------------------------------------------------------------------------------------------------
+
+async def test_f2_switches_the_footer_key_labels_live(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        shown = footer(app)
+        assert shown["ctrl+t"] == "Start" and shown["f5"] == "Re-plan" and shown["ctrl+q"] == "Quit"
+        await pilot.press("f2")
+        await settle(pilot)
+        shown = footer(app)
+        assert app.lang == "zh"
+        assert (shown["ctrl+t"], shown["f5"], shown["ctrl+s"], shown["ctrl+q"]) == ("开始", "重新规划", "保存", "退出")
+        assert shown["ctrl+p"] == "命令面板" and shown["f4"] == "运行列表"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert footer(app)["ctrl+t"] == "Start" and footer(app)["ctrl+p"] == "palette"
+
+
+async def test_a_remapped_key_keeps_its_chinese_label(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    app.user_keymap = {K.START: "f9"}
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        shown = footer(app)
+        assert shown.get("f9") == "开始" and "ctrl+t" not in shown
+
+
+async def test_run_and_runs_screens_and_dialogs_speak_chinese(catalog_config, settle, recorded_run):
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+        shown = footer(app)
+        assert shown["f5"] == "刷新" and shown["escape"] == "返回"
+        names = [name for name, *_ in app.screen.palette_commands()]
+        assert "刷新运行列表" in names
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(RunScreen(recorded_run, sampler=lambda: []))
+        await pilot.pause()
+        shown = footer(app)
+        assert shown["m"] == "平滑" and shown["d"] == "转入后台"
+        assert "切换损失曲线平滑" in [name for name, *_ in app.screen.palette_commands()]
+        await pilot.press("f2")  # app-level: switches the run screen live too
+        await pilot.pause()
+        assert footer(app)["m"] == "Smooth"
+
+
+async def test_the_not_fit_dialog_and_path_dialog_are_chinese(catalog_config, settle, recorded_run):
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.state.edit("cutoff_len", "16384")
+        screen.refresh_view()
+        assert app.setup_state.fits is False
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        texts = " ".join(str(b.label) for b in app.screen.query("Button"))
+        assert "仍然开始" in texts and "返回" in texts
+        assert "此计划超出显存" in app.screen.title_text and "GiB" in app.screen.body
+        assert app.screen.active_bindings["escape"].binding.description == "取消"  # (keys panel; no footer)
+        await pilot.press("n")
+        await pilot.pause()
+        screen.state.edit("cutoff_len", "1024")
+        screen.refresh_view()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PathDialog) and app.screen.title_text == "配置另存为"
+        app.screen.query_one("#path").value = ""
+        app.screen.action_ok()
+        await pilot.pause()
+        assert app.screen.query_one("#path-error").render().plain == "请输入路径"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Data notes
+# ---------------------------------------------------------------------------------------------------------------
+
+def sample_stats(**kw) -> DataStats:
+    base = dict(kind="sft", rows=1234, rows_read=1300, dropped=66,
+                dropped_reasons={"empty response": 60,
+                                 "longer than cutoff_len=1024 with nothing left to train; raise cutoff_len": 6},
+                p50=100, p90=300, p99=900, max_len=2000, mean_len=150.5, cutoff_len=1024, truncated_share=0.0123,
+                train_sequences=1200, eval_sequences=34, total_tokens=200000, trainable_tokens=90000, packed=False,
+                max_seq_len=1024, per_dataset={"a": 1000, "b": 234},
+                warnings=["dataset 'a': column key 'x' is unknown and ignored"])
+    return DataStats(**{**base, **kw})
+
+
+def test_format_stats_english_is_unchanged_and_chinese_is_complete():
+    stats = sample_stats()
+    en = format_stats(stats)
+    assert en.splitlines() == [
+        "1,234 samples kept of 1,300 rows read (a: 1,000, b: 234)",
+        "full length in tokens: p50 100  p90 300  p99 900  max 2,000  mean 150.5",
+        "cutoff_len 1,024: 1.2% of samples are truncated",
+        "per epoch: 1,200 sequences (longest 1,024), 200,000 tokens, 90,000 trained; eval: 34 sequences",
+        "dropped 66: 60 empty response; 6 longer than cutoff_len=1024 with nothing left to train; raise cutoff_len",
+        "warning: dataset 'a': column key 'x' is unknown and ignored",
+    ]
+    zh = format_stats(stats, "zh")
+    assert "1.2% 的样本超长，会被截断" in zh and "60 条（回复为空）" in zh and "未知的列键 'x'" in zh
+    # what is left in Latin letters is key names, values and units, never an English sentence
+    assert not re.search(r"\b(samples|sequences|tokens|dropped|warning|trained|eval)\b", zh), zh
+    packed = format_stats(sample_stats(kind="pt", packed=True, eval_sequences=0, dropped=0, warnings=[]), "zh")
+    assert "段文本" in packed and "打包序列" in packed and "cutoff_len 1,024" not in packed
+
+
+def test_notes_keep_their_english_text_and_render_in_chinese(tmp_path: Path):
+    cfg_note = Note("no_tokenizer_counted", cutoff=1024, rows=12)
+    assert str(cfg_note).startswith("token lengths need the model's tokenizer on disk")
+    joined = "\n".join(["warning: dataset 'd': 'num_samples' is ignored; use max_samples in the config", cfg_note,
+                        "some line nobody translated"])  # join drops the code: matched back from the text
+    zh = render_note(joined, "zh").splitlines()
+    assert zh[0] == "注意：数据集 'd'：'num_samples' 会被忽略；请在配置里用 max_samples"
+    assert zh[1].startswith("统计 token 长度需要本地有模型的分词器") and "12 条样本" in zh[1]
+    assert zh[2] == "some line nobody translated"
+    assert render_note(joined, "en") == joined
+    assert match_note("no trainable token (empty response)").code == "drop_no_label_empty"
+
+
+def test_template_warnings_of_the_registry_render_in_chinese():
+    """Drift check: the real warnings of ``templates.registry`` must match the note catalog's English."""
+    class BareTokenizer:  # a base model's tokenizer: no chat template, none of the template's special tokens
+        chat_template = None
+
+        def get_vocab(self):
+            return {"a": 0}
+
+    template = registry.get_template("qwen")
+    warnings = registry.template_warnings(template, BareTokenizer(), "acme/base-7b")
+    assert len(warnings) == 2, warnings
+    for w in warnings:
+        zh = render_note(f"warning: {w}", "zh")
+        assert zh.startswith("注意：") and CJK.search(zh[3:]) and "looks like" not in zh and "pick the" not in zh
+
+
+def test_drop_reasons_and_dataset_warnings_match_their_producers():
+    """Drift check: every literal piece of a dataset note's English is still in templates/datasets.py or
+    templates/registry.py (a reworded message there must be reworded here)."""
+    source = Path(datasets_module.__file__).read_text(encoding="utf-8") + \
+        Path(registry.__file__).read_text(encoding="utf-8")
+    for code, texts in NOTES.items():
+        if not code.startswith(("drop_", "warn_")):
+            continue
+        for piece in re.split(r"\{\w+\}", texts["en"]):
+            words = piece.strip(" .'")
+            if len(words) >= 6:
+                assert _in_source(words, source), (code, words)
+
+
+def _in_source(words: str, source: str) -> bool:
+    """``words`` occur in ``source`` even where Python's implicit string concatenation splits them."""
+    flat = re.sub(r"\"\s*\n\s*f?\"", "", source)
+    return words in flat
+
+
+async def test_data_notes_show_in_chinese_and_follow_f2(catalog_config, settle):
+    cfg = make_app(catalog_config, gpu="rtx4090", lang="zh").setup_state.config
+    _, note = count_samples(cfg)
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.screen.populate_sections()
+        await settle(pilot)
+        preview = app.screen.query_one(DataPreview)
+        assert app.setup_state.data_note == note  # no tokenizer on disk for a catalog model: the note says so
+        assert "统计 token 长度需要本地有模型的分词器" in preview.shown_text
+        assert f"{app.setup_state.data.rows} 条样本" in preview.shown_text
+        assert "token lengths need" not in preview.shown_text
+        await pilot.press("f2")
+        await settle(pilot)
+        assert "token lengths need the model's tokenizer on disk" in preview.shown_text
+        assert f"{app.setup_state.data.rows} samples" in preview.shown_text
+
+
+async def test_preview_heading_in_chinese():
+    class PreviewApp(App):
+        def compose(self):
+            yield DataPreview()
+
+    async with PreviewApp().run_test() as pilot:
+        preview = pilot.app.query_one(DataPreview)
+        preview.show("", [[("问", False), ("答", True)]], None, lang="zh")
+        assert preview.shown_text.startswith("预览（提示词，不训练 / 训练）：\n1. 问答")
+        preview.show("", [[("q", False), ("a", True)]], None)
+        assert preview.shown_text.startswith("Preview (prompt, not trained / trained):\n1. qa")
+
+
+async def test_palette_and_system_commands_in_chinese(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        entries = app.screen.palette_commands() + app.palette_commands()
+        names = [e[0] for e in entries]
+        assert {"开始训练", "重新规划", "分区：数据集", "运行列表"} <= set(names)
+        assert all(e[3] is False for e in entries if e[0].startswith("字段："))
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"主题", "退出", "截图"} <= titles
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_plan_phase_word_follows_the_language(lang):
+    from ft_tui.tui.i18n import label_or
+
+    word = label_or(lang, "phase_optimizer step", "optimizer step")
+    assert word == ("optimizer step" if lang == "en" else "优化器更新")
+    assert label_or(lang, "phase_unheard of", "unheard of") == "unheard of"
