@@ -94,6 +94,71 @@ LABELS: dict[str, dict[str, str]] = {
         "summary_batch": "batch {batch}x{accum}{gpus}",
         "summary_eta": "ETA {eta}",
         "planner_would_pick": "planner would pick {value}",
+        # footer key labels (Binding descriptions), by binding id; key_command_palette is Textual's own ctrl+p
+        "key_app.quit": "Quit", "key_help.language": "EN/中文", "key_app.runs": "Runs",
+        "key_setup.start": "Start", "key_setup.replan": "Re-plan", "key_setup.save": "Save",
+        "key_setup.load": "Load", "key_setup.reset_field": "Reset", "key_help.toggle": "Help",
+        "key_setup.plan_toggle": "Plan", "key_setup.next_section": "Next section",
+        "key_setup.prev_section": "Previous section",
+        "key_dialog.cancel": "Cancel", "key_dialog.yes": "Yes", "key_dialog.no": "No",
+        "key_run.stop": "Stop", "key_run.resume": "Resume", "key_run.detach": "Detach", "key_run.smooth": "Smooth",
+        "key_run.quit": "Quit",
+        "key_runs.open": "Open", "key_runs.resume": "Resume", "key_runs.export": "Export",
+        "key_runs.refresh": "Refresh", "key_runs.back": "Back",
+        "key_command_palette": "palette",
+        # app
+        "run_unavailable": "The run started in {path}, but the run screen is unavailable ({error}). Follow it with "
+                           "`ft-tui attach {path}`.",
+        "runs_unavailable": "The runs screen is unavailable ({error}); use `ft-tui runs`.",
+        "demo_preparing": "Preparing the demo model and tokenizer (cached after the first time)...",
+        "worker_failed": "{name} failed: {error}",
+        # command palette
+        "cmd_runs": "Runs", "cmd_runs_help": "list runs: open, resume, export",
+        "cmd_language": "Switch language (English / 中文)",
+        "cmd_language_help": "labels, plan panel and help in English or Chinese",
+        "cmd_start": "Start training", "cmd_start_help": "validate and start the run",
+        "cmd_replan": "Re-plan", "cmd_replan_help": "re-plan the fields you did not set",
+        "cmd_save": "Save config", "cmd_save_help": "write the config as YAML",
+        "cmd_load": "Load config", "cmd_load_help": "open a config (ours or LLaMA-Factory)",
+        "cmd_help": "Toggle help panel", "cmd_help_help": "show or hide the field help",
+        "cmd_reset": "Reset focused field", "cmd_reset_help": "give the focused field back to the planner",
+        "cmd_section": "Section: {title}", "cmd_section_help": "show this section",
+        "cmd_field": "Field: {name}", "cmd_field_help": "jump to this field",
+        "cmd_stop": "Stop run", "cmd_resume": "Resume run", "cmd_detach": "Detach",
+        "cmd_smooth": "Toggle loss smoothing",
+        "cmd_refresh": "Refresh runs", "cmd_open": "Open run", "cmd_export": "Export run",
+        # setup screen: notifications and dialogs
+        "config_notes": "Config notes",
+        "run_active_title": "A run is active",
+        "run_active": "The run {id} started from here is still running; watch it with F4 (Runs) or stop it first.",
+        "cannot_start": "Cannot start",
+        "blocker_no_model": "key 'model_name_or_path' is empty: name a model (a hub id or a local folder)",
+        "blocker_no_dataset": "key 'dataset' is empty: name at least one dataset",
+        "not_fit_title": "This plan does not fit in GPU memory",
+        "not_fit_body": "The estimate is {peak} GiB per GPU but the budget is {budget} GiB. The run will probably "
+                        "stop with an out-of-memory error (the runner retries with a smaller batch first). Press F5 "
+                        "to re-plan, or start anyway?",
+        "start_anyway": "Start anyway", "back": "Back",
+        "trainer_failed": "could not start the trainer: {error}",
+        "replan_fix_first": "Fix the fields marked ✗ first; the planner needs a valid config.",
+        "replan_no_model": "The model is not known yet; name a model first.",
+        "nothing_fits": "Nothing fits",
+        "replanned_one": "Re-planned around the 1 field you set.",
+        "replanned": "Re-planned around the {n} fields you set.",
+        "save_fix_first": "Fix the fields marked ✗ before saving.",
+        "save_title": "Save config as", "save_ok": "Save",
+        "save_failed": "could not save {path}: {error}", "saved": "saved {path}",
+        "load_title": "Load config (ours or LLaMA-Factory YAML)", "load_ok": "Load",
+        "cannot_load": "Cannot load", "loaded_notes": "Loaded {name} with notes", "loaded": "loaded {path}",
+        "not_set": "not set",
+        "preview_open": "Preview (", "preview_prompt": "prompt, not trained", "preview_sep": " / ",
+        "preview_trained": "trained", "preview_close": "):",
+        "help_colon": ": ", "help_planner": "Planner: ", "help_recommended": "Recommended: ",
+        "phase_forward/backward": "forward/backward", "phase_optimizer step": "optimizer step",
+        "src_profile": "profile", "src_size": "size",
+        # dialogs
+        "dialog_ok": "OK", "path_empty": "enter a path", "path_missing": "no file at {path}",
+        "path_is_dir": "{path} is a folder; name a file such as {example}",
     },
     "zh": {
         "run": "运行 {id}",
@@ -177,6 +242,63 @@ LABELS: dict[str, dict[str, str]] = {
         "summary_batch": "batch {batch}x{accum}{gpus}",
         "summary_eta": "预计 {eta}",
         "planner_would_pick": "计划器会选 {value}",
+        "key_app.quit": "退出", "key_help.language": "EN/中文", "key_app.runs": "运行列表",
+        "key_setup.start": "开始", "key_setup.replan": "重新规划", "key_setup.save": "保存",
+        "key_setup.load": "加载", "key_setup.reset_field": "重置", "key_help.toggle": "帮助",
+        "key_setup.plan_toggle": "计划", "key_setup.next_section": "下一分区", "key_setup.prev_section": "上一分区",
+        "key_dialog.cancel": "取消", "key_dialog.yes": "是", "key_dialog.no": "否",
+        "key_run.stop": "停止", "key_run.resume": "续训", "key_run.detach": "转入后台", "key_run.smooth": "平滑",
+        "key_run.quit": "退出",
+        "key_runs.open": "打开", "key_runs.resume": "续训", "key_runs.export": "导出", "key_runs.refresh": "刷新",
+        "key_runs.back": "返回",
+        "key_command_palette": "命令面板",
+        "run_unavailable": "训练已在 {path} 启动，但运行界面打不开（{error}）。可用 `ft-tui attach {path}` 查看。",
+        "runs_unavailable": "运行列表打不开（{error}）；请用 `ft-tui runs`。",
+        "demo_preparing": "正在准备演示模型和分词器（首次之后会缓存）……",
+        "worker_failed": "后台任务“{name}”失败：{error}",
+        "cmd_runs": "运行列表", "cmd_runs_help": "列出所有运行：打开、续训、导出",
+        "cmd_language": "切换语言（English / 中文）",
+        "cmd_language_help": "界面文字、计划面板和帮助在中英文之间切换",
+        "cmd_start": "开始训练", "cmd_start_help": "校验配置并开始训练",
+        "cmd_replan": "重新规划", "cmd_replan_help": "重新规划你没有设定的字段",
+        "cmd_save": "保存配置", "cmd_save_help": "把配置写成 YAML",
+        "cmd_load": "加载配置", "cmd_load_help": "打开配置（本工具或 LLaMA-Factory 的）",
+        "cmd_help": "显示/隐藏帮助面板", "cmd_help_help": "显示或隐藏字段帮助",
+        "cmd_reset": "重置当前字段", "cmd_reset_help": "把当前字段交还给计划器",
+        "cmd_section": "分区：{title}", "cmd_section_help": "显示这个分区",
+        "cmd_field": "字段：{name}", "cmd_field_help": "跳到这个字段",
+        "cmd_stop": "停止训练", "cmd_resume": "断点续训", "cmd_detach": "转入后台",
+        "cmd_smooth": "切换损失曲线平滑",
+        "cmd_refresh": "刷新运行列表", "cmd_open": "打开运行", "cmd_export": "导出运行",
+        "config_notes": "配置提示",
+        "run_active_title": "已有训练在进行",
+        "run_active": "从这里启动的运行 {id} 仍在进行；可按 F4（运行列表）查看，或先停止它。",
+        "cannot_start": "无法开始",
+        "blocker_no_model": "配置项 'model_name_or_path' 为空：请填写模型（Hub 上的名称或本地文件夹）",
+        "blocker_no_dataset": "配置项 'dataset' 为空：请至少填写一个数据集",
+        "not_fit_title": "此计划超出显存",
+        "not_fit_body": "估算每卡需要 {peak} GiB，但预算只有 {budget} GiB。训练很可能因显存不足（OOM）而中止"
+                        "（运行器会先换更小的 batch 重试）。按 F5 重新规划，还是仍然开始？",
+        "start_anyway": "仍然开始", "back": "返回",
+        "trainer_failed": "无法启动训练进程：{error}",
+        "replan_fix_first": "请先修正标 ✗ 的字段；计划器需要有效的配置。",
+        "replan_no_model": "还不知道模型结构；请先填写模型。",
+        "nothing_fits": "怎样都放不下",
+        "replanned_one": "已围绕你设定的 1 个字段重新规划。",
+        "replanned": "已围绕你设定的 {n} 个字段重新规划。",
+        "save_fix_first": "保存前请先修正标 ✗ 的字段。",
+        "save_title": "配置另存为", "save_ok": "保存",
+        "save_failed": "无法保存 {path}：{error}", "saved": "已保存 {path}",
+        "load_title": "加载配置（本工具或 LLaMA-Factory 的 YAML）", "load_ok": "加载",
+        "cannot_load": "无法加载", "loaded_notes": "已加载 {name}（有提示）", "loaded": "已加载 {path}",
+        "not_set": "未设置",
+        "preview_open": "预览（", "preview_prompt": "提示词，不训练", "preview_sep": " / ",
+        "preview_trained": "训练", "preview_close": "）：",
+        "help_colon": "：", "help_planner": "计划器：", "help_recommended": "建议值：",
+        "phase_forward/backward": "前向/反向传播", "phase_optimizer step": "优化器更新",
+        "src_profile": "显卡型号", "src_size": "显存大小",
+        "dialog_ok": "确定", "path_empty": "请输入路径", "path_missing": "{path} 不是已有的文件",
+        "path_is_dir": "{path} 是文件夹；请写文件名，如 {example}",
     },
 }
 
@@ -185,6 +307,71 @@ STATUS: dict[str, dict[str, str]] = {
     "zh": {"waiting": "等待中", "starting": "启动中", "running": "运行中", "completed": "已完成", "failed": "失败",
            "stopped": "已停止", "interrupted": "已中断", "prepared": "已准备", "unknown": "未知"},
 }
+
+
+#: What each key binding does, in Chinese (the English text is in ``keymap.DEFAULT_KEYS`` and the run / runs
+#: screens' ``RUN_KEYS`` / ``RUNS_KEYS``); shown as command palette help. A test checks every binding id has one.
+BINDING_HELP_ZH: dict[str, str] = {
+    "app.quit": "退出 ft-tui（已启动的训练会继续运行）",
+    "setup.start": "校验配置，计划放不下时先确认，然后开始训练",
+    "setup.replan": "围绕你设定的字段，重新规划其余所有字段",
+    "setup.save": "把配置保存为 YAML",
+    "setup.load": "加载配置（本工具或 LLaMA-Factory 的 YAML）",
+    "setup.reset_field": "把当前字段交还给计划器",
+    "help.language": "切换界面文字、计划面板和帮助的语言（English / 中文）",
+    "help.toggle": "显示或隐藏帮助面板",
+    "setup.plan_toggle": "显示计划面板（窄终端）或隐藏它",
+    "app.runs": "列出所有运行",
+    "setup.next_section": "下一分区（模型与方法、数据集、训练、LoRA）",
+    "setup.prev_section": "上一分区",
+    "dialog.cancel": "关闭对话框，不做任何操作",
+    "dialog.yes": "在确认对话框中回答“是”",
+    "dialog.no": "在确认对话框中回答“否”",
+    "run.stop": "平稳停止训练（先保存检查点）；会先确认",
+    "run.resume": "从最后一个完整的检查点续训中断、停止或失败的运行",
+    "run.detach": "让训练在后台继续，返回上一界面（只有这一个界面时退出）",
+    "run.smooth": "切换损失曲线的平滑",
+    "run.quit": "退出 ft-tui；训练继续运行",
+    "runs.open": "查看选中的运行（回车也可以）",
+    "runs.resume": "从最后一个检查点续训选中的中断、停止或失败的运行",
+    "runs.export": "导出选中的已完成运行（适配器或模型），并显示导出位置",
+    "runs.refresh": "重新读取运行列表",
+    "runs.back": "返回（只有这一个界面时退出）",
+}
+
+
+#: Textual's own command palette entries (``App.get_system_commands``, Textual 8.2), title or help -> Chinese.
+SYSTEM_COMMANDS_ZH: dict[str, str] = {
+    "Theme": "主题", "Change the current theme": "切换配色主题",
+    "Quit": "退出", "Quit the application as soon as possible": "立即退出 ft-tui（已启动的训练会继续运行）",
+    "Keys": "按键", "Hide the keys and widget help panel": "隐藏按键与控件帮助面板",
+    "Show help for the focused widget and a summary of available keys": "显示当前控件的帮助和可用按键一览",
+    "Minimize": "还原", "Minimize the widget and restore to normal size": "把控件还原到正常大小",
+    "Maximize": "最大化", "Maximize the focused widget": "最大化当前控件",
+    "Screenshot": "截图", "Save an SVG 'screenshot' of the current screen": "把当前界面保存为 SVG 截图",
+}
+
+
+def system_text(lang: str | None, text: str) -> str:
+    """A title or help of Textual's own palette entries in ``lang`` (unknown text stays as it is)."""
+    return SYSTEM_COMMANDS_ZH.get(text, text) if lang == "zh" else text
+
+
+def binding_label(lang: str | None, binding_id: str, default: str) -> str:
+    """The footer label of a key binding (``key_<id>``; Textual's own bindings by action), else ``default``."""
+    table = LABELS.get(lang or "en", LABELS["en"])
+    return table.get(f"key_{binding_id}", LABELS["en"].get(f"key_{binding_id}", default))
+
+
+def binding_help(lang: str | None, binding_id: str, english: str) -> str:
+    """What a key binding does, in ``lang`` (``english`` is the English text from the key tables)."""
+    return BINDING_HELP_ZH.get(binding_id, english) if lang == "zh" else english
+
+
+def label_or(lang: str | None, key: str, default: str, **fields: Any) -> str:
+    """:func:`label` for a key the tables may lack (a value-derived key such as ``phase_<phase>``): ``default``
+    then."""
+    return label(lang, key, **fields) if key in LABELS["en"] else default
 
 
 def label(lang: str | None, key: str, **fields: Any) -> str:

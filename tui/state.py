@@ -22,10 +22,12 @@ from ft_tui.planner.config import (
     Problem,
     TrainConfig,
     config_from_dict,
+    is_key_warning,
 )
 from ft_tui.planner.errors import NothingFits
 from ft_tui.planner.memory import MemoryEstimate, estimate_memory
 from ft_tui.planner.timing import TimeEstimate, estimate_time
+from ft_tui.tui.i18n import label
 
 #: Screen sections: title -> the schema sections (``FIELDS[key].metadata["section"]``) shown under it.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -149,18 +151,23 @@ class SetupState:
     def time(self) -> TimeEstimate | None:
         return self.time_result
 
-    def start_blockers(self) -> list[str]:
-        """Why Start is not possible now (empty when it is). Same rules as the CLI, plus a known model."""
-        out = [p.render() for p in self.problems.values()]
+    def start_blockers(self, lang: str | None = "en") -> list[str]:
+        """Why Start is not possible now (empty when it is), in ``lang``. Same rules as the CLI, plus a known
+        model."""
+        out = [p.render(lang=lang) for p in self.problems.values()]
         if not self.config.model_name_or_path:
-            out.append("key 'model_name_or_path' is empty: name a model (a hub id or a local folder)")
+            out.append(label(lang, "blocker_no_model"))
         elif self.model_error:
             out.append(self.model_error)
         if not self.config.dataset:
-            out.append("key 'dataset' is empty: name at least one dataset")
+            out.append(label(lang, "blocker_no_dataset"))
         elif self.data_error:
             out.append(self.data_error)
         return out
+
+    def value_warnings(self) -> list[Any]:
+        """Warnings about the current values (e.g. group_by_length with packing): recomputed on every edit."""
+        return [w for w in self.config.warnings if not is_key_warning(w)]
 
     @property
     def fits(self) -> bool | None:
@@ -190,7 +197,7 @@ class SetupState:
         """Validate ``values``; on success adopt them as ``config`` and re-estimate."""
         try:
             cfg = config_from_dict(self.values, source=self.source, explicit=self.user_keys & set(KEYS))
-            cfg.warnings = self.load_warnings
+            cfg.warnings = self._warnings(cfg)
         except ConfigProblems as exc:
             self.problems = {p.key: p for p in exc.problems}
             return list(exc.problems)
@@ -257,8 +264,14 @@ class SetupState:
 
     def _with_explicit(self, cfg: TrainConfig, keys: Iterable[str]) -> TrainConfig:
         out = config_from_dict(cfg.to_dict(), source=cfg.source, explicit=set(keys) & set(KEYS))
-        out.warnings = self.load_warnings
+        out.warnings = self._warnings(out)
         return out
+
+    def _warnings(self, cfg: TrainConfig) -> tuple:
+        """The loaded file's key warnings (keys with no effect here: the form cannot show those keys, so they are
+        remembered) followed by ``cfg``'s own warnings about values, which every validation recomputes."""
+        keys = [w for w in self.load_warnings if is_key_warning(w)]
+        return (*keys, *(w for w in cfg.warnings if not is_key_warning(w)))
 
     def _strategy(self, cfg: TrainConfig) -> str:
         n = max(1, int(getattr(self.hardware, "count", 1) or 1))

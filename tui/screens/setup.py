@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ft_tui.planner.config import warning_text
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.reasons import SET_BY_YOU
 from ft_tui.planner.reasons import render as render_reason
@@ -128,10 +129,12 @@ class SetupScreen(Screen):
 
     def on_mount(self) -> None:
         self._apply_width(self.app.size.width)
+        K.localize_bindings(self, self.app.lang)
         self.refresh_view()
         self.watch(self.app, "lang", self._language_changed, init=False)
         if self.state.load_warnings:
-            self.notify("\n".join(self.state.load_warnings), title="Config notes", markup=False)
+            self.notify("\n".join(warning_text(w, self.app.lang) for w in self.state.load_warnings), title=label(self.app.lang, "config_notes"),
+                        markup=False)
         if self.state.config.model_name_or_path:
             self.inspect_model(delay=0.0)
         else:
@@ -176,7 +179,7 @@ class SetupScreen(Screen):
             elif key == "dataset" and s.data_error:
                 problem_text = s.data_error
             else:
-                problem_text = problem.message if problem else None
+                problem_text = problem.text(self.app.lang) if problem else None
             shown = (s.display(key), s.is_user_set(key), note, problem_text)
             if self._shown.get(key) != shown:
                 self._shown[key] = shown
@@ -195,29 +198,33 @@ class SetupScreen(Screen):
             self.refresh_bindings()
 
     def _show_data(self) -> None:
-        from ft_tui.templates.stats import format_stats
+        from ft_tui.templates.stats import Note, format_stats, render_note
 
         previews = self.query(DataPreview)
         if not previews:
             return  # the Dataset section is not mounted yet
-        s = self.state
-        key = (id(s.data), id(s.preview), s.data_note)
+        s, lang = self.state, self.app.lang
+        key = (id(s.data), id(s.preview), s.data_note, lang)
         if key == self._data_shown:
             return
         self._data_shown = key
         if s.data is None:
             stats_text = ""
         elif hasattr(s.data, "p50"):
-            stats_text = format_stats(s.data)
+            stats_text = format_stats(s.data, lang)
         else:  # only the sample count is known (no tokenizer on disk)
-            stats_text = f"{s.data.rows} samples"
-        previews.first().show(stats_text, s.preview, s.data_note)
+            stats_text = Note("samples_only", rows=s.data.rows).render(lang)
+        previews.first().show(stats_text, s.preview, render_note(s.data_note, lang), lang=lang)
 
     def _language_changed(self, lang: str) -> None:
-        """Section titles, the plan panel and the help follow the language (F2)."""
+        """Section titles, footer keys, placeholders, the plan panel, data notes and the help follow the language
+        (F2)."""
         tabs = self.query_one("#sections", TabbedContent)
         for title in SECTIONS:
             tabs.get_tab(tab_id(title)).label = label(lang, f"sec_{title}")
+        K.localize_bindings(self, lang)
+        for row in self.rows():
+            row.relabel(lang)
         self.refresh_view()
         self.refresh_help()
 
@@ -340,23 +347,23 @@ class SetupScreen(Screen):
         return True
 
     def action_start(self) -> None:
+        lang = self.app.lang
         if self._check_active_run():
-            self.notify(f"The run {self.active_run.name} started from here is still running; watch it with F4 "
-                        "(Runs) or stop it first.", title="A run is active", severity="warning", markup=False)
+            self.notify(label(lang, "run_active", id=self.active_run.name), title=label(lang, "run_active_title"),
+                        severity="warning", markup=False)
             return
-        blockers = self.state.start_blockers()
+        blockers = self.state.start_blockers(lang)
         if blockers:
-            self.notify("\n".join(blockers), title="Cannot start", severity="error", markup=False)
+            self.notify("\n".join(blockers), title=label(lang, "cannot_start"), severity="error", markup=False)
             return
         if self.state.fits is False:
             from ft_tui.tui.screens.dialogs import ConfirmDialog
 
             est = self.state.estimate
-            body = (f"The estimate is {est.peak_gib:.1f} GiB per GPU but the budget is "
-                    f"{(est.budget_bytes or 0) / 2**30:.1f} GiB. The run will probably stop with an out-of-memory "
-                    "error (the runner retries with a smaller batch first). Press F5 to re-plan, or start anyway?")
-            self.app.push_screen(ConfirmDialog("This plan does not fit in GPU memory", body,
-                                               yes="Start anyway", no="Back", danger=True),
+            body = label(lang, "not_fit_body", peak=f"{est.peak_gib:.1f}",
+                         budget=f"{(est.budget_bytes or 0) / 2**30:.1f}")
+            self.app.push_screen(ConfirmDialog(label(lang, "not_fit_title"), body, yes=label(lang, "start_anyway"),
+                                               no=label(lang, "back"), danger=True),
                                  self._confirmed_start)
             return
         self.launch()
@@ -370,30 +377,32 @@ class SetupScreen(Screen):
         try:
             run_dir = self.app.runner.launch(self.state.config, self.state.plan_dict(), self.state.hardware)
         except InputError as exc:
-            self.notify(exc.render(), title="Cannot start", severity="error", markup=False)
+            self.notify(exc.render(), title=label(self.app.lang, "cannot_start"), severity="error", markup=False)
             return
         except OSError as exc:
-            self.notify(f"could not start the trainer: {exc}", title="Cannot start", severity="error",
-                        markup=False)
+            self.notify(label(self.app.lang, "trainer_failed", error=exc), title=label(self.app.lang, "cannot_start"),
+                        severity="error", markup=False)
             return
         self.active_run = Path(run_dir)
         self.refresh_bindings()
         self.app.open_run(Path(run_dir))
 
     def action_replan(self) -> None:
+        lang = self.app.lang
         if self.state.problems:
-            self.notify("Fix the fields marked ✗ first; the planner needs a valid config.", severity="error")
+            self.notify(label(lang, "replan_fix_first"), severity="error", markup=False)
             return
         if self.state.spec is None:
-            self.notify("The model is not known yet; name a model first.", severity="warning")
+            self.notify(label(lang, "replan_no_model"), severity="warning", markup=False)
             return
         self.state.replan()
         self.refresh_view()
         fixed = len(self.state.user_keys)
         if self.state.plan_error:
-            self.notify(self.state.plan_error, title="Nothing fits", severity="error", markup=False)
+            self.notify(self.state.plan_error, title=label(lang, "nothing_fits"), severity="error", markup=False)
         else:
-            self.notify(f"Re-planned around the {fixed} field{'s' if fixed != 1 else ''} you set.")
+            self.notify(label(lang, "replanned_one") if fixed == 1 else label(lang, "replanned", n=fixed),
+                        markup=False)
 
     def action_reset_field(self) -> None:
         key = self.focused_key
@@ -413,11 +422,13 @@ class SetupScreen(Screen):
     def action_save(self) -> None:
         from ft_tui.tui.screens.dialogs import PathDialog
 
+        lang = self.app.lang
         if self.state.problems:
-            self.notify("Fix the fields marked ✗ before saving.", severity="error")
+            self.notify(label(lang, "save_fix_first"), severity="error", markup=False)
             return
         default = str(self.save_path) if self.save_path else "ft-tui.yaml"
-        self.app.push_screen(PathDialog("Save config as", value=default, ok="Save"), self._save_to)
+        self.app.push_screen(PathDialog(label(lang, "save_title"), value=default, ok=label(lang, "save_ok")),
+                             self._save_to)
 
     def _save_to(self, path: Path | None) -> None:
         if path is None:
@@ -426,17 +437,18 @@ class SetupScreen(Screen):
             written = save_config_to(self.state, path)
         except (OSError, InputError) as exc:
             text = exc.render() if isinstance(exc, InputError) else str(exc)
-            self.notify(f"could not save {path}: {text}", severity="error", markup=False)
+            self.notify(label(self.app.lang, "save_failed", path=path, error=text), severity="error", markup=False)
             return
         self.save_path = written
-        self.notify(f"saved {written}", markup=False)
+        self.notify(label(self.app.lang, "saved", path=written), markup=False)
 
     def action_load(self) -> None:
         from ft_tui.tui.screens.dialogs import PathDialog
 
         default = str(self.save_path.parent) + "/" if self.save_path else ""
-        self.app.push_screen(PathDialog("Load config (ours or LLaMA-Factory YAML)", value=default,
-                                        must_exist=True, ok="Load"), self._load_from)
+        lang = self.app.lang
+        self.app.push_screen(PathDialog(label(lang, "load_title"), value=default, must_exist=True,
+                                        ok=label(lang, "load_ok")), self._load_from)
 
     def _load_from(self, path: Path | None) -> None:
         if path is None:
@@ -450,7 +462,7 @@ class SetupScreen(Screen):
         try:
             cfg = load_config(path)
         except InputError as exc:
-            self.notify(exc.render(), title="Cannot load", severity="error", markup=False)
+            self.notify(exc.render(), title=label(self.app.lang, "cannot_load"), severity="error", markup=False)
             return False
         same_model = cfg.model_name_or_path == self.state.spec_for and self.state.spec is not None
         spec, counts = self.state.spec, self.state.counts
@@ -466,9 +478,10 @@ class SetupScreen(Screen):
         else:
             self.inspect_data()
         if cfg.warnings:
-            self.notify("\n".join(cfg.warnings), title=f"Loaded {path.name} with notes", markup=False)
+            self.notify("\n".join(warning_text(w, self.app.lang) for w in cfg.warnings), title=label(self.app.lang, "loaded_notes", name=path.name),
+                        markup=False)
         else:
-            self.notify(f"loaded {path}", markup=False)
+            self.notify(label(self.app.lang, "loaded", path=path), markup=False)
         return True
 
     # -- navigation ------------------------------------------------------------------------------------------
@@ -498,21 +511,23 @@ class SetupScreen(Screen):
         self.query_one(f"#row-{section_keys(title)[0]}", FieldRow).editor.focus()
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
-        """(name, help, callback) for the command palette."""
+        """(name, help, callback[, discoverable]) for the command palette, in the app's language. The ~50 field
+        jumps are not listed before the user types (they would drown the main actions)."""
         from ft_tui.planner.config import KEYS
 
-        out = [
-            ("Start training", "validate and start the run", self.action_start),
-            ("Re-plan", "re-plan the fields you did not set", self.action_replan),
-            ("Save config", "write the config as YAML", self.action_save),
-            ("Load config", "open a config (ours or LLaMA-Factory)", self.action_load),
-            ("Toggle help panel", "show or hide the field help", self.action_toggle_help),
-            ("Reset focused field", "give the focused field back to the planner", self.action_reset_field),
+        lang = self.app.lang
+        out: list[tuple[Any, ...]] = [
+            (label(lang, f"cmd_{name}"), label(lang, f"cmd_{name}_help"), action)
+            for name, action in (("start", self.action_start), ("replan", self.action_replan),
+                                 ("save", self.action_save), ("load", self.action_load),
+                                 ("help", self.action_toggle_help), ("reset", self.action_reset_field))
         ]
         for title in SECTIONS:
-            out.append((f"Section: {title}", "show this section", lambda t=title: self.show_section(t)))
+            out.append((label(lang, "cmd_section", title=label(lang, f"sec_{title}")), label(lang, "cmd_section_help"),
+                        lambda t=title: self.show_section(t)))
         for key in KEYS:
-            out.append((f"Field: {key}", "jump to this field", lambda k=key: self.focus_field(k)))
+            out.append((label(lang, "cmd_field", name=key), label(lang, "cmd_field_help"),
+                        lambda k=key: self.focus_field(k), False))
         return out
 
 

@@ -8,9 +8,10 @@ the same with NO_COLOR.
 
 from __future__ import annotations
 
+from ft_tui.planner.config import warning_text
 from ft_tui.planner.memory import GIB
 from ft_tui.planner.timing import format_duration
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import label, label_or
 from ft_tui.tui.state import SetupState
 from rich.text import Text
 from textual.widgets import Static
@@ -61,7 +62,7 @@ def hardware_lines(state: SetupState, lang: str = "en") -> Text:
     elif hw.source == "probe":
         out.append("  " + label(lang, "plan_free_smallest", free=gib(base), total=gib(total)) + "\n")
     else:
-        out.append("  " + label(lang, "plan_each", total=gib(total), source=hw.source,
+        out.append("  " + label(lang, "plan_each", total=gib(total), source=label_or(lang, f"src_{hw.source}", hw.source),
                                 profile=hw.profile or label(lang, "plan_given_size")) + "\n")
     return out
 
@@ -89,7 +90,8 @@ def memory_lines(state: SetupState, width: int = 20, lang: str = "en") -> Text:
     for key, value in est.breakdown.items():
         name = label(lang, f"bd_{key}") if f"bd_{key}" in _BREAKDOWN_KEYS else key
         out.append(f"  {_pad(name, 12)} {bar(value, scale, width // 2)} {gib(value):>9}\n")
-    out.append("  " + label(lang, "plan_peak_during", phase=est.phase) + "\n", style="dim")
+    phase = label_or(lang, f"phase_{est.phase}", est.phase)
+    out.append("  " + label(lang, "plan_peak_during", phase=phase) + "\n", style="dim")
     return out
 
 
@@ -125,7 +127,7 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
     if state.plan_error:
         out.append(label(lang, "plan_plan") + "\n", style="bold")
         out.append(f"  {state.plan_error}\n", style="bold red")
-    blockers = state.start_blockers()
+    blockers = state.start_blockers(lang)
     if blockers:
         out.append(label(lang, "plan_start_disabled") + "\n", style="bold")
         for b in blockers:
@@ -136,6 +138,8 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
         out.append(label(lang, "plan_ready") + "\n", style="bold green")
     if state.problems and state.estimate is not None:
         out.append("  " + label(lang, "plan_last_valid") + "\n", style="dim")
+    for w in state.value_warnings():
+        out.append(f"  ⚠ {warning_text(w, lang)}\n", style="yellow")
     return out
 
 
@@ -165,7 +169,7 @@ class PlanPanel(Static):
 def summary_text(state: SetupState, lang: str = "en") -> Text:
     """One line: peak / budget, verdict, effective batch, ETA."""
     out = Text()
-    blockers = state.start_blockers()
+    blockers = state.start_blockers(lang)
     if blockers:  # the reason Start is disabled comes first; F3 shows them all
         more = f" (+{len(blockers) - 1}, F3)" if len(blockers) > 1 else ""
         out.append(f"✗ {blockers[0]}{more}  ", style="bold red")
