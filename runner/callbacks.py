@@ -7,9 +7,10 @@
 - ``checkpoint`` events are written in ``on_save``, after the Trainer has written the whole checkpoint, and only
   once :func:`~ft_tui.runner.rundir.mark_checkpoint_complete` has marked it: a reader never sees a checkpoint event
   for a half-written folder.
-- Stop: :class:`StopRequest` turns SIGTERM/SIGINT into a flag; at the next optimizer step the callback asks the
-  Trainer to save a checkpoint and stop. In a multi-process run the flag is all-reduced every step, so a signal to
-  any one rank stops all ranks at the same step.
+- Stop: :class:`~ft_tui.runner.worker.StopRequest` turns SIGTERM/SIGINT into a flag (it lives in the worker
+  module, which installs it before any heavy import); at the next optimizer step the callback asks the Trainer to
+  save a checkpoint and stop. In a multi-process run the flag is all-reduced every step (:func:`agreed_stop`), so
+  a signal to any one rank stops all ranks at the same step.
 - Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` raises ``torch.cuda.OutOfMemoryError`` when step N begins, once per
   run (``state.json`` records ``oom_injected`` so a restart does not inject it again). It exercises the OOM
   back-off on machines without a GPU.
@@ -18,40 +19,29 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from .rundir import EventWriter, RunDir, mark_checkpoint_complete
 
+if TYPE_CHECKING:
+    from .worker import StopRequest
+
 INJECT_OOM_ENV = "FT_TUI_INJECT_OOM_AT_STEP"
 GIB = 1024 ** 3
 
 
-class StopRequest:
-    """A flag set by SIGTERM or SIGINT. A second signal raises ``KeyboardInterrupt`` (stop now, no checkpoint)."""
+def __getattr__(name: str) -> Any:
+    # StopRequest moved to the worker module; this keeps ``from ft_tui.runner.callbacks import StopRequest``
+    # working for older callers (bench/gpu_calibrate.py).
+    if name == "StopRequest":
+        from .worker import StopRequest
 
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal_name: str | None = None
-
-    def install(self) -> StopRequest:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping without a checkpoint")
-        self.requested = True
-        self.signal_name = signal.Signals(signum).name
-
-    def request(self, reason: str = "requested") -> None:
-        self.requested = True
-        self.signal_name = self.signal_name or reason
+        return StopRequest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _round(value: Any, digits: int = 6) -> Any:
@@ -77,6 +67,22 @@ def _distributed() -> bool:
     import torch.distributed as dist
 
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def agreed_stop(stop: StopRequest, device: Any) -> bool:
+    """``stop.requested`` OR-ed over every rank of the process group (a collective: every rank must call it at
+    the same point); just the local flag without a group. ``device`` holds the flag tensor (``args.device``: a
+    GPU for NCCL, the CPU for gloo). A rank that learns of another rank's request records it."""
+    if not _distributed():
+        return stop.requested
+    import torch
+    import torch.distributed as dist
+
+    flag = torch.tensor([1 if stop.requested else 0], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    if flag.item() and not stop.requested:
+        stop.request("another rank was asked to stop")
+    return bool(flag.item())
 
 
 class ProgressCallback(TrainerCallback):
@@ -138,16 +144,7 @@ class ProgressCallback(TrainerCallback):
 
     def _stop_agreed(self, args) -> bool:
         """This rank's stop flag, OR-ed over every rank in a multi-process run."""
-        if not _distributed():
-            return self.stop.requested
-        import torch
-        import torch.distributed as dist
-
-        flag = torch.tensor([1 if self.stop.requested else 0], device=args.device)
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        if flag.item() and not self.stop.requested:
-            self.stop.request("another rank was asked to stop")
-        return bool(flag.item())
+        return agreed_stop(self.stop, args.device)
 
     # -- progress -------------------------------------------------------------------------------------------
     def on_log(self, args, state, control, logs=None, **kwargs):

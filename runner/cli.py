@@ -494,8 +494,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if pid is None:
         print(f"run {run.id}: its process is gone ({run.status()})" + _status_hint(run, run.status()))
         return 0
-    print(f"sent SIGTERM to {pid}; waiting up to {args.wait:g} s for run {run.id} to save and stop",
-          flush=True)
+    what = "save and stop" if _training_begun(run) else \
+        "stop (it has not reached its first step: it stops after its current phase, without a checkpoint)"
+    print(f"sent SIGTERM to {pid}; waiting up to {args.wait:g} s for run {run.id} to {what}", flush=True)
     end, checkpoint = _wait_for_end(run, offset, float(args.wait))
     final = run.status()
     if end is None and final in LIVE_STATUSES:
@@ -508,6 +509,12 @@ def cmd_stop(args: argparse.Namespace) -> int:
     if status in ("stopped", "interrupted", "failed"):
         print(f"continue with: ft-tui resume {run.id}")
     return 0
+
+
+def _training_begun(run: RunDir) -> bool:
+    """Whether the current attempt of ``run`` has written its ``start`` event (its training loop has begun)."""
+    launched = float(run.read_state().get("launched") or 0)
+    return any(e.get("type") == "start" and float(e.get("time") or 0) >= launched for e in run.events())
 
 
 def _wait_for_end(run: RunDir, offset: int, timeout: float) -> tuple[dict[str, Any] | None, str | None]:

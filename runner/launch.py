@@ -9,6 +9,13 @@ when the planner chose FSDP. :func:`launch_command` builds that argv; :func:`mul
 scheduler (SLURM, SkyPilot, Kubernetes) runs on every node, reading the topology from ``$NNODES``, ``$NODE_RANK``,
 ``$MASTER_ADDR`` and ``$MASTER_PORT``.
 
+A single-process trainer is started with SIGTERM and SIGINT blocked (the signal mask is inherited across fork and
+exec); the worker unblocks them as the first thing it does, right after installing its stop handler. A stop sent
+at any moment after the spawn, even while the interpreter is still starting, is therefore held pending by the
+kernel and delivered to that handler instead of killing the process, and the run ends ``stopped``, never
+``interrupted``. Launchers (torchrun, accelerate) are started with the signals unblocked: they must react to them
+themselves.
+
 Torch-free at import time: the CLI and the TUI import this module.
 """
 
@@ -19,11 +26,13 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -289,16 +298,18 @@ def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Seq
 
     The child gets its own session (a Ctrl+C or a closed SSH session does not reach it), stdin from /dev/null and
     stdout+stderr appended to train.log. ``argv`` replaces the command (tests); by default it is
-    :func:`launch_command`. The exact command line goes to launch.txt; state.json gets ``launcher_pid`` (and
-    ``pid`` until the trainer writes its own).
+    :func:`launch_command`. The exact command line goes to launch.txt; state.json gets ``launched`` (before the
+    spawn, so every event of this attempt is newer), ``launcher_pid`` (and ``pid`` until the trainer writes its
+    own). The worker module itself starts with the stop signals blocked (see the module docstring).
     """
     cmd = list(argv) if argv is not None else launch_command(run, nproc, resume=resume)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with open(run.launch_path, "a", encoding="utf-8") as fh:
         fh.write(f"# {stamp}{' resume' if resume else ''}\n{format_command(cmd)}\n")
+    run.write_state(launched=time.time(), nproc=nproc)
     log_fd = os.open(run.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        with open(os.devnull, "rb") as devnull:
+        with _stop_signals_blocked(starts_worker_directly(cmd)), open(os.devnull, "rb") as devnull:
             proc = subprocess.Popen(cmd, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
                                     cwd=str(run.path), env=child_env(), start_new_session=True,
                                     close_fds=True)
@@ -308,15 +319,42 @@ def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Seq
     finally:
         os.close(log_fd)
     _CHILDREN[proc.pid] = proc
-    # The trainer needs seconds (imports) before it writes state.json, so this write does not race with it.
     start = process_start_ticks(proc.pid)
-    changes: dict[str, Any] = {"launcher_pid": proc.pid, "launcher_start": start, "launched": time.time(),
-                               "nproc": nproc}
-    state = run.read_state()
-    if state.get("status") != "running":
-        changes.update(pid=proc.pid, pid_start=start)
-    run.write_state(**changes)
+
+    def record(state: dict[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {"launcher_pid": proc.pid, "launcher_start": start}
+        if state.get("status", "starting") == "starting":  # the trainer has not written its own pid yet
+            changes.update(pid=proc.pid, pid_start=start)
+        return changes
+
+    run.update_state(record)
     return proc.pid
+
+
+def starts_worker_directly(cmd: Sequence[str]) -> bool:
+    """Whether ``cmd`` runs the worker module itself (``python -m ft_tui.runner.worker ...``), not a launcher or
+    a stand-in script: only the worker knows to unblock the stop signals it inherits."""
+    return len(cmd) >= 3 and list(cmd[1:3]) == ["-m", WORKER_MODULE]
+
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+@contextmanager
+def _stop_signals_blocked(enabled: bool) -> Iterator[None]:
+    """Block SIGTERM and SIGINT in this thread while a child is forked, so the child starts with them blocked.
+
+    Only this thread's mask changes, for the few milliseconds of the spawn; a signal that reaches this process
+    meanwhile is delivered when the old mask is restored.
+    """
+    if not enabled:
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def child_exit_code(pid: int | None) -> int | None:

@@ -4,7 +4,7 @@ A run lives in one directory::
 
     config.yaml    the resolved config that was launched (secrets redacted)
     plan.json      the planner's estimate at launch
-    state.json     pid, status, exit code, timestamps; replaced atomically
+    state.json     pid, status, exit code, timestamps; replaced atomically, updated under .state.lock
     events.jsonl   one JSON object per line, appended and flushed per line
     train.log      the trainer's stdout and stderr
     launch.txt     the exact command line that started the trainer
@@ -19,12 +19,14 @@ Torch-free: the CLI and the TUI import this module.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ STATE_FILE = "state.json"
 EVENTS_FILE = "events.jsonl"
 LOG_FILE = "train.log"
 LAUNCH_FILE = "launch.txt"
+STATE_LOCK_FILE = ".state.lock"
 
 LIVE_STATUSES = ("starting", "running")
 END_STATUSES = ("completed", "failed", "stopped")
@@ -262,11 +265,32 @@ class RunDir:
         return read_json(self.state_path, default={}) or {}
 
     def write_state(self, **changes: Any) -> dict[str, Any]:
-        state = self.read_state()
-        state.update(changes)
-        state["updated"] = time.time()
-        atomic_write_json(self.state_path, state)
-        return state
+        """Merge ``changes`` into state.json (read, update and replace under the state lock); the new state."""
+        return self.update_state(lambda state: changes)
+
+    def update_state(self, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        """Merge ``change(current_state)`` into state.json as one step; returns the new state.
+
+        The launcher and the trainer both update state.json, and a trainer that is stopped at once writes its
+        end within a fraction of a second of being spawned, while the launcher is still recording the pid: the
+        read-modify-write runs under an exclusive ``flock`` on :data:`STATE_LOCK_FILE`, so neither update is
+        lost. ``change`` may return None for "no change" (the ``updated`` time is still refreshed).
+        """
+        with self._state_lock():
+            state = self.read_state()
+            state.update(change(dict(state)) or {})
+            state["updated"] = time.time()
+            atomic_write_json(self.state_path, state)
+            return state
+
+    @contextmanager
+    def _state_lock(self) -> Iterator[None]:
+        fd = os.open(self.path / STATE_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.events_path)[0]

@@ -7,9 +7,33 @@ and checkpoints.
 
 Exit codes: 0 completed or stopped; 1 failed; 2 bad input (an ``InputError``: bad config, data or model path).
 
-Stop: SIGTERM or SIGINT saves a checkpoint at the next optimizer step and ends with status ``stopped``; a second
-signal stops at once without a checkpoint. Under torchrun, signal rank 0 (``state.json`` ``pid``): the flag is
-shared by all ranks at the next step. (torchrun itself forwards SIGTERM to every rank and kills them 30 s later.)
+Stop (``ft-tui stop`` sends SIGTERM to ``state.json`` ``pid``; Ctrl+C sends SIGINT):
+
+- The handler (:class:`StopRequest`) is the first thing this module does when it runs as ``__main__``, before any
+  other import; it only sets a flag. ``launch.spawn_worker`` starts this process with SIGTERM and SIGINT blocked
+  and :meth:`StopRequest.install` unblocks them, so a signal sent during the spawn or the interpreter's start-up
+  waits in the kernel for the handler instead of killing the process. ``ft-tui stop`` therefore needs no special
+  case for a run that is still ``starting``: whenever it signals, the run ends ``stopped``. (A process started
+  some other way, e.g. by hand or by torchrun, has only the interpreter's start-up, tens of milliseconds, in which
+  a signal still kills it.)
+- Before the first optimizer step the flag is checked at each phase boundary: after start-up, after importing the
+  training libraries (~6 s), after the tokenizer and data are ready, and after the model is loaded (minutes for a
+  large model; a load is never interrupted in the middle). A stop there ends the run at once with ``end``
+  ``status: stopped``, ``phase`` (the phase just finished) and a message saying it stopped before the first
+  step; no checkpoint is written. Once training runs, the callback saves a checkpoint at the next optimizer step
+  and ends ``stopped``.
+- A second signal stops at once without a checkpoint (``KeyboardInterrupt``), still ending ``stopped``; signals
+  that arrive while the end is being written are only counted, so the end event and state are never torn.
+- Multi-process (torchrun): signal rank 0 (``state.json`` ``pid``); its flag is OR-ed over all ranks
+  (``all_reduce``) at every check once the process group exists. The group is created by ``TrainingArguments``,
+  which the worker builds right after the data is ready and before the model loads, so a stop during the model
+  load ends every rank together. A stop that reaches rank 0 during start-up, imports or data preparation (before
+  the group exists) is acted upon at that first agreed check: a rank never stops alone, which would leave the
+  others waiting in a collective. A second signal ends only the signalled rank; torchrun then ends the others.
+  (torchrun itself forwards SIGTERM to every rank and kills them 30 s later.)
+- Test hook: ``FT_TUI_TEST_PHASE_DELAY="model:2"`` (comma-separated ``phase:seconds`` pairs, phases ``imports``,
+  ``data``, ``model``) sleeps that long at the start of the phase, standing in for a slow import, dataset or model
+  load; the sleep, like a real load, is not cut short by a stop.
 
 Resume (``--resume``): continues in the same run directory from the newest COMPLETE checkpoint; the Trainer
 restores the optimizer, scheduler, RNG and data position.
@@ -23,26 +47,69 @@ it fails with advice. Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` (see ``callback
 
 from __future__ import annotations
 
-import argparse
-import gc
-import hashlib
-import logging
-import math
-import os
-import shutil
-import socket
-import sys
-import time
-import traceback
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import signal
 
-from ft_tui.planner.config import TrainConfig, dump_config, load_config
-from ft_tui.planner.errors import ConfigError, InputError
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-from .rundir import EventWriter, RunDir, atomic_write_json, atomic_write_text, process_start_ticks
+
+class StopRequest:
+    """A flag set by SIGTERM or SIGINT.
+
+    A repeated signal raises ``KeyboardInterrupt`` (stop now, no checkpoint) once :attr:`interrupt_on_repeat` is
+    on: ``main`` turns it on inside the block that turns that exception into an ``end`` event, and every path that
+    writes the end turns it off again. Before and after that, a repeat is only counted.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name: str | None = None
+        self.count = 0
+        self.interrupt_on_repeat = False
+
+    def install(self) -> StopRequest:
+        """Handle SIGTERM and SIGINT in this (main) thread, then unblock them (the launcher blocks them)."""
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, self._handle)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending signal is handled right here
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        name = signal.Signals(signum).name
+        self.count += 1
+        if self.requested and self.interrupt_on_repeat:
+            self.interrupt_on_repeat = False
+            raise KeyboardInterrupt(f"stopped at once by a second {name}")
+        self.requested = True
+        self.signal_name = self.signal_name or name
+
+    def request(self, reason: str = "requested") -> None:
+        self.requested = True
+        self.signal_name = self.signal_name or reason
+
+
+# The stop handler goes in before every other import (see "Stop" above), hence the late imports below.
+_EARLY_STOP = StopRequest().install() if __name__ == "__main__" else None
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import hashlib  # noqa: E402
+import logging  # noqa: E402
+import math  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ft_tui.planner.config import TrainConfig, dump_config, load_config  # noqa: E402
+from ft_tui.planner.errors import ConfigError, InputError  # noqa: E402
+
+from .rundir import EventWriter, RunDir, atomic_write_json, atomic_write_text, process_start_ticks  # noqa: E402
 
 log = logging.getLogger("ft_tui.worker")
 
@@ -64,7 +131,7 @@ class Context:
     local_rank: int = 0
     world_size: int = 1
     resume: bool = False
-    stop: Any = None
+    stop: StopRequest | None = None
 
     @property
     def is_main(self) -> bool:
@@ -203,6 +270,8 @@ def training_arguments(cfg: TrainConfig, ctx: Context, has_eval: bool) -> Any:
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
         report_to=[] if cfg.report_to == "none" else [cfg.report_to],
         disable_tqdm=True, remove_unused_columns=False,
+        # group_by_length: transformers 5 names it a sampling strategy; the sampler reads the data's "length" column
+        train_sampling_strategy="group_by_length" if cfg.group_by_length and not cfg.effective_packing else "random",
         include_num_input_tokens_seen="non_padding",
         dataloader_num_workers=0, dataloader_pin_memory=cuda, use_cpu=not cuda,
         ddp_find_unused_parameters=False if ctx.world_size > 1 else None,
@@ -219,18 +288,24 @@ def training_arguments(cfg: TrainConfig, ctx: Context, has_eval: bool) -> Any:
     return TrainingArguments(**kwargs)
 
 
-def build_trainer(cfg: TrainConfig, ctx: Context, model: Any, tokenizer: Any, data: Any, callback: Any) -> Any:
+def has_eval_data(data: Any) -> bool:
+    return data.eval is not None and len(data.eval) > 0
+
+
+def build_trainer(cfg: TrainConfig, ctx: Context, model: Any, tokenizer: Any, data: Any, callback: Any,
+                  args: Any = None) -> Any:
+    """The ``Trainer`` for the run; ``args`` are built from ``cfg`` when not given."""
     import torch
     from transformers import Trainer
 
     from .collate import PadCollator
 
-    args = training_arguments(cfg, ctx, data.eval is not None and len(data.eval) > 0)
+    if args is None:
+        args = training_arguments(cfg, ctx, has_eval_data(data))
+    collator = PadCollator(tokenizer.pad_token_id, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
     return Trainer(model=model, args=args, train_dataset=data.train,
                    eval_dataset=data.eval if args.eval_strategy != "no" else None,
-                   data_collator=PadCollator(tokenizer.pad_token_id,
-                                             pad_to_multiple_of=8 if torch.cuda.is_available() else None), processing_class=tokenizer,
-                   callbacks=[callback])
+                   data_collator=collator, processing_class=tokenizer, callbacks=[callback])
 
 
 def save_final(cfg: TrainConfig, ctx: Context, trainer: Any, tokenizer: Any, template: Any, reason: str) -> Path:
@@ -256,13 +331,96 @@ def write_template_file(out: Path, template: Any, reason: str, cfg: TrainConfig)
     })
 
 
+# ---------------------------------------------------------------------------------------------------- stop points
+
+PHASE_DELAY_ENV = "FT_TUI_TEST_PHASE_DELAY"
+
+#: What each phase does, for the status events and the ``end`` message of a stop before the first step.
+PHASES = {
+    "start-up": "starting the trainer",
+    "imports": "importing torch, transformers and peft",
+    "data": "loading the tokenizer and preparing the data",
+    "model": "loading the model",
+}
+
+
+class StoppedBeforeTraining(Exception):
+    """A stop was requested before the training loop began, or before it restarted after an OOM back-off
+    (``restart``); ``phase`` is the phase that had just finished."""
+
+    def __init__(self, phase: str, *, restart: bool = False) -> None:
+        super().__init__(phase)
+        self.phase = phase
+        self.restart = restart
+
+
+def phase_delays(value: str | None = None) -> dict[str, float]:
+    """The test hook ``FT_TUI_TEST_PHASE_DELAY`` (``"model:2,data:0.5"``) as {phase: seconds}.
+
+    Unknown phases and unreadable values are reported on stderr and skipped: a test hook never fails a run.
+    """
+    raw = os.environ.get(PHASE_DELAY_ENV, "") if value is None else value
+    delays: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        phase, _, seconds = item.partition(":")
+        try:
+            delay = float(seconds)
+        except ValueError:
+            delay = -1.0
+        if phase.strip() not in PHASES or not 0 <= delay < 3600:
+            print(f"warning: {PHASE_DELAY_ENV}: ignoring '{item}' (expected phase:seconds, phases "
+                  f"{', '.join(p for p in PHASES if p != 'start-up')})", file=sys.stderr, flush=True)
+            continue
+        delays[phase.strip()] = delay
+    return delays
+
+
+def begin_phase(ctx: Context, phase: str) -> None:
+    """Announce ``phase`` (a ``status`` event) and apply the test delay for it."""
+    ctx.events.emit("status", phase=phase, message=PHASES[phase])
+    delay = phase_delays().get(phase)
+    if delay:
+        time.sleep(delay)  # like a real load, not cut short by a stop: the stop is acted upon after it
+
+
+def stop_point(ctx: Context, phase: str, device: Any = None, *, restart: bool = False) -> None:
+    """Raise :class:`StoppedBeforeTraining` when a stop was requested; ``phase`` has just finished.
+
+    In a multi-process run every rank must take the same decision: with a process group (``device`` is where
+    the flag tensor lives, ``TrainingArguments.device``) the ranks agree on it; without one no rank stops alone
+    and the request waits for the first agreed check.
+    """
+    if ctx.world_size > 1:
+        if device is None:
+            return
+        from .callbacks import agreed_stop
+
+        requested = agreed_stop(ctx.stop, device)
+    else:
+        requested = ctx.stop.requested
+    if requested:
+        raise StoppedBeforeTraining(phase, restart=restart)
+
+
+def _import_training_stack(cfg: TrainConfig) -> None:
+    """Import what training needs now, so that this slow phase (~6 s) ends at a stop point of its own."""
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+    from transformers import Trainer, TrainingArguments  # noqa: F401
+
+    from . import callbacks, collate, modeling  # noqa: F401
+
+    if cfg.finetuning_type == "lora" or cfg.quantization_bit:
+        import peft  # noqa: F401
+
+
 # ---------------------------------------------------------------------------------------------------- the run
 
 def run_training(ctx: Context) -> int:
-    """Train the run in ``ctx.run`` to completion, a stop, or a failure (raised). Returns the exit code."""
-    from .callbacks import ProgressCallback
-    from .modeling import load_tokenizer
+    """Train the run in ``ctx.run`` to completion, a stop, or a failure (raised). Returns the exit code.
 
+    Raises :class:`StoppedBeforeTraining` when a stop arrives before the first optimizer step.
+    """
     run = ctx.run
     cfg = load_config(run.config_path)
     digest = config_digest(run.config_path)
@@ -271,12 +429,21 @@ def run_training(ctx: Context) -> int:
     ctx.state(status="running", pid=os.getpid(), pid_start=process_start_ticks(os.getpid()),
               host=socket.gethostname(), started=state.get("started") or time.time(),
               resumed=time.time() if ctx.resume else None, world_size=ctx.world_size, exit_code=None)
+    stop_point(ctx, "start-up")
     if ctx.resume and resume_from is None:
         ctx.events.emit("status", message="no complete checkpoint in the run directory: starting from step 0")
 
+    begin_phase(ctx, "imports")
+    _import_training_stack(cfg)
+    stop_point(ctx, "imports")
+
+    from .callbacks import ProgressCallback
+    from .modeling import load_tokenizer
+
+    begin_phase(ctx, "data")
     tokenizer = load_tokenizer(cfg)
-    ctx.events.emit("status", message="preparing the data")
     data, template, reason = prepare_data(cfg, tokenizer, _model_type(cfg))
+    stop_point(ctx, "data")
     from ft_tui.templates.registry import template_warnings
 
     warnings = [*cfg.warnings, *template_warnings(template, tokenizer, cfg.model_name_or_path or "")]
@@ -293,18 +460,15 @@ def run_training(ctx: Context) -> int:
     )
     callback = ProgressCallback(run, ctx.events, ctx.stop, is_main=ctx.is_main, start_fields=start_fields)
 
-    outcome = _train_with_backoff(cfg, ctx, tokenizer, data, callback, resume_from)
-    if outcome is None:  # stopped before the training loop began
-        return _end_stopped(ctx, callback, step=_checkpoint_step(resume_from) or 0)
-    trainer, result, cfg = outcome
-
+    trainer, result, cfg = _train_with_backoff(cfg, ctx, tokenizer, data, callback, resume_from)
     step = trainer.state.global_step
     if callback.stopped_at is not None:
-        return _end_stopped(ctx, callback, step=step)
+        return _end_stopped(ctx, step=step, loss=callback.last_log.get("loss"))
     out = save_final(cfg, ctx, trainer, tokenizer, template, reason)
     metrics = dict(callback.final_metrics)
     if result is not None and getattr(result, "training_loss", None) is not None:
         metrics.setdefault("train_loss", round(float(result.training_loss), 6))
+    _finishing(ctx)
     ctx.events.emit("end", status="completed", step=step, total_steps=trainer.state.max_steps,
                     loss=callback.last_log.get("loss"), metrics=metrics, output=str(out))
     ctx.state(status="completed", exit_code=EXIT_OK, ended=time.time(), step=step, output=str(out))
@@ -312,24 +476,25 @@ def run_training(ctx: Context) -> int:
 
 
 def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: Any, callback: Any,
-                        resume_from: Path | None) -> tuple[Any, Any, TrainConfig] | None:
+                        resume_from: Path | None) -> tuple[Any, Any, TrainConfig]:
     """Build the model and Trainer and train; on OOM back off and restart from the last complete checkpoint.
 
-    Returns ``(trainer, train_output, final_config)``, or None when a stop was requested before training began.
+    Returns ``(trainer, train_output, final_config)``. Raises :class:`StoppedBeforeTraining` when a stop arrives
+    before the training loop (re)starts. The ``TrainingArguments`` are built before the model: in a multi-process
+    run they create the process group, so the ranks can agree on a stop during the model load.
     """
     import torch
 
     from .modeling import build_model
 
     while True:
-        if ctx.stop.requested and not callback.started:
-            return None
-        ctx.events.emit("status", message="loading the model")
+        args = training_arguments(cfg, ctx, has_eval_data(data))
+        stop_point(ctx, "data", args.device, restart=callback.started)
+        begin_phase(ctx, "model")
         model, info = build_model(cfg, device_map=device_map_for(cfg))
         callback.start_fields["model"] = info
-        trainer = build_trainer(cfg, ctx, model, tokenizer, data, callback)
-        if ctx.stop.requested and not callback.started:
-            return None
+        trainer = build_trainer(cfg, ctx, model, tokenizer, data, callback, args)
+        stop_point(ctx, "model", args.device, restart=callback.started)
         oom_message = None
         try:
             result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -355,12 +520,37 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
                     resume_from or "the start")
 
 
-def _end_stopped(ctx: Context, callback: Any, *, step: int) -> int:
+def _finishing(ctx: Context) -> None:
+    """The end is about to be written: from now on a repeated signal must not interrupt it."""
+    if ctx.stop is not None:
+        ctx.stop.interrupt_on_repeat = False
+
+
+def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBeforeTraining | None = None) -> int:
+    """Write the ``end`` event (status stopped) and state for a graceful stop; ``early`` for a stop outside the
+    training loop.
+
+    The event names the newest complete checkpoint (from this run or, after a stop before the first step, the
+    one a resume would continue from).
+    """
+    _finishing(ctx)
     ckpt = ctx.run.latest_checkpoint()
+    fields: dict[str, Any] = {}
+    if early is not None:
+        when = "before training restarted after the out-of-memory back-off" if early.restart else \
+            "before the first training step"
+        fields["phase"] = early.phase
+        fields["message"] = (f"stopped by {ctx.stop.signal_name} {when} (after {PHASES[early.phase]}); "
+                             "no new checkpoint was saved")
     ctx.events.emit("end", status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
-                    reason=ctx.stop.signal_name, loss=callback.last_log.get("loss") if callback else None)
+                    reason=ctx.stop.signal_name, loss=loss, **fields)
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time(), step=step)
     return EXIT_OK
+
+
+def _end_stopped_early(ctx: Context, early: StoppedBeforeTraining) -> int:
+    step = _checkpoint_step(ctx.run.latest_checkpoint()) or 0
+    return _end_stopped(ctx, step=step, early=early)
 
 
 def _checkpoint_step(path: Path | None) -> int | None:
@@ -387,6 +577,7 @@ _device_map_for = device_map_for  # bench/gpu_calibrate.py imports the old name
 # ---------------------------------------------------------------------------------------------------- entry point
 
 def _fail(ctx: Context, code: int, message: str, tb: str | None = None) -> int:
+    _finishing(ctx)
     if tb:
         sys.stderr.write(tb)
         sys.stderr.flush()
@@ -399,6 +590,17 @@ def _fail(ctx: Context, code: int, message: str, tb: str | None = None) -> int:
     return code
 
 
+def _end_hard_stop(ctx: Context, exc: KeyboardInterrupt) -> int:
+    """A repeated signal interrupted the run wherever it was: end ``stopped`` without a new checkpoint."""
+    _finishing(ctx)
+    msg = str(exc) or "stopped at once (KeyboardInterrupt)"
+    ckpt = ctx.run.latest_checkpoint()
+    ctx.events.emit("end", status="stopped", reason=ctx.stop.signal_name, checkpoint=str(ckpt) if ckpt else None,
+                    message=f"{msg}; no checkpoint was saved for the current step")
+    ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time())
+    return EXIT_OK
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ft_tui.runner.worker",
                                 description="ft-tui trainer process (started by `ft-tui train`).")
@@ -408,9 +610,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
-    """Run the trainer for one run directory; returns the process exit code."""
-    from .callbacks import StopRequest
+    """Run the trainer for one run directory; returns the process exit code.
 
+    As ``__main__`` the stop handler is already installed (module top); otherwise ``install_signals`` installs it
+    now (it must then run in the main thread). In-process tests pass ``install_signals=False``.
+    """
     args = parse_args(argv)
     os.umask(0o077)
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -431,27 +635,33 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
     ctx = Context(run=run, events=EventWriter(run.events_path, enabled=rank == 0), rank=rank,
                   local_rank=int(os.environ.get("LOCAL_RANK", "0")),
                   world_size=int(os.environ.get("WORLD_SIZE", "1")), resume=args.resume)
-    ctx.stop = StopRequest().install() if install_signals else StopRequest()
+    if _EARLY_STOP is not None:
+        ctx.stop = _EARLY_STOP
+    else:
+        ctx.stop = StopRequest().install() if install_signals else StopRequest()
     try:
+        ctx.stop.interrupt_on_repeat = True
         return run_training(ctx)
+    except StoppedBeforeTraining as exc:
+        return _end_stopped_early(ctx, exc)
     except InputError as exc:
         return _fail(ctx, EXIT_INPUT, exc.render())
     except OutOfMemoryGiveUp as exc:
         return _fail(ctx, EXIT_FAILED, str(exc))
     except KeyboardInterrupt as exc:
-        msg = str(exc) or "interrupted"
-        ctx.events.emit("end", status="stopped", message=f"{msg}; no checkpoint was saved for the current step")
-        ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time())
-        return EXIT_OK
+        return _end_hard_stop(ctx, exc)
     except Exception as exc:  # noqa: BLE001 - the run must end with a failed status whatever happened
         first = (str(exc).strip().splitlines() or [""])[0]
         return _fail(ctx, EXIT_FAILED, f"{type(exc).__name__}: {first}"[:1000], traceback.format_exc())
     finally:
+        _finishing(ctx)
         ctx.events.close()
         _destroy_process_group()
 
 
 def _destroy_process_group() -> None:
+    if "torch.distributed" not in sys.modules:  # never imported: no group, and no reason to import torch now
+        return
     try:
         import torch.distributed as dist
 
@@ -465,4 +675,5 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["main", "run_training", "backoff_config", "training_arguments", "Context", "OutOfMemoryGiveUp"]
+__all__ = ["main", "run_training", "backoff_config", "training_arguments", "build_trainer", "Context",
+           "OutOfMemoryGiveUp", "StopRequest", "StoppedBeforeTraining", "phase_delays", "stop_point"]

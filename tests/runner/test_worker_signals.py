@@ -7,6 +7,7 @@ import signal
 import time
 
 import pytest
+from ft_tui.runner.worker import PHASES
 
 pytestmark = pytest.mark.slow_runner
 
@@ -57,5 +58,6 @@ def test_sigterm_before_training_ends_stopped_without_a_checkpoint(new_run, rt):
             proc.kill()
     events = run.events()
     assert events[-1]["type"] == "end" and events[-1]["status"] == "stopped"
+    assert events[-1]["phase"] in PHASES and "before the first training step" in events[-1]["message"]
     assert not any(e["type"] in ("log", "checkpoint") for e in events)
     assert run.checkpoints(complete_only=False) == [] and run.read_state()["status"] == "stopped"
