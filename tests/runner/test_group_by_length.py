@@ -6,10 +6,12 @@ option, and the padded tokens are counted from the batches it yields.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import config_from_dict
+from ft_tui.runner.rundir import COMPLETE_MARKER
 
 
 def _loader_padding(demo_kit: Any, tmp_path: Path, **overrides: Any) -> tuple[Any, int, int]:
@@ -62,3 +64,19 @@ def test_group_by_length_with_packing_keeps_the_random_sampler(demo_kit: Any, tm
     assert any("group_by_length" in w for w in cfg.warnings)
     sampler, padded, _real = _loader_padding(demo_kit, tmp_path, group_by_length=True, packing=True)
     assert not isinstance(sampler, LengthGroupedSampler)
+
+
+def test_a_grouped_run_resumes_exactly(new_run, rt) -> None:
+    """The length-grouped order is the same after a resume: the resumed steps repeat the uninterrupted losses."""
+    run = new_run(max_steps=6, save_steps=2, group_by_length=True, max_samples=None)
+    assert rt.run_worker(run) == 0
+    first = {e["step"]: e["loss"] for e in run.events() if e["type"] == "log"}
+    shutil.rmtree(run.path / "adapter")  # as if the process died while writing checkpoint-6
+    (run.path / "checkpoint-6" / COMPLETE_MARKER).unlink()
+    run.write_state(status="running", exit_code=None)
+    n_before = len(run.events())
+    assert rt.run_worker(run, "--resume") == 0
+    logs = [e for e in run.events()[n_before:] if e["type"] == "log"]
+    assert [e["step"] for e in logs] == [5, 6]
+    for e in logs:
+        assert abs(e["loss"] - first[e["step"]]) < 1e-4
