@@ -34,9 +34,107 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ModelError
+from .errors import Coded, ConfigError, ModelError
 
 CATALOG_PATH = Path(__file__).with_name("data") / "models.yaml"
+
+#: Every message of a :class:`ModelError` (and the LoRA-target ConfigErrors) raised here, in English and Chinese:
+#: the CLI prints the English text, the TUI shows the error in the user's language. Key names, paths, ids and
+#: values stay as they are in both languages. A test checks both languages and their placeholders.
+MESSAGES: dict[str, dict[str, str]] = {
+    "not_non_negative": {"en": "'{key}' must be a non-negative integer, got {value!r}.",
+                         "zh": "'{key}' 必须是非负整数，当前为 {value!r}。"},
+    "hint_fix_config": {"en": "Fix the config.json or pass another model.", "zh": "请修正 config.json，或换一个模型。"},
+    "custom_code": {
+        "en": "model_type '{model_type}' is custom code (config.json has auto_map) that this planner cannot count "
+              "from its fields.",
+        "zh": "model_type '{model_type}' 是自定义代码（config.json 里有 auto_map），计划器无法根据它的字段计算模型"
+              "大小。"},
+    "hint_trust_code": {"en": "Set `trust_remote_code: true` in the config if you trust this repository's code.",
+                        "zh": "如果信任这个仓库的代码，请在配置中设置 `trust_remote_code: true`。"},
+    "lacks_fields": {"en": "config.json lacks {missing}; cannot tell the model's size.",
+                     "zh": "config.json 缺少 {missing}，无法判断模型大小。"},
+    "hint_causal_lm_dir": {"en": "Pass the directory of a Hugging Face causal LM (--model /path/to/model).",
+                           "zh": "请指定一个 Hugging Face 因果语言模型的目录（--model /path/to/model）。"},
+    "dims_positive": {"en": "hidden_size, num_hidden_layers and num_attention_heads must be positive.",
+                      "zh": "hidden_size、num_hidden_layers 和 num_attention_heads 都必须大于 0。"},
+    "head_dim_missing": {
+        "en": "hidden_size {h} is not divisible by num_attention_heads {heads} and head_dim is missing.",
+        "zh": "hidden_size {h} 不能被 num_attention_heads {heads} 整除，而且缺少 head_dim。"},
+    "config_not_object": {"en": "config.json must hold a JSON object.", "zh": "config.json 必须是一个 JSON 对象。"},
+    "mlp_only_layers": {"en": "'mlp_only_layers' must be a list of layer indices, got {value!r}.",
+                        "zh": "'mlp_only_layers' 必须是层号的列表，当前为 {value!r}。"},
+    "cannot_read": {"en": "cannot read it: {error}.", "zh": "无法读取：{error}。"},
+    "not_json": {"en": "not valid JSON ({error}).", "zh": "不是有效的 JSON（{error}）。"},
+    "hint_redownload": {"en": "Re-download or fix the file.", "zh": "请重新下载或修正这个文件。"},
+    "st_too_short": {"en": "too short to be a safetensors file.", "zh": "文件太短，不可能是 safetensors 文件。"},
+    "st_header_length": {"en": "header length {length} is implausible; the file is corrupt.",
+                         "zh": "文件头长度 {length} 不合理；文件已损坏。"},
+    "st_header_json": {"en": "the safetensors header is not valid JSON ({error}).",
+                       "zh": "safetensors 文件头不是有效的 JSON（{error}）。"},
+    "st_header_object": {"en": "the safetensors header is not a JSON object.",
+                         "zh": "safetensors 文件头不是 JSON 对象。"},
+    "no_weight_map": {"en": "has no 'weight_map' object.", "zh": "没有 'weight_map' 对象。"},
+    "st_tensor_entry": {"en": "tensor '{name}' has a malformed header entry ({error}).",
+                        "zh": "张量 '{name}' 的文件头条目格式错误（{error}）。"},
+    "hint_corrupt": {"en": "The file is corrupt; download it again.", "zh": "文件已损坏，请重新下载。"},
+    "no_config_json": {"en": "no config.json in {folder}.", "zh": "{folder} 里没有 config.json。"},
+    "hint_model_dir": {"en": "Point --model at a Hugging Face model directory (the one holding config.json).",
+                       "zh": "请让 --model 指向 Hugging Face 模型目录（含 config.json 的那个）。"},
+    "gated": {"en": "'{repo}' is gated on the Hugging Face hub and this machine has no access.",
+              "zh": "'{repo}' 在 Hugging Face Hub 上是受限（gated）模型，这台机器没有访问权限。"},
+    "hint_gated": {
+        "en": "Accept its licence on the hub and `huggingface-cli login`, or pass a local copy with --model "
+              "/path/to/model.",
+        "zh": "请先在 Hub 上接受它的许可协议并运行 `huggingface-cli login`，或用 --model /path/to/model 指定本地副本。"},
+    "catalog_unreadable": {"en": "the built-in model catalog is unreadable ({error}).",
+                           "zh": "内置模型目录无法读取（{error}）。"},
+    "no_model": {"en": "no model given.", "zh": "没有指定模型。"},
+    "hint_no_model": {
+        "en": "Set model_name_or_path to a hub id (e.g. Qwen/Qwen2.5-0.5B-Instruct) or a local directory (--model "
+              "/path/to/model).",
+        "zh": "请把 model_name_or_path 设为 Hub 上的模型名（如 Qwen/Qwen2.5-0.5B-Instruct）或本地目录（--model "
+              "/path/to/model）。"},
+    "path_missing": {"en": "model path '{path}' does not exist.", "zh": "模型路径 '{path}' 不存在。"},
+    "hint_path_missing": {"en": "Check the path; relative paths are taken from the config file's folder.",
+                          "zh": "请检查路径；相对路径是相对配置文件所在的文件夹。"},
+    "unknown_model": {
+        "en": "unknown model '{name}': it is not in the built-in catalog, not in the local Hugging Face cache "
+              "({cache}){hub}.",
+        "zh": "未知的模型 '{name}'：内置模型目录里没有，本地 Hugging Face 缓存（{cache}）里也没有{hub}。"},
+    "hub_offline": {"en": " and the hub is offline (HF_HUB_OFFLINE, or network not allowed)",
+                    "zh": "，而且无法访问 Hub（设置了 HF_HUB_OFFLINE，或不允许联网）"},
+    "hub_id_form": {"en": " (hub ids have the form org/name)", "zh": "（Hub 上的模型名形如 org/name）"},
+    "hub_unreachable": {"en": " and the hub could not be reached ({error})", "zh": "，而且连不上 Hub（{error}）"},
+    "hub_not_found": {"en": " nor on the hub", "zh": "，Hub 上也没有"},
+    "hint_unknown": {"en": "Or pass a local model directory with --model /path/to/model.",
+                     "zh": "也可以用 --model /path/to/model 指定本地模型目录。"},
+    "hint_unknown_close": {"en": "Did you mean: {close}? Or pass a local model directory with --model /path/to/model.",
+                           "zh": "你是不是想写：{close}？也可以用 --model /path/to/model 指定本地模型目录。"},
+    "no_formula": {"en": "model_type '{model_type}' has no closed-form parameter count.",
+                   "zh": "model_type '{model_type}' 没有参数量的解析公式。"},
+    "layer_range": {"en": "layer index {index} is outside 0..{last}.", "zh": "层号 {index} 不在 0..{last} 范围内。"},
+    "lora_target_empty": {"en": "must name at least one module, or 'all'.", "zh": "至少要写一个模块名，或写 'all'。"},
+    "lora_rank": {"en": "must be a positive integer, got {value!r}.", "zh": "必须是正整数，当前为 {value!r}。"},
+    "lora_target_unknown": {"en": "no module named {names} in {model_type} ({model}).",
+                            "zh": "{model_type}（{model}）里没有名为 {names} 的模块。"},
+    "hint_lora_targets": {"en": "Use 'all' or some of: {available}.", "zh": "请用 'all'，或从这些模块中选：{available}。"},
+    "unknown_model_type": {"en": "transformers does not know model_type '{model_type}' ({error}).",
+                           "zh": "transformers 不认识 model_type '{model_type}'（{error}）。"},
+    "hint_unknown_model_type": {
+        "en": "Upgrade transformers, or set `trust_remote_code: true` for custom code.",
+        "zh": "请升级 transformers；如果是自定义代码，请设置 `trust_remote_code: true`。"},
+    "cannot_build": {"en": "cannot build {model_type} as a causal LM ({error}).",
+                     "zh": "无法把 {model_type} 构建为因果语言模型（{error}）。"},
+    "hint_ships_code": {"en": "Set `trust_remote_code: true` if the model ships its own code.",
+                        "zh": "如果模型自带代码，请设置 `trust_remote_code: true`。"},
+}
+
+
+class ModelText(Coded):
+    """A model error's message or hint: English as ``str``, code and values for the TUI's other languages."""
+
+    CATALOG = MESSAGES
 
 # Families whose parameters we count from config fields. Each value says how the family departs from Llama.
 #   bias:   which attention projections carry a bias ("config" = q,k,v,o when attention_bias, "qkv" = q,k,v always,
@@ -193,8 +291,8 @@ def _first(cfg: dict, key: str) -> Any:
 
 def _as_int(value: Any, key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ModelError(f"'{key}' must be a non-negative integer, got {value!r}.", file=where,
-                         hint="Fix the config.json or pass another model.")
+        raise ModelError(ModelText("not_non_negative", key=key, value=value), file=where,
+                         hint=ModelText("hint_fix_config"))
     return value
 
 
@@ -257,27 +355,24 @@ def _check_custom_code(text: dict, model_type: str, cfg: dict, where: str, trust
         return
     missing = [k for k in (*_REQUIRED, "intermediate_size") if _first(text, k) is None]
     if missing or not _transformers_knows(model_type):
-        raise ModelError(
-            f"model_type '{model_type or '?'}' is custom code (config.json has auto_map) that this planner cannot "
-            "count from its fields.", file=where,
-            hint="Set `trust_remote_code: true` in the config if you trust this repository's code.")
+        raise ModelError(ModelText("custom_code", model_type=model_type or "?"), file=where,
+                         hint=ModelText("hint_trust_code"))
 
 
 def _attention_dims(text: dict, where: str) -> tuple[int, int, int, int, int]:
     """(hidden_size, layers, heads, kv_heads, head_dim) with the usual defaults: n_kv = n_q, d = h / n_q."""
     missing = [k for k in _REQUIRED if _first(text, k) is None]
     if missing:
-        raise ModelError(f"config.json lacks {', '.join(missing)}; cannot tell the model's size.", file=where,
-                         hint="Pass the directory of a Hugging Face causal LM (--model /path/to/model).")
+        raise ModelError(ModelText("lacks_fields", missing=", ".join(missing)), file=where,
+                         hint=ModelText("hint_causal_lm_dir"))
     h = _opt_int(text, "hidden_size", where)
     layers = _opt_int(text, "num_hidden_layers", where)
     heads = _opt_int(text, "num_attention_heads", where)
     if heads == 0 or h == 0 or layers == 0:
-        raise ModelError("hidden_size, num_hidden_layers and num_attention_heads must be positive.", file=where)
+        raise ModelError(ModelText("dims_positive"), file=where)
     kv = _opt_int(text, "num_key_value_heads", where, default=heads)
     if text.get("head_dim") is None and h % heads:
-        raise ModelError(f"hidden_size {h} is not divisible by num_attention_heads {heads} and head_dim is "
-                         "missing.", file=where)
+        raise ModelError(ModelText("head_dim_missing", h=h, heads=heads), file=where)
     head_dim = _opt_int(text, "head_dim", where, default=h // heads)
     return h, layers, heads, kv, head_dim
 
@@ -294,7 +389,7 @@ def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_pat
                      trust_remote_code: bool = False) -> ModelSpec:
     """Build a :class:`ModelSpec` from a parsed config.json (``where`` names the file for error messages)."""
     if not isinstance(cfg, dict):
-        raise ModelError("config.json must hold a JSON object.", file=where)
+        raise ModelError(ModelText("config_not_object"), file=where)
     text = _text_part(cfg)
     model_type = str(text.get("model_type") or "")
     family = _FAMILIES.get(model_type)
@@ -304,7 +399,7 @@ def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_pat
     experts = _opt_int(text, "num_experts", where)
     mlp_only = text.get("mlp_only_layers") or []
     if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
-        raise ModelError(f"'mlp_only_layers' must be a list of layer indices, got {mlp_only!r}.", file=where)
+        raise ModelError(ModelText("mlp_only_layers", value=mlp_only), file=where)
     dtype = text.get("torch_dtype") or text.get("dtype") or cfg.get("torch_dtype") or cfg.get("dtype")
     sliding = text.get("sliding_window")
     return ModelSpec(
@@ -352,11 +447,11 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ModelError(f"cannot read it: {exc.strerror or exc}.", file=str(path)) from exc
+        raise ModelError(ModelText("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
-        raise ModelError(f"not valid JSON ({exc}).", file=str(path), line=line,
-                         hint="Re-download or fix the file.") from exc
+        raise ModelError(ModelText("not_json", error=str(exc)), file=str(path), line=line,
+                         hint=ModelText("hint_redownload")) from exc
 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
@@ -368,19 +463,19 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             prefix = fh.read(8)
             if len(prefix) < 8:
-                raise ModelError("too short to be a safetensors file.", file=str(path))
+                raise ModelError(ModelText("st_too_short"), file=str(path))
             (length,) = struct.unpack("<Q", prefix)
             if length > 100_000_000:
-                raise ModelError(f"header length {length} is implausible; the file is corrupt.", file=str(path))
+                raise ModelError(ModelText("st_header_length", length=length), file=str(path))
             raw = fh.read(length)
     except OSError as exc:
-        raise ModelError(f"cannot read it: {exc.strerror or exc}.", file=str(path)) from exc
+        raise ModelError(ModelText("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"the safetensors header is not valid JSON ({exc}).", file=str(path)) from exc
+        raise ModelError(ModelText("st_header_json", error=str(exc)), file=str(path)) from exc
     if not isinstance(header, dict):
-        raise ModelError("the safetensors header is not a JSON object.", file=str(path))
+        raise ModelError(ModelText("st_header_object"), file=str(path))
     return header
 
 
@@ -404,7 +499,7 @@ def _safetensors_facts(folder: Path) -> tuple[int | None, int | None, str | None
         index = _read_json(index_path)
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(weight_map, dict):
-            raise ModelError("has no 'weight_map' object.", file=str(index_path))
+            raise ModelError(ModelText("no_weight_map"), file=str(index_path))
         shards = sorted({folder / str(s) for s in weight_map.values()})
         if not all(s.is_file() for s in shards):
             total = (index.get("metadata") or {}).get("total_size")
@@ -428,8 +523,8 @@ def _safetensors_facts(folder: Path) -> tuple[int | None, int | None, str | None
                 for dim in info["shape"]:
                     count *= int(dim)
             except (KeyError, TypeError, ValueError) as exc:
-                raise ModelError(f"tensor '{tname}' has a malformed header entry ({exc!r}).", file=str(shard),
-                                 hint="The file is corrupt; download it again.") from exc
+                raise ModelError(ModelText("st_tensor_entry", name=tname, error=repr(exc)), file=str(shard),
+                                 hint=ModelText("hint_corrupt")) from exc
             elements += count
             names.append(tname)
             if info.get("dtype") == "I8":
@@ -453,8 +548,8 @@ def _has_chat_template(folder: Path) -> bool | None:
 def _spec_from_folder(folder: Path, *, name: str, source: str, trust_remote_code: bool) -> ModelSpec:
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise ModelError(f"no config.json in {folder}.", file=str(folder),
-                         hint="Point --model at a Hugging Face model directory (the one holding config.json).")
+        raise ModelError(ModelText("no_config_json", folder=folder), file=str(folder),
+                         hint=ModelText("hint_model_dir"))
     cfg = _read_json(config_path)
     spec = spec_from_config(cfg, name=name, source=source, where=str(config_path), local_path=str(folder),
                             trust_remote_code=trust_remote_code)
@@ -526,9 +621,7 @@ def _fetch_hub_config(repo_id: str, trust_remote_code: bool) -> ModelSpec | None
     try:
         path = Path(hf_hub_download(repo_id=repo_id, filename="config.json", etag_timeout=5))
     except GatedRepoError as exc:
-        raise ModelError(f"'{repo_id}' is gated on the Hugging Face hub and this machine has no access.",
-                         hint="Accept its licence on the hub and `huggingface-cli login`, or pass a local copy "
-                              "with --model /path/to/model.") from exc
+        raise ModelError(ModelText("gated", repo=repo_id), hint=ModelText("hint_gated")) from exc
     except (RepositoryNotFoundError, EntryNotFoundError):
         return None
     except Exception as exc:  # no network, timeouts, proxies: the caller reports the id as unresolved
@@ -556,7 +649,7 @@ def _catalog() -> tuple[list[dict], dict[str, tuple[dict, str]]]:
     try:
         data = yaml.load(CATALOG_PATH.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(f"the built-in model catalog is unreadable ({exc}).", file=str(CATALOG_PATH)) from exc
+        raise ModelError(ModelText("catalog_unreadable", error=str(exc)), file=str(CATALOG_PATH)) from exc
     entries: list[dict] = []
     by_id: dict[str, dict] = {}
     for raw in data["models"]:
@@ -641,14 +734,14 @@ def _looks_like_path(name: str) -> bool:
 def _try_hub(name: str, trust_remote_code: bool, allow_network: bool | None) -> tuple[ModelSpec | None, str]:
     """The hub's config.json for ``name`` when allowed, else None and why (for the "unknown model" message)."""
     if not _network_allowed(allow_network):
-        return None, " and the hub is offline (HF_HUB_OFFLINE, or network not allowed)"
+        return None, ModelText("hub_offline")
     if name.count("/") > 1:
-        return None, " (hub ids have the form org/name)"
+        return None, ModelText("hub_id_form")
     try:
         spec = _fetch_hub_config(name, trust_remote_code)
     except _HubUnreachable as exc:
-        return None, f" and the hub could not be reached ({exc})"
-    return spec, " nor on the hub"
+        return None, ModelText("hub_unreachable", error=str(exc))
+    return spec, ModelText("hub_not_found")
 
 
 def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_network: bool | None = None,
@@ -661,9 +754,7 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     """
     name = str(name_or_path or "").strip()
     if not name:
-        raise ModelError("no model given.", key="model_name_or_path",
-                         hint="Set model_name_or_path to a hub id (e.g. Qwen/Qwen2.5-0.5B-Instruct) or a local "
-                              "directory (--model /path/to/model).")
+        raise ModelError(ModelText("no_model"), key="model_name_or_path", hint=ModelText("hint_no_model"))
     candidate = Path(name).expanduser()
     if base_dir is not None and not candidate.is_absolute():
         candidate = Path(base_dir) / candidate
@@ -672,8 +763,8 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     if candidate.is_dir():
         return _spec_from_folder(candidate, name=name, source="local", trust_remote_code=trust_remote_code)
     if _looks_like_path(name):
-        raise ModelError(f"model path '{candidate}' does not exist.", key="model_name_or_path",
-                         hint="Check the path; relative paths are taken from the config file's folder.")
+        raise ModelError(ModelText("path_missing", path=candidate), key="model_name_or_path",
+                         hint=ModelText("hint_path_missing"))
     snapshot = _cached_snapshot(name)
     if snapshot is not None:
         return _spec_from_folder(snapshot, name=name, source="hf-cache", trust_remote_code=trust_remote_code)
@@ -684,12 +775,10 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     if spec is not None:
         return spec
     close = close_catalog_matches(name)
-    raise ModelError(
-        f"unknown model '{name}': it is not in the built-in catalog, not in the local Hugging Face cache "
-        f"({hf_hub_cache_dir()}){hub_note}.",
-        key="model_name_or_path",
-        hint=("Did you mean: " + ", ".join(close) + "? " if close else "")
-        + "Or pass a local model directory with --model /path/to/model.")
+    raise ModelError(ModelText("unknown_model", name=name, cache=hf_hub_cache_dir(), hub=hub_note),
+                     key="model_name_or_path",
+                     hint=ModelText("hint_unknown_close", close=", ".join(close)) if close
+                     else ModelText("hint_unknown"))
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -720,7 +809,7 @@ class _Layer:
 def _layer(spec: ModelSpec, i: int) -> _Layer:
     fam = _family(spec)
     if fam is None:
-        raise ModelError(f"model_type '{spec.model_type}' has no closed-form parameter count.")
+        raise ModelError(ModelText("no_formula", model_type=spec.model_type))
     h, d = spec.hidden_size, spec.head_dim
     q_out, kv_out = spec.num_attention_heads * d, spec.num_key_value_heads * d
     bias_mode = fam["bias"]
@@ -822,7 +911,7 @@ def layer_params(spec: ModelSpec, index: int = -1) -> int:
     n = spec.num_hidden_layers
     i = index + n if index < 0 else index
     if not 0 <= i < n:
-        raise ModelError(f"layer index {index} is outside 0..{n - 1}.")
+        raise ModelError(ModelText("layer_range", index=index, last=n - 1))
     if _family(spec) is None:
         return _meta_model(spec).layer_totals[i]
     layer = _layer(spec, i)
@@ -835,7 +924,7 @@ def _parse_targets(targets: list[str] | str) -> list[str]:
         targets = targets.split(",")
     out = [t.strip() for t in targets if t and t.strip()]
     if not out:
-        raise ConfigError("must name at least one module, or 'all'.", key="lora_target")
+        raise ConfigError(ModelText("lora_target_empty"), key="lora_target")
     return out
 
 
@@ -853,7 +942,7 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     Checks (memory-model.md 2.5): Llama-2-7B r=8 q,v = 4,194,304; Llama-3-8B r=16 all = 41,943,040.
     """
     if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
-        raise ConfigError(f"must be a positive integer, got {rank!r}.", key="lora_rank")
+        raise ConfigError(ModelText("lora_rank", value=rank), key="lora_rank")
     names = _parse_targets(targets)
     want_all = any(t.lower() in ("all", "all-linear") for t in names)
     names = [t for t in names if t.lower() not in ("all", "all-linear")]
@@ -863,8 +952,9 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     unknown = [t for t in names if t not in extra and not any(_matches(m, t) for m in modules)]
     if unknown:
         available = sorted({m.split(".")[-1] for m in modules})
-        raise ConfigError(f"no module named {', '.join(unknown)} in {spec.model_type} ({spec.name}).",
-                          key="lora_target", hint=f"Use 'all' or some of: {', '.join(available)}.")
+        raise ConfigError(ModelText("lora_target_unknown", names=", ".join(unknown), model_type=spec.model_type,
+                                    model=spec.name),
+                          key="lora_target", hint=ModelText("hint_lora_targets", available=", ".join(available)))
     total = 0
     for layer in layers:
         for module, (d_in, d_out) in layer.items():
@@ -910,8 +1000,8 @@ def _hf_config(spec: ModelSpec):
     try:
         return AutoConfig.for_model(model_type, **raw)
     except (ValueError, KeyError) as exc:
-        raise ModelError(f"transformers does not know model_type '{model_type}' ({exc}).",
-                         hint="Upgrade transformers, or set `trust_remote_code: true` for custom code.") from exc
+        raise ModelError(ModelText("unknown_model_type", model_type=model_type, error=str(exc)),
+                         hint=ModelText("hint_unknown_model_type")) from exc
 
 
 def count_params_meta(spec: ModelSpec) -> ParamCounts:
@@ -934,8 +1024,8 @@ def _meta_model(spec: ModelSpec) -> _MetaModel:
             with torch.device("meta"):
                 model = AutoModelForCausalLM.from_config(config, trust_remote_code=spec.trust_remote_code)
         except ValueError as exc:
-            raise ModelError(f"cannot build {spec.model_type} as a causal LM ({exc}).",
-                             hint="Set `trust_remote_code: true` if the model ships its own code.") from exc
+            raise ModelError(ModelText("cannot_build", model_type=spec.model_type, error=str(exc)),
+                             hint=ModelText("hint_ships_code")) from exc
         _META_CACHE[key] = _classify_meta_model(model, spec.num_hidden_layers)
     return _META_CACHE[key]
 

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import NothingFits
+from .errors import Coded, Joined, NothingFits
 from .memory import (
     GIB,
     MemoryEstimate,
@@ -274,27 +274,59 @@ def _leanest_quant(base: TrainSetup, cfg) -> int | None:
     return base.quant_bits if "quantization_bit" in cfg.explicit else (4 if cfg.finetuning_type == "lora" else None)
 
 
+#: The "nothing fits" message and its alternatives, in English and Chinese (the CLI prints the English text, the
+#: TUI renders :class:`FitText` in the user's language). A test checks both languages and their placeholders.
+MESSAGES: dict[str, dict[str, str]] = {
+    "nothing_fits": {
+        "en": "nothing fits: {model} ({method}) needs at least {need} GiB per GPU even with batch 1, gradient "
+              "checkpointing and the leanest settings your keys allow; the budget is {budget} GiB on {count} x {gpu} "
+              "(memory_margin {margin}). What would fit: {hints}.",
+        "zh": "怎样都放不下：{model}（{method}）即使 batch 为 1、开启梯度检查点、并在你设定的配置项允许的范围内用最省"
+              "显存的设置，每张卡也至少需要 {need} GiB；而 {count} x {gpu} 上的预算只有 {budget} GiB（memory_margin "
+              "{margin}）。这样可以放下：{hints}。"},
+    "with_quant": {"en": " and {bits}-bit quantization", "zh": "，并使用 {bits} 位量化"},
+    "fit_fsdp": {"en": "{n} x {gpu} with FSDP{quant} (weights, gradients and optimizer states sharded)",
+                 "zh": "{n} x {gpu} 配合 FSDP{quant}（权重、梯度和优化器状态分片存放）"},
+    "fit_qlora": {"en": "4-bit quantization (quantization_bit: 4, QLoRA)",
+                  "zh": "4 位量化（quantization_bit: 4，即 QLoRA）"},
+    "fit_lora4": {"en": "LoRA with 4-bit quantization (finetuning_type: lora, quantization_bit: 4)",
+                  "zh": "LoRA 配合 4 位量化（finetuning_type: lora，quantization_bit: 4）"},
+    "fit_cutoff": {"en": "a shorter cutoff_len: {length}{quant}", "zh": "更短的 cutoff_len：{length}{quant}"},
+    "fit_smaller_none": {
+        "en": "a smaller model (activations and logits alone exceed the budget at this cutoff_len)",
+        "zh": "更小的模型（在这个 cutoff_len 下，光是激活值和 logits 就已超出预算）"},
+    "fit_smaller": {"en": "a smaller model: about {size}B parameters or fewer with these settings",
+                    "zh": "更小的模型：在这些设置下约 {size}B 参数或更少"},
+}
+
+
+class FitText(Coded):
+    """The "nothing fits" message or one of its alternatives: English as ``str``, code and values for the TUI."""
+
+    CATALOG = MESSAGES
+
+
 def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     """What would fit, each checked with the same estimator."""
     cfg, out = s.cfg, []
     quant = _leanest_quant(base, cfg)
-    with_quant = f" and {quant}-bit quantization" if quant else ""
+    with_quant = FitText("with_quant", bits=quant) if quant else ""
     for n in (2, 4, 8, 16, 32, 64):
         if n <= hw.count:
             continue
         if s.estimate(_lean(base, cfg, quant_bits=quant, n_gpus=n, strategy="fsdp")).fits:
-            out.append(f"{n} x {hw.name} with FSDP{with_quant} (weights, gradients and optimizer states sharded)")
+            out.append(FitText("fit_fsdp", n=n, gpu=hw.name, quant=with_quant))
             break
     if base.quant_bits != 4:
         if cfg.finetuning_type == "lora":
             if s.estimate(_lean(base, cfg, quant_bits=4)).fits:
-                out.append("4-bit quantization (quantization_bit: 4, QLoRA)")
+                out.append(FitText("fit_qlora"))
         elif s.estimate(_lean(base, cfg, method="lora", quant_bits=4)).fits:
-            out.append("LoRA with 4-bit quantization (finetuning_type: lora, quantization_bit: 4)")
+            out.append(FitText("fit_lora4"))
     length = base.seq_len // 2
     while length >= 128:
         if s.estimate(_lean(base, cfg, quant_bits=quant, seq_len=length)).fits:
-            out.append(f"a shorter cutoff_len: {length}{with_quant}")
+            out.append(FitText("fit_cutoff", length=length, quant=with_quant))
             break
         length //= 2
     out.append(_smaller_model_hint(s, _lean(base, cfg, quant_bits=quant)))
@@ -309,8 +341,8 @@ def _smaller_model_hint(s: _Searcher, lean: TrainSetup) -> str:
         (1 + lean.fragmentation)
     room = (s.budget - fixed) / (1 + lean.fragmentation)
     if room <= 0 or per_param <= 0:
-        return "a smaller model (activations and logits alone exceed the budget at this cutoff_len)"
-    return f"a smaller model: about {room / per_param / 1e9:.1f}B parameters or fewer with these settings"
+        return FitText("fit_smaller_none")
+    return FitText("fit_smaller", size=f"{room / per_param / 1e9:.1f}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -382,11 +414,10 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
     if choice is None:
         hints = _alternatives(searcher, base, hw)
         lean = searcher.estimate(_lean(base, cfg1, quant_bits=_leanest_quant(base, cfg1)))
-        raise NothingFits(
-            f"nothing fits: {spec.name} ({cfg1.finetuning_type}) needs at least {lean.peak_bytes / GIB:.1f} GiB per "
-            f"GPU even with batch 1, gradient checkpointing and the leanest settings your keys allow; the budget "
-            f"is {budget / GIB:.1f} GiB on {hw.count} x {hw.name} (memory_margin {cfg.memory_margin:.0%}). "
-            "What would fit: " + "; ".join(hints) + ".")
+        raise NothingFits(FitText(
+            "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=f"{lean.peak_bytes / GIB:.1f}",
+            budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{cfg.memory_margin:.0%}",
+            hints=Joined(hints, "semicolon")))
     final = _apply_choice(cfg1, choice, n, reasons)
     _mark_user(cfg, reasons)
     from .memory import estimate_memory

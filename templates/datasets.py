@@ -46,7 +46,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ft_tui.planner.errors import DataError
+from ft_tui.planner.errors import DataError, Joined
+
+from .stats import Note
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig
@@ -82,6 +84,18 @@ DEFAULT_TAGS = {
 }
 
 IGNORE_INDEX = -100
+
+# Why a row was dropped (the keys of ``LoadedData.dropped`` and of the statistics' ``dropped_reasons``): coded
+# notes, so the TUI shows them in the user's language; their text is the English reason.
+DROP_EMPTY_RESPONSE = Note("drop_empty_response")
+DROP_EMPTY_TEXT = Note("drop_empty_text")
+DROP_HISTORY = Note("drop_history")
+DROP_MESSAGES = Note("drop_messages")
+DROP_MESSAGE_OBJECT = Note("drop_message_object")
+DROP_ALTERNATE = Note("drop_alternate")
+DROP_LAST_TURN = Note("drop_last_turn")
+DROP_NO_LABEL_EMPTY = Note("drop_no_label_empty")
+DROP_NO_LABEL = Note("drop_no_label")
 _NO_LIMIT = 1 << 30  # "cutoff" used to measure untruncated lengths
 
 
@@ -113,8 +127,10 @@ class DatasetSpec:
     @property
     def where(self) -> str:
         if self.hub_url:
-            return f"hub dataset '{self.hub_url}'"
-        return str(self.files[0]) if len(self.files) == 1 else f"{len(self.files)} files under {self.files[0].parent}"
+            return Note("where_hub", url=self.hub_url)
+        if len(self.files) == 1:
+            return str(self.files[0])
+        return Note("where_files", n=len(self.files), folder=str(self.files[0].parent))
 
 
 @dataclass
@@ -173,15 +189,14 @@ def read_registry(directory: Path) -> tuple[dict[str, Any], str] | None:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read the dataset registry ({exc})", file=str(path)) from None
+        raise DataError(Note("err_registry_unreadable", error=str(exc)), file=str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"is not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno,
-                        hint="Fix the JSON syntax; every entry is \"name\": {\"file_name\": ...}.") from None
+        raise DataError(Note("err_registry_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
+                        hint=Note("hint_registry_json")) from None
     if not isinstance(data, dict):
-        raise DataError("must be a JSON object mapping dataset names to entries, like "
-                        "{\"my_data\": {\"file_name\": \"my_data.json\"}}", file=str(path))
+        raise DataError(Note("err_registry_object"), file=str(path))
     return data, text
 
 
@@ -202,31 +217,32 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
                      warnings: list[str]) -> DatasetSpec:
     line = _key_line(text, name)
 
-    def fail(message: str, hint: str | None = None) -> DataError:
-        return DataError(f"dataset '{name}': {message}", file=str(registry), line=line, hint=hint)
+    def fail(message: Note, hint: Note | None = None) -> DataError:
+        return DataError(Note("err_in_dataset", name=name, message=message), file=str(registry), line=line,
+                         hint=hint)
 
     if not isinstance(entry, dict):
-        raise fail("the entry must be an object such as {\"file_name\": \"data.json\"}")
+        raise fail(Note("err_entry_object"))
     if entry.get("ranking"):
-        raise fail("preference data (DPO/RM) is not supported yet ('ranking: true'); ft-tui trains sft and pt.")
+        raise fail(Note("err_ranking"))
     if (entry.get("columns") or {}).get("kto_tag"):
-        raise fail("KTO data (a 'kto_tag' column) is not supported yet; ft-tui trains sft and pt.")
+        raise fail(Note("err_kto"))
     for key in sorted(set(entry) - _ENTRY_KEYS):
-        warnings.append(f"{registry}: dataset '{name}': key '{key}' is not a dataset_info.json key and is ignored")
+        warnings.append(Note("warn_entry_key", registry=str(registry), name=name, key=key))
     if "num_samples" in entry:
-        warnings.append(f"dataset '{name}': 'num_samples' is ignored; use max_samples in the config")
+        warnings.append(Note("warn_num_samples", name=name))
 
     formatting = entry.get("formatting", "alpaca")
     if formatting not in FORMATTINGS:
-        raise fail(f"formatting '{formatting}' is not one of {', '.join(FORMATTINGS)}")
+        raise fail(Note("err_formatting", formatting=formatting, choices=", ".join(FORMATTINGS)))
     columns = entry.get("columns") or {}
     tags = entry.get("tags") or {}
     if not isinstance(columns, dict) or not isinstance(tags, dict):
-        raise fail("'columns' and 'tags' must be objects such as {\"prompt\": \"instruction\"}")
+        raise fail(Note("err_columns_tags"))
     for key in sorted(set(columns) - _COLUMN_KEYS):
-        warnings.append(f"dataset '{name}': column key '{key}' is unknown and ignored")
+        warnings.append(Note("warn_column_key", name=name, key=key))
     for key in sorted(set(tags) - _TAG_KEYS):
-        warnings.append(f"dataset '{name}': tag key '{key}' is unknown and ignored")
+        warnings.append(Note("warn_tag_key", name=name, key=key))
 
     spec = DatasetSpec(name=name, formatting=formatting, origin=str(registry),
                        columns={**DEFAULT_COLUMNS, **columns},
@@ -240,8 +256,7 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
     local = directory / file_name if isinstance(file_name, str) and file_name else None
     if local is not None and (local.exists() or not entry.get("hf_hub_url")):
         if not local.exists():
-            raise fail(f"file_name '{file_name}' does not exist (looked for {local})",
-                       hint="dataset_dir is resolved against the config file's folder; check both.")
+            raise fail(Note("err_file_name_missing", file_name=file_name, path=str(local)), hint=Note("hint_dataset_dir"))
         spec.files = _data_files(local)
         return spec
     if entry.get("hf_hub_url"):
@@ -249,16 +264,16 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
         return spec
     others = [k for k in _SOURCE_KEYS if entry.get(k)]
     if others:
-        raise fail(f"'{others[0]}' sources are not supported; download the data and point 'file_name' at it")
-    raise fail("has no source: add 'file_name' (a file or folder under dataset_dir) or 'hf_hub_url'")
+        raise fail(Note("err_source_unsupported", source=others[0]))
+    raise fail(Note("err_no_source"))
 
 
 def _data_files(path: Path) -> list[Path]:
     """The data files of a dataset path: the file itself, or every data file of one type in a folder."""
     if path.is_file():
         if path.suffix.lower() not in FILE_TYPES:
-            raise DataError(f"unsupported file type '{path.suffix}'", file=str(path),
-                            hint=f"Use one of {', '.join(sorted(FILE_TYPES))}.")
+            raise DataError(Note("err_file_type", suffix=path.suffix), file=str(path),
+                            hint=Note("hint_use_types", types=", ".join(sorted(FILE_TYPES))))
         return [path]
     if (path / "state.json").is_file() and any(path.glob("*.arrow")):
         return [path]  # a datasets.Dataset.save_to_disk folder
@@ -266,13 +281,13 @@ def _data_files(path: Path) -> list[Path]:
                                                                           p.relative_to(path).parts))
     typed = [p for p in files if p.suffix.lower() in FILE_TYPES]
     if not typed:
-        raise DataError("the folder holds no data files", file=str(path),
-                        hint=f"Put {', '.join(sorted(FILE_TYPES))} files in it.")
+        raise DataError(Note("err_folder_empty"), file=str(path),
+                        hint=Note("hint_put_types", types=", ".join(sorted(FILE_TYPES))))
     kinds = {FILE_TYPES[p.suffix.lower()] for p in typed}
     if len(kinds) > 1:
         listing = ", ".join(f"{p.relative_to(path)} ({FILE_TYPES[p.suffix.lower()]})" for p in typed[:12])
-        raise DataError(f"a dataset folder must hold files of one type, found {', '.join(sorted(kinds))}: "
-                        f"{listing}", file=str(path), hint="Move the other files elsewhere or split the dataset.")
+        raise DataError(Note("err_folder_mixed", kinds=", ".join(sorted(kinds)), listing=listing), file=str(path),
+                        hint=Note("hint_folder_mixed"))
     return typed
 
 
@@ -289,15 +304,14 @@ def resolve_dataset(name: str, cfg: TrainConfig, warnings: list[str] | None = No
     candidate = cfg.resolve_path(name)
     if candidate.suffix.lower() in FILE_TYPES or candidate.is_dir() or candidate.exists():
         if not candidate.exists():
-            raise DataError(f"dataset file '{name}' does not exist (looked for {candidate})", key="dataset",
-                            hint="Relative paths are resolved against the config file's folder.")
+            raise DataError(Note("err_dataset_file_missing", name=name, path=str(candidate)), key="dataset",
+                            hint=Note("hint_relative_paths"))
         return DatasetSpec(name=name, files=_data_files(candidate), origin="path")
     known = list_datasets(cfg)
     where = (f"{user_dir / REGISTRY_NAME}" if (user_dir / REGISTRY_NAME).is_file()
-             else f"no {REGISTRY_NAME} in dataset_dir {user_dir}")
-    raise DataError(f"unknown dataset '{name}' ({where})", key="dataset",
-                    hint=f"Known datasets: {', '.join(known) or 'none'}. A path to a json, jsonl, csv, parquet, "
-                         f"txt or arrow file (or a folder of them) also works.")
+             else Note("where_no_registry", registry=REGISTRY_NAME, folder=str(user_dir)))
+    raise DataError(Note("err_unknown_dataset", name=name, where=where), key="dataset",
+                    hint=Note("hint_known_datasets", names=", ".join(known) or Note("none")))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -318,8 +332,8 @@ def _read_json(path: Path, limit: int | None) -> list[dict]:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # several top-level values: JSON Lines in a .json file
             return _read_jsonl(text.splitlines(), path, limit)
-        raise DataError(f"is not valid JSON: {exc.msg} (column {exc.colno})", file=str(path), line=exc.lineno,
-                        hint="Fix the file, or save it as JSON Lines (.jsonl, one object per line).") from None
+        raise DataError(Note("err_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
+                        hint=Note("hint_json_lines")) from None
     return _rows_from_object(data, path, limit)
 
 
@@ -331,12 +345,12 @@ def _rows_from_object(data: Any, path: Path, limit: int | None) -> list[dict]:
         else:
             data = [data]
     if not isinstance(data, list):
-        raise DataError("must hold a JSON array of objects (one per row)", file=str(path))
+        raise DataError(Note("err_json_array"), file=str(path))
     rows = data[:limit] if limit else data
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise DataError(f"row {i + 1} is a {type(row).__name__}, not an object", file=str(path),
-                            hint="Each row must be an object such as {\"instruction\": ..., \"output\": ...}.")
+            raise DataError(Note("err_row_type", i=i + 1, kind=type(row).__name__), file=str(path),
+                            hint=Note("hint_row_object"))
     return rows
 
 
@@ -349,10 +363,10 @@ def _read_jsonl(fh: Iterable[str], path: Path, limit: int | None) -> list[dict]:
         try:
             row = loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"line {lineno} is not valid JSON: {exc.msg} (column {exc.colno})", file=str(path),
-                            line=lineno, hint="Each line must be one complete JSON object.") from None
+            raise DataError(Note("err_jsonl_line", line=lineno, msg=exc.msg, col=exc.colno), file=str(path),
+                            line=lineno, hint=Note("hint_jsonl_line")) from None
         if not isinstance(row, dict):
-            raise DataError(f"line {lineno} is a {type(row).__name__}, not a JSON object", file=str(path),
+            raise DataError(Note("err_jsonl_type", line=lineno, kind=type(row).__name__), file=str(path),
                             line=lineno)
         rows.append(row)
         if limit and len(rows) >= limit:
@@ -366,8 +380,7 @@ def _read_csv(path: Path, limit: int | None) -> list[dict]:
         rows = []
         for row in reader:
             if None in row:  # more cells than header names
-                raise DataError(f"line {reader.line_num} has more cells than the header has columns",
-                                file=str(path), line=reader.line_num)
+                raise DataError(Note("err_csv_cells", line=reader.line_num), file=str(path), line=reader.line_num)
             rows.append(row)
             if limit and len(rows) >= limit:
                 break
@@ -393,7 +406,7 @@ def _read_parquet(path: Path, limit: int | None) -> list[dict]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"is not a readable parquet file ({exc})", file=str(path)) from None
+        raise DataError(Note("err_parquet", error=str(exc)), file=str(path)) from None
     return (table.slice(0, limit) if limit else table).to_pylist()
 
 
@@ -415,7 +428,7 @@ def _read_arrow(path: Path, limit: int | None) -> list[dict]:
                 source.seek(0)
                 table = pa.ipc.open_file(source).read_all()
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(f"is not a readable arrow file ({exc})", file=str(path)) from None
+        raise DataError(Note("err_arrow", error=str(exc)), file=str(path)) from None
     return (table.slice(0, limit) if limit else table).to_pylist()
 
 
@@ -431,18 +444,17 @@ def _hub_offline() -> bool:
 
 def _read_hub(spec: DatasetSpec, limit: int | None) -> list[dict]:
     if _hub_offline():
-        raise DataError(f"dataset '{spec.name}' comes from the Hugging Face Hub ('{spec.hub_url}'), but the hub "
-                        f"is offline here (HF_HUB_OFFLINE or HF_DATASETS_OFFLINE is set)",
-                        file=spec.registry, hint="Download the data and point 'file_name' at the file.")
+        raise DataError(Note("err_hub_offline", name=spec.name, url=spec.hub_url), file=spec.registry,
+                        hint=Note("hint_download_data"))
     import datasets
 
     try:
         ds = datasets.load_dataset(spec.hub_url, name=spec.subset, data_dir=spec.folder, split=spec.split)
     except Exception as exc:  # noqa: BLE001 - network, auth and missing-repo errors all mean "cannot load"
-        raise DataError(f"dataset '{spec.name}': cannot load '{spec.hub_url}' from the Hugging Face Hub: "
-                        f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                        file=spec.registry,
-                        hint="Check the name and your network or HF_TOKEN, or download the data.") from None
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise DataError(Note("err_hub_load", name=spec.name, url=spec.hub_url,
+                             error=f"{type(exc).__name__}: {first_line}"),
+                        file=spec.registry, hint=Note("hint_hub_load")) from None
     if limit:
         ds = ds.select(range(min(limit, len(ds))))
     return ds.to_list()
@@ -458,10 +470,10 @@ def read_rows(spec: DatasetSpec, limit: int | None = None) -> list[dict]:
         try:
             rows.extend(_READERS[kind](path, limit - len(rows) if limit else None))
         except UnicodeDecodeError as exc:
-            raise DataError(f"is not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path),
-                            hint="Re-save the file as UTF-8.") from None
+            raise DataError(Note("err_not_utf8", reason=exc.reason, byte=exc.start), file=str(path),
+                            hint=Note("hint_utf8")) from None
         except OSError as exc:
-            raise DataError(f"cannot read the file ({exc.strerror or exc})", file=str(path)) from None
+            raise DataError(Note("err_file_unreadable", error=str(exc.strerror or exc)), file=str(path)) from None
         if limit and len(rows) >= limit:
             break
     return rows
@@ -511,12 +523,11 @@ def _guess_formatting(spec: DatasetSpec, columns: set[str], rows: Sequence[dict]
 def _require(spec: DatasetSpec, columns: set[str], needed: Iterable[tuple[str, str]], stage: str) -> None:
     missing = [f"'{col}' ({role})" for role, col in needed if col not in columns]
     if missing:
-        have = ", ".join(sorted(columns)) or "no columns"
-        how = ("map them with \"columns\" in dataset_info.json" if spec.origin != "path"
-               else "rename the columns, or register the file in dataset_info.json with a \"columns\" mapping")
-        raise DataError(f"dataset '{spec.name}' ({spec.formatting}, stage {stage}) needs column(s) "
-                        f"{', '.join(missing)}, but {spec.where} has: {have}", file=spec.registry,
-                        hint=f"Fix: {how}.")
+        have = ", ".join(sorted(columns)) or Note("where_no_columns")
+        how = Note("how_map_columns" if spec.origin != "path" else "how_rename_columns")
+        raise DataError(Note("err_missing_columns", name=spec.name, formatting=spec.formatting, stage=stage,
+                             missing=", ".join(missing), where=spec.where, have=have), file=spec.registry,
+                        hint=Note("hint_fix", how=how))
 
 
 def _convert_alpaca(row: dict, cols: dict) -> tuple[list[dict] | None, str | None]:
@@ -526,7 +537,7 @@ def _convert_alpaca(row: dict, cols: dict) -> tuple[list[dict] | None, str | Non
     if query:
         prompt = f"{prompt}\n{query}" if prompt else query
     if not response.strip():
-        return None, "empty response"
+        return None, DROP_EMPTY_RESPONSE
     conv: list[dict] = []
     system = _text(row.get(cols["system"])) if cols.get("system") else ""
     if system:
@@ -534,7 +545,7 @@ def _convert_alpaca(row: dict, cols: dict) -> tuple[list[dict] | None, str | Non
     history = row.get(cols["history"]) if cols.get("history") else None
     if history:
         if not isinstance(history, list) or not all(isinstance(t, (list, tuple)) and len(t) == 2 for t in history):
-            return None, "history is not a list of [query, answer] pairs"
+            return None, DROP_HISTORY
         for q, a in history:
             conv.append({"role": "user", "content": _text(q)})
             conv.append({"role": "assistant", "content": _text(a)})
@@ -546,7 +557,7 @@ def _convert_alpaca(row: dict, cols: dict) -> tuple[list[dict] | None, str | Non
 def _convert_sharegpt(row: dict, cols: dict, tags: dict, counts: Counter) -> tuple[list[dict] | None, str | None]:
     messages = row.get(cols["messages"])
     if not isinstance(messages, list) or not messages:
-        return None, "messages is empty or not a list"
+        return None, DROP_MESSAGES
     role_tag, content_tag = tags["role_tag"], tags["content_tag"]
     user_roles = {tags["user_tag"]: "user", tags["observation_tag"]: "user"}
     assistant_roles = {tags["assistant_tag"]: "assistant", tags["function_tag"]: "assistant"}
@@ -561,17 +572,17 @@ def _convert_sharegpt(row: dict, cols: dict, tags: dict, counts: Counter) -> tup
     used_tools = False
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
-            return None, "a message is not an object"
+            return None, DROP_MESSAGE_OBJECT
         role = msg.get(role_tag)
         expected = user_roles if i % 2 == 0 else assistant_roles
         if role not in expected:
-            return None, "turns do not alternate user/assistant"
+            return None, DROP_ALTERNATE
         used_tools |= role in tool_roles
         conv.append({"role": expected[role], "content": _text(msg.get(content_tag))})
     if not messages or len(messages) % 2:
-        return None, "conversation does not end with an assistant turn"
+        return None, DROP_LAST_TURN
     if not any(m["content"].strip() for m in conv if m["role"] == "assistant"):
-        return None, "empty response"
+        return None, DROP_EMPTY_RESPONSE
     if used_tools:
         counts["tool turns mapped (function_call -> assistant, observation -> user)"] += 1
     return conv, None
@@ -588,10 +599,9 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
     cols = spec.columns
     media = [c for c in _MEDIA_COLUMNS if cols.get(c) and cols[c] in columns]
     if media:
-        loaded.warnings.append(f"dataset '{spec.name}': media columns ({', '.join(media)}) are ignored; ft-tui "
-                               f"trains text-only models")
+        loaded.warnings.append(Note("warn_media", name=spec.name, columns=", ".join(media)))
     if cols.get("tools") and any(row.get(cols["tools"]) for row in rows):
-        loaded.warnings.append(f"dataset '{spec.name}': the '{cols['tools']}' column (tool definitions) is ignored")
+        loaded.warnings.append(Note("warn_tools_column", name=spec.name, column=cols["tools"]))
 
     if stage == "pt":
         text_col = cols["prompt"] if spec.text_column_explicit or "text" not in columns else "text"
@@ -602,13 +612,12 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
             if text.strip():
                 out.append(text)
             else:
-                loaded.dropped["empty text"] += 1
+                loaded.dropped[DROP_EMPTY_TEXT] += 1
         return out
 
     if spec.formatting == "alpaca" and "text" in columns and cols["response"] not in columns:
-        raise DataError(f"dataset '{spec.name}' has only a text column (pre-training data), but stage is sft",
-                        file=spec.registry, key="stage",
-                        hint="Use stage: pt to train on raw text, or give instruction/output pairs.")
+        raise DataError(Note("err_text_only_sft", name=spec.name), file=spec.registry, key="stage",
+                        hint=Note("hint_text_only_sft"))
     tool_counts: Counter = Counter()
     convert: Callable[[dict], tuple[list[dict] | None, str | None]]
     if spec.formatting == "alpaca":
@@ -626,9 +635,7 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
         else:
             out.append(conv)
     if tool_counts:
-        loaded.warnings.append(f"dataset '{spec.name}': {sum(tool_counts.values())} conversation(s) have tool "
-                               f"turns; function_call turns are trained as assistant text and observation turns "
-                               f"are read as user turns")
+        loaded.warnings.append(Note("warn_tool_turns", name=spec.name, n=sum(tool_counts.values())))
     return out
 
 
@@ -639,8 +646,7 @@ def load_conversations(cfg: TrainConfig, *, limit: int | None = None) -> LoadedD
     """
     names = cfg.datasets
     if not names:
-        raise DataError("no dataset is set", key="dataset",
-                        hint="Set dataset: to a name in dataset_info.json, a demo (demo_alpaca_en) or a file path.")
+        raise DataError(Note("err_no_dataset"), key="dataset", hint=Note("hint_no_dataset"))
     per = min(x for x in (cfg.max_samples, limit) if x) if (cfg.max_samples or limit) else None
     loaded = LoadedData(kind=cfg.stage, samples=[], rows={}, kept={})
     for name in names:
@@ -658,14 +664,14 @@ def load_conversations(cfg: TrainConfig, *, limit: int | None = None) -> LoadedD
     return loaded
 
 
-def _empty_message(loaded: LoadedData, cfg: TrainConfig, extra: Counter | None = None) -> str:
+def _empty_message(loaded: LoadedData, cfg: TrainConfig, extra: Counter | None = None) -> Note:
     total = loaded.total_rows
     if total == 0:
-        return f"dataset(s) {', '.join(cfg.datasets)} hold no rows"
+        return Note("err_no_rows", names=", ".join(cfg.datasets))
     reasons = Counter(loaded.dropped)
     reasons.update(extra or {})
-    detail = "; ".join(f"{n} {r}" for r, n in reasons.most_common())
-    return f"all {total} rows were dropped, nothing is left to train ({detail})"
+    detail = Joined((Note("dropped_item", n=n, reason=r) for r, n in reasons.most_common()), "semicolon")
+    return Note("err_all_dropped", total=total, detail=detail)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -706,17 +712,17 @@ def _encode_sft(cfg: TrainConfig, tokenizer: Any, template: Any, convs: list) ->
     ids, labels, lengths = [], [], []
     for i, enc in enumerate(full):
         if enc is None:
-            dropped["no trainable token (empty response)"] += 1
+            dropped[DROP_NO_LABEL_EMPTY] += 1
             continue
         lengths.append(len(_ids_labels(enc)[0]))  # measured before truncation drops anything
         if i in cut:
             enc = cut[i]
             if enc is None:
-                dropped[f"longer than cutoff_len={cutoff} with nothing left to train; raise cutoff_len"] += 1
+                dropped[Note("drop_too_long", cutoff=cutoff)] += 1
                 continue
         a, b = _ids_labels(enc)
         if b.count(IGNORE_INDEX) == len(b):
-            dropped["no trainable token"] += 1
+            dropped[DROP_NO_LABEL] += 1
             continue
         ids.append(a)
         labels.append(b)
@@ -744,7 +750,7 @@ def _encode_pt(cfg: TrainConfig, tokenizer: Any, texts: list[str]) -> _Encoded:
     bos = getattr(tokenizer, "bos_token_id", None)  # as encode.encode_pretrain_texts: bos starts each text
     warnings = []
     if eos is None:
-        warnings.append("the tokenizer has no eos token; texts are concatenated without a separator")
+        warnings.append(Note("warn_no_eos"))
     token_ids = _tokenize_texts(tokenizer, texts)
     lengths = []
     flat: list[int] = []
@@ -755,13 +761,12 @@ def _encode_pt(cfg: TrainConfig, tokenizer: Any, texts: list[str]) -> _Encoded:
     n_blocks = len(flat) // cutoff
     dropped: Counter = Counter()
     if n_blocks == 0:
-        warnings.append(f"all text is {len(flat)} tokens, less than one cutoff_len={cutoff} block; training on one "
-                        f"shorter block")
+        warnings.append(Note("warn_one_block", n=len(flat), cutoff=cutoff))
         blocks = [flat] if flat else []
     else:
         blocks = [flat[i * cutoff:(i + 1) * cutoff] for i in range(n_blocks)]
         if len(flat) % cutoff:
-            warnings.append(f"the last {len(flat) % cutoff} tokens (less than one block) are dropped")
+            warnings.append(Note("warn_last_block", n=len(flat) % cutoff))
     return _Encoded(blocks, [list(b) for b in blocks], lengths, dropped, warnings, packed=True, kept=len(lengths))
 
 
@@ -800,8 +805,8 @@ def _split_indices(n: int, val_size: float, seed: int) -> tuple[list[int], list[
         return list(range(n)), []
     n_eval = int(val_size) if val_size >= 1 else max(1, math.ceil(round(n * val_size, 6)))
     if n_eval >= n:
-        raise DataError(f"val_size={val_size:g} takes {n_eval} of the {n} training sequences and leaves none to "
-                        f"train on", key="val_size", hint="Lower val_size or add data.")
+        raise DataError(Note("err_val_size", value=f"{val_size:g}", n_eval=n_eval, n=n), key="val_size",
+                        hint=Note("hint_val_size"))
     order = list(range(n))
     random.Random(seed).shuffle(order)
     return sorted(order[n_eval:]), sorted(order[:n_eval])

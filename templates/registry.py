@@ -51,6 +51,8 @@ from typing import Any
 import yaml
 from ft_tui.planner.errors import ConfigError
 
+from .stats import Note
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 ROLES = ("system", "user", "assistant")
 
@@ -257,14 +259,14 @@ def _load_file(path: Path) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read chat template file ({exc.strerror})", file=str(path)) from None
+        raise ConfigError(Note("err_template_unreadable", error=exc.strerror), file=str(path)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"chat template file is not valid YAML ({getattr(exc, 'problem', exc)})",
-                          file=str(path), line=line, hint="Fix the YAML syntax (quote strings with \\n).") from None
+        raise ConfigError(Note("err_template_yaml", error=str(getattr(exc, "problem", exc))), file=str(path), line=line,
+                          hint=Note("hint_template_yaml")) from None
     return template_from_dict(raw, path)
 
 
@@ -281,8 +283,8 @@ def _load_dir(folder: Path) -> dict[str, Template]:
     for path in sorted(folder.glob("*.yaml")):
         t = _load_file(path)
         if t.name in out:
-            raise ConfigError(f"template name '{t.name}' is defined twice (also in {out[t.name].source})",
-                              file=str(path), hint="Give each template file a different 'name'.")
+            raise ConfigError(Note("err_template_twice", name=t.name, other=out[t.name].source), file=str(path),
+                              hint=Note("hint_template_twice"))
         out[t.name] = t
     return out
 
@@ -319,9 +321,9 @@ def get_template(name: str) -> Template:
     """The template called ``name``; ConfigError (listing the known names) if there is none."""
     templates = all_templates()
     if name not in templates:
-        raise ConfigError(f"unknown chat template '{name}'", key="template",
-                          hint=f"Known templates: {', '.join(sorted(templates))}. Put your own in "
-                               f"{user_template_dir()}/<name>.yaml.")
+        raise ConfigError(Note("err_unknown_template", name=name), key="template",
+                          hint=Note("hint_known_templates", names=", ".join(sorted(templates)),
+                                    folder=user_template_dir()))
     return templates[name]
 
 
@@ -361,26 +363,25 @@ def resolve_template(name: str | None, tokenizer: Any = None, model_name: str = 
     ``default``.
     """
     if name:
-        return get_template(name), f"template '{name}' set in the config"
+        return get_template(name), Note("tpl_set", name=name)
     templates = all_templates()
     ordered = [templates[n] for n in sorted(templates)]
     jinja = tokenizer_chat_template(tokenizer)
     if jinja:
         found = detect_from_chat_template(jinja, ordered)
         if found is not None:
-            return found, f"detected '{found.name}' from the tokenizer's chat template"
-        return templates["default"], ("the tokenizer's chat template matches no built-in template; "
-                                      "using it as it is ('default')")
+            return found, Note("tpl_detected", name=found.name)
+        return templates["default"], Note("tpl_tokenizer_own")
     by_name = _best_name_match(ordered, model_name)
     if model_type:
         candidates = [t for t in ordered if model_type in t.model_types]
         if by_name is not None and by_name in candidates:
-            return by_name, f"chose '{by_name.name}' from model_type '{model_type}' and the model name"
+            return by_name, Note("tpl_type_and_name", name=by_name.name, model_type=model_type)
         if by_name is None and len(candidates) == 1:
-            return candidates[0], f"chose '{candidates[0].name}' from model_type '{model_type}'"
+            return candidates[0], Note("tpl_type", name=candidates[0].name, model_type=model_type)
     if by_name is not None:
-        return by_name, f"chose '{by_name.name}' from the model name '{model_name}'"
-    return templates["default"], "no chat template, model type or name matched; using 'default'"
+        return by_name, Note("tpl_name", name=by_name.name, model=model_name)
+    return templates["default"], Note("tpl_default")
 
 
 def _best_name_match(templates: list[Template], model_name: str) -> Template | None:
@@ -415,11 +416,9 @@ def is_base_model_warning(template: Template, tokenizer: Any = None, model_name:
         return None
     if model_name and looks_like_chat_model(template, model_name):
         return None
-    who = f"'{model_name}'" if model_name else "this model"
-    return (f"{who} looks like a base model (its tokenizer has no chat template and its name has no "
-            f"Instruct/Chat/-it marker), but chat template '{template.name}' is selected. The model has never "
-            f"seen '{template.stop_token}' as a stop token, so it may never stop generating unless it trains long "
-            f"enough. Consider template: default or empty for a base model, or an instruct model.")
+    if model_name:
+        return Note("warn_base_model", model=model_name, template=template.name, stop=template.stop_token)
+    return Note("warn_base_model_unnamed", template=template.name, stop=template.stop_token)
 
 
 def template_warnings(template: Template, tokenizer: Any = None, model_name: str = "") -> list[str]:
@@ -433,9 +432,7 @@ def template_warnings(template: Template, tokenizer: Any = None, model_name: str
     if tokenizer is not None and hasattr(tokenizer, "get_vocab"):
         missing = missing_special_tokens(template, tokenizer)
         if missing:
-            out.append(f"template '{template.name}' uses {', '.join(missing)}, which the tokenizer does not have as "
-                       "single tokens; pick the template that matches the model (or leave template unset to "
-                       "detect it).")
+            out.append(Note("warn_missing_tokens", template=template.name, tokens=", ".join(missing)))
     return out
 
 

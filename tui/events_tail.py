@@ -100,6 +100,7 @@ class RunView:
     end: Mapping[str, Any] | None
     gpu_mem_reserved_gib: float | None
     events_seen: int
+    message_phase: str | None = None  # the ``phase`` of the status event that gave ``message`` (its code)
 
     @property
     def fraction(self) -> float | None:
@@ -156,6 +157,7 @@ class RunModel:
     attempts: int = 0
     resumed_from: int | None = None
     message: str | None = None
+    message_phase: str | None = None
     gpu_mem_reserved_gib: float | None = None
     end: dict[str, Any] | None = None
     events_seen: int = 0
@@ -194,6 +196,8 @@ class RunModel:
     def _on_status(self, ev: Mapping[str, Any]) -> None:
         if isinstance(ev.get("message"), str):
             self.message = ev["message"]
+            phase = ev.get("phase")
+            self.message_phase = phase if isinstance(phase, str) else None
         if self.phase == "waiting":
             self.phase = "starting"
 
@@ -201,7 +205,7 @@ class RunModel:
         self.attempts += 1
         self.phase = "running"
         self.end = None
-        self.message = None
+        self.message = self.message_phase = None
         self.total_steps = _int(ev.get("total_steps")) or self.total_steps
         resumed = _int(ev.get("resumed_from"))
         if resumed is None and self.attempts > 1:
@@ -292,6 +296,7 @@ class RunModel:
             eval_loss=tuple(self.eval_loss), checkpoints=tuple(self.checkpoints), backoffs=tuple(self.backoffs),
             errors=tuple(self.errors), end=dict(self.end) if self.end else None,
             gpu_mem_reserved_gib=self.gpu_mem_reserved_gib, events_seen=self.events_seen,
+            message_phase=self.message_phase,
         )
 
 

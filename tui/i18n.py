@@ -159,6 +159,17 @@ LABELS: dict[str, dict[str, str]] = {
         # dialogs
         "dialog_ok": "OK", "path_empty": "enter a path", "path_missing": "no file at {path}",
         "path_is_dir": "{path} is a folder; name a file such as {example}",
+        # the trainer's status messages before its first step (status events, by their ``phase``); the English
+        # text is the runner's own (runner.worker.PHASES), which the run screen shows as it came
+        "status_start-up": "starting the trainer",
+        "status_imports": "importing torch, transformers and peft",
+        "status_data": "loading the tokenizer and preparing the data",
+        "status_model": "loading the model",
+        "status_no_checkpoint": "no complete checkpoint in the run directory: starting from step 0",
+        # background tasks (worker names) in the "... failed" notice
+        "worker_tail run directory": "tail run directory", "worker_sample GPUs": "sample GPUs",
+        "worker_resume run": "resume run", "worker_stop run": "stop run", "worker_read run index": "read run index",
+        "worker_export run": "export run",
     },
     "zh": {
         "run": "运行 {id}",
@@ -299,6 +310,14 @@ LABELS: dict[str, dict[str, str]] = {
         "src_profile": "显卡型号", "src_size": "显存大小",
         "dialog_ok": "确定", "path_empty": "请输入路径", "path_missing": "{path} 不是已有的文件",
         "path_is_dir": "{path} 是文件夹；请写文件名，如 {example}",
+        "status_start-up": "正在启动训练进程",
+        "status_imports": "正在导入 torch、transformers 和 peft",
+        "status_data": "正在加载分词器并准备数据",
+        "status_model": "正在加载模型",
+        "status_no_checkpoint": "运行目录里没有完整的检查点：从第 0 步开始",
+        "worker_tail run directory": "读取运行目录", "worker_sample GPUs": "采集 GPU 状态",
+        "worker_resume run": "续训", "worker_stop run": "停止训练", "worker_read run index": "读取运行列表",
+        "worker_export run": "导出运行",
     },
 }
 
@@ -379,6 +398,53 @@ def label(lang: str | None, key: str, **fields: Any) -> str:
     table = LABELS.get(lang or "en", LABELS["en"])
     text = table.get(key, LABELS["en"][key])
     return text.format(**fields) if fields else text
+
+
+def status_message(lang: str | None, message: str, phase: str | None = None) -> str:
+    """A trainer status message (``status`` event) in ``lang``: by its ``phase`` code when the runner gave one,
+    else by its exact English text when it is one the table knows; English as it came otherwise."""
+    if (lang or "en") == "en":
+        return message
+    key = f"status_{phase}" if phase else None
+    if key is None or key not in LABELS["en"]:
+        key = next((k for k, v in LABELS["en"].items() if k.startswith("status_") and v == message), None)
+    return label(lang, key) if key else message
+
+
+def worker_name(lang: str | None, name: str) -> str:
+    """A background task's name (a worker's ``name``) in ``lang``; unknown names stay as they are."""
+    return label_or(lang, f"worker_{name}", name)
+
+
+def error_text(error: BaseException) -> ErrorText:
+    """An exception as one line of text that can still be said in the user's language (see :class:`ErrorText`)."""
+    return ErrorText(error)
+
+
+class ErrorText(str):
+    """An error shown in the TUI: its English text as a ``str`` (an :class:`InputError` renders itself; any other
+    exception shows its type), and ``render(lang)`` to say it in another language when the error is coded."""
+
+    error: BaseException
+
+    def __new__(cls, error: BaseException) -> ErrorText:
+        from ft_tui.planner.errors import InputError, NothingFits
+
+        if isinstance(error, (InputError, NothingFits)):
+            text = error.render()
+        else:
+            text = f"{type(error).__name__}: {error}"
+        obj = super().__new__(cls, text)
+        obj.error = error
+        return obj
+
+    def render(self, lang: str | None = None) -> str:
+        """The error in ``lang`` (English for an error without a message code)."""
+        render = getattr(self.error, "render", None)
+        return render(lang) if callable(render) else str(self)
+
+    def __reduce__(self):
+        return (ErrorText, (self.error,))
 
 
 def status_label(lang: str | None, status: str) -> str:

@@ -8,7 +8,6 @@ import string
 from pathlib import Path
 
 import pytest
-from ft_tui.templates import datasets as datasets_module
 from ft_tui.templates import registry
 from ft_tui.templates.stats import (
     NOTES,
@@ -18,15 +17,19 @@ from ft_tui.templates.stats import (
     format_stats,
     match_note,
     render_note,
+    warning_note,
 )
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
-from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label
+from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, status_message, worker_name
+from ft_tui.tui.screens import run as run_module
+from ft_tui.tui.screens import runs as runs_module
 from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
 from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.screens.runs import RunsScreen
 from ft_tui.tui.screens.setup import SetupScreen
 from ft_tui.tui.widgets.form import DataPreview
+from ft_tui.tui.widgets.plan_panel import PlanPanel
 from textual.app import App
 from textual.widgets._footer import FooterKey
 
@@ -187,6 +190,7 @@ def test_format_stats_english_is_unchanged_and_chinese_is_complete():
 
 
 def test_notes_keep_their_english_text_and_render_in_chinese(tmp_path: Path):
+    """Notes as plain text (an older stats cache entry) are still matched back and translated."""
     cfg_note = Note("no_tokenizer_counted", cutoff=1024, rows=12)
     assert str(cfg_note).startswith("token lengths need the model's tokenizer on disk")
     joined = "\n".join(["warning: dataset 'd': 'num_samples' is ignored; use max_samples in the config", cfg_note,
@@ -200,7 +204,7 @@ def test_notes_keep_their_english_text_and_render_in_chinese(tmp_path: Path):
 
 
 def test_template_warnings_of_the_registry_render_in_chinese():
-    """Drift check: the real warnings of ``templates.registry`` must match the note catalog's English."""
+    """The registry's warnings are coded notes: rendered from their code, not matched from their text."""
     class BareTokenizer:  # a base model's tokenizer: no chat template, none of the template's special tokens
         chat_template = None
 
@@ -209,30 +213,67 @@ def test_template_warnings_of_the_registry_render_in_chinese():
 
     template = registry.get_template("qwen")
     warnings = registry.template_warnings(template, BareTokenizer(), "acme/base-7b")
-    assert len(warnings) == 2, warnings
+    assert [w.code for w in warnings] == ["warn_base_model", "warn_missing_tokens"]
     for w in warnings:
-        zh = render_note(f"warning: {w}", "zh")
+        zh = render_note(warning_note(w), "zh")
         assert zh.startswith("注意：") and CJK.search(zh[3:]) and "looks like" not in zh and "pick the" not in zh
 
 
-def test_drop_reasons_and_dataset_warnings_match_their_producers():
-    """Drift check: every literal piece of a dataset note's English is still in templates/datasets.py or
-    templates/registry.py (a reworded message there must be reworded here)."""
-    source = Path(datasets_module.__file__).read_text(encoding="utf-8") + \
-        Path(registry.__file__).read_text(encoding="utf-8")
-    for code, texts in NOTES.items():
-        if not code.startswith(("drop_", "warn_")):
-            continue
-        for piece in re.split(r"\{\w+\}", texts["en"]):
-            words = piece.strip(" .'")
-            if len(words) >= 6:
-                assert _in_source(words, source), (code, words)
+def test_the_trainer_status_messages_are_chinese_by_their_phase():
+    from ft_tui.runner.worker import PHASES
+
+    for phase, english in PHASES.items():  # the table's English is the runner's own text (drift check)
+        assert LABELS["en"][f"status_{phase}"] == english
+        assert status_message("en", english, phase) == english
+        assert CJK.search(status_message("zh", english, phase)), phase
+    no_ckpt = LABELS["en"]["status_no_checkpoint"]
+    assert status_message("zh", no_ckpt) == "运行目录里没有完整的检查点：从第 0 步开始"
+    assert status_message("zh", "something new", "a-phase-we-do-not-know") == "something new"
 
 
-def _in_source(words: str, source: str) -> bool:
-    """``words`` occur in ``source`` even where Python's implicit string concatenation splits them."""
-    flat = re.sub(r"\"\s*\n\s*f?\"", "", source)
-    return words in flat
+def test_every_worker_of_the_run_and_runs_screens_has_a_chinese_name():
+    source = "".join(Path(m.__file__).read_text(encoding="utf-8") for m in (run_module, runs_module))
+    names = re.findall(r'@work\([^)]*name="([^"]+)"', source)
+    assert len(names) >= 5, names
+    for name in names:
+        assert worker_name("en", name) == name
+        assert CJK.search(worker_name("zh", name)), name
+
+
+async def test_a_model_error_shows_in_chinese_and_follows_f2(tmp_path, settle):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("model_name_or_path: zzqq/qqzz-xx\ndataset: demo_alpaca_en\n", encoding="utf-8")
+    app = make_app(cfg, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        state = app.setup_state
+        assert str(state.model_error).startswith("key 'model_name_or_path': unknown model 'zzqq/qqzz-xx'")
+        blockers = state.start_blockers("zh")
+        assert any(b.startswith("配置项 'model_name_or_path'：未知的模型 'zzqq/qqzz-xx'") for b in blockers)
+        plan_text = str(app.screen.query_one(PlanPanel).render())
+        assert "未知的模型 'zzqq/qqzz-xx'" in plan_text and "unknown model" not in plan_text
+        await pilot.press("f2")
+        await settle(pilot)
+        assert "unknown model 'zzqq/qqzz-xx'" in str(app.screen.query_one(PlanPanel).render())
+        assert any(b.startswith("key 'model_name_or_path': unknown model") for b in state.start_blockers("en"))
+
+
+def test_nothing_fits_shows_in_chinese_in_the_plan_panel():
+    from ft_tui.planner.config import load_config
+    from ft_tui.planner.hardware import resolve_hardware
+    from ft_tui.planner.models import inspect_model
+    from ft_tui.tui.state import SetupState
+    from ft_tui.tui.widgets.plan_panel import status_lines
+
+    cfg = load_config(None, {"model_name_or_path": "meta-llama/Llama-3.1-70B", "dataset": "demo_alpaca_en"})
+    state = SetupState.from_config(cfg, resolve_hardware("rtx4090", None))
+    state.set_spec(inspect_model("meta-llama/Llama-3.1-70B", allow_network=False), None,
+                   name="meta-llama/Llama-3.1-70B")
+    state.replan()
+    assert str(state.plan_error).startswith("nothing fits: meta-llama/Llama-3.1-70B")
+    zh = status_lines(state, "zh").plain
+    assert "怎样都放不下：meta-llama/Llama-3.1-70B" in zh and "What would fit" not in zh
+    assert "What would fit" in status_lines(state, "en").plain
 
 
 async def test_data_notes_show_in_chinese_and_follow_f2(catalog_config, settle):

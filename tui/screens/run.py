@@ -20,10 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ft_tui.planner.errors import in_lang
 from ft_tui.runner.rundir import LIVE_STATUSES, RunDir
 from ft_tui.tui import keymap as K
 from ft_tui.tui.events_tail import RunModel, RunTail, RunView
-from ft_tui.tui.i18n import binding_help, label
+from ft_tui.tui.i18n import binding_help, label, worker_name
 from ft_tui.tui.screens.runs import RESUMABLE, default_resumer
 from ft_tui.tui.widgets.run_chart import LossChart
 from ft_tui.tui.widgets.run_gpu import GpuPanel
@@ -214,7 +215,8 @@ class RunScreen(Screen):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.notify(label(self.lang, "worker_failed", name=event.worker.name, error=event.worker.error),
+            self.notify(label(self.lang, "worker_failed", name=worker_name(self.lang, event.worker.name),
+                              error=in_lang(event.worker.error, self.lang)),
                         severity="error", markup=False)
 
     # -- messages ----------------------------------------------------------------------------------------------
@@ -276,7 +278,7 @@ class RunScreen(Screen):
         try:
             (self.resumer or default_resumer)(self.run)
         except (InputError, OSError) as exc:
-            text = exc.render() if isinstance(exc, InputError) else str(exc)
+            text = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
             self.app.call_from_thread(self._resumed, label(self.lang, "resume_failed", id=self.run.id, error=text),
                                       "error")
             return

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ft_tui.planner.errors import InputError
+from ft_tui.planner.errors import InputError, in_lang
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import binding_help, label, status_label
+from ft_tui.tui.i18n import binding_help, label, status_label, worker_name
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
@@ -252,7 +252,7 @@ class RunsScreen(Screen):
         try:
             self.resumer(RunDir(Path(run.path)))
         except (InputError, OSError) as exc:
-            message = exc.render() if isinstance(exc, InputError) else str(exc)
+            message = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
             self.app.call_from_thread(self._done, run, label(self.lang, "resume_failed", id=run.id,
                                                              error=message), "error")
             return
@@ -276,7 +276,7 @@ class RunsScreen(Screen):
         try:
             out = self.exporter(Path(run.path))
         except (InputError, OSError) as exc:
-            message = exc.render() if isinstance(exc, InputError) else str(exc)
+            message = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
             self.app.call_from_thread(self._done, run, label(self.lang, "export_failed", id=run.id,
                                                              error=message), "error")
             return
@@ -302,7 +302,8 @@ class RunsScreen(Screen):
             run_paths = list(self.busy)
             self.busy.clear()
             self.refresh_bindings()
-            self.notify(label(self.lang, "worker_failed", name=event.worker.name, error=event.worker.error),
+            self.notify(label(self.lang, "worker_failed", name=worker_name(self.lang, event.worker.name),
+                              error=in_lang(event.worker.error, self.lang)),
                         severity="error", markup=False)
             if run_paths:
                 self.action_refresh()

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import warning_text
-from ft_tui.planner.errors import InputError
+from ft_tui.planner.errors import InputError, in_lang
 from ft_tui.planner.reasons import SET_BY_YOU
-from ft_tui.planner.reasons import render as render_reason
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import ErrorText, label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
 from ft_tui.tui.state import (
     SECTIONS,
@@ -58,11 +57,10 @@ def tab_id(title: str) -> str:
     return "tab-" + "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-").replace("--", "-")
 
 
-def error_text(error: BaseException) -> str:
-    """One line for an exception raised in a worker: InputError renders itself; others show their type."""
-    if isinstance(error, InputError):
-        return error.render()
-    return f"{type(error).__name__}: {error}"
+def error_text(error: BaseException) -> ErrorText:
+    """One line for an exception raised in a worker: InputError renders itself (and, when coded, in the user's
+    language: ``render(lang)``); others show their type."""
+    return ErrorText(error)
 
 
 class SetupScreen(Screen):
@@ -169,15 +167,15 @@ class SetupScreen(Screen):
             key = row.key
             problem = s.problems.get(key)
             reason = s.reason(key)
-            note = render_reason(reason, self.app.lang)
+            note = in_lang(reason, self.app.lang)
             rec = s.recommendation(key)
             if rec is not None:
                 note = label(self.app.lang, "planner_would_pick", value=rec) + (
                     f" — {note}" if reason and reason != SET_BY_YOU else "")
             if key == "model_name_or_path" and s.model_error:
-                problem_text = s.model_error
+                problem_text = in_lang(s.model_error, self.app.lang)
             elif key == "dataset" and s.data_error:
-                problem_text = s.data_error
+                problem_text = in_lang(s.data_error, self.app.lang)
             else:
                 problem_text = problem.text(self.app.lang) if problem else None
             shown = (s.display(key), s.is_user_set(key), note, problem_text)
@@ -377,7 +375,8 @@ class SetupScreen(Screen):
         try:
             run_dir = self.app.runner.launch(self.state.config, self.state.plan_dict(), self.state.hardware)
         except InputError as exc:
-            self.notify(exc.render(), title=label(self.app.lang, "cannot_start"), severity="error", markup=False)
+            self.notify(exc.render(self.app.lang), title=label(self.app.lang, "cannot_start"), severity="error",
+                        markup=False)
             return
         except OSError as exc:
             self.notify(label(self.app.lang, "trainer_failed", error=exc), title=label(self.app.lang, "cannot_start"),
@@ -399,7 +398,8 @@ class SetupScreen(Screen):
         self.refresh_view()
         fixed = len(self.state.user_keys)
         if self.state.plan_error:
-            self.notify(self.state.plan_error, title=label(lang, "nothing_fits"), severity="error", markup=False)
+            self.notify(in_lang(self.state.plan_error, lang), title=label(lang, "nothing_fits"), severity="error",
+                        markup=False)
         else:
             self.notify(label(lang, "replanned_one") if fixed == 1 else label(lang, "replanned", n=fixed),
                         markup=False)
@@ -436,7 +436,7 @@ class SetupScreen(Screen):
         try:
             written = save_config_to(self.state, path)
         except (OSError, InputError) as exc:
-            text = exc.render() if isinstance(exc, InputError) else str(exc)
+            text = exc.render(self.app.lang) if isinstance(exc, InputError) else str(exc)
             self.notify(label(self.app.lang, "save_failed", path=path, error=text), severity="error", markup=False)
             return
         self.save_path = written
@@ -462,7 +462,8 @@ class SetupScreen(Screen):
         try:
             cfg = load_config(path)
         except InputError as exc:
-            self.notify(exc.render(), title=label(self.app.lang, "cannot_load"), severity="error", markup=False)
+            self.notify(exc.render(self.app.lang), title=label(self.app.lang, "cannot_load"), severity="error",
+                        markup=False)
             return False
         same_model = cfg.model_name_or_path == self.state.spec_for and self.state.spec is not None
         spec, counts = self.state.spec, self.state.counts

@@ -6,7 +6,7 @@ from typing import Any
 
 from ft_tui.runner.follow import format_clock
 from ft_tui.tui.events_tail import RunView
-from ft_tui.tui.i18n import label, status_label
+from ft_tui.tui.i18n import label, status_label, status_message
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -130,5 +130,5 @@ class RunProgress(Vertical):
         if stopping:
             parts.append(label(lang, "stopping"))
         elif view.message and view.phase in ("waiting", "starting"):
-            parts.append(view.message)
+            parts.append(status_message(lang, view.message, view.message_phase))
         return " · ".join(str(p) for p in parts)
