@@ -225,7 +225,7 @@ LABELS: dict[str, dict[str, str]] = {
         "plan_each": "每卡 {total}（{source}：{profile}）",
         "plan_given_size": "指定大小",
         "plan_memory_gpu": "显存（单卡）",
-        "plan_memory_proc": "内存（单进程）",
+        "plan_memory_proc": "显存（单进程）",
         "plan_waiting_model": "正在读取模型结构…",
         "plan_peak": "峰值 {value}",
         "plan_budget": "预算 {budget}（预留 {margin}）：",
