@@ -672,21 +672,20 @@ def read_yaml_mapping(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("config file not found", file=str(path),
-                          hint="Check the path; `ft-tui plan -o FILE.yaml` writes a starting config.") from None
+        raise ConfigError(Message("file_not_found"), file=str(path), hint=Message("file_not_found_hint")) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the config file ({exc})", file=str(path)) from None
+        raise ConfigError(Message("file_unreadable", error=str(exc)), file=str(path)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"is not valid YAML: {problem}", file=str(path), line=line) from None
+        raise ConfigError(Message("file_bad_yaml", problem=problem), file=str(path), line=line) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("must be a YAML mapping of key: value lines", file=str(path))
+        raise ConfigError(Message("file_not_mapping"), file=str(path))
     return data, _yaml_key_lines(text)
 
 

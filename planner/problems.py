@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import Coded
+
 CATALOG: dict[str, dict[str, str]] = {
     # -- layout: how a problem names its key (Problem.render) ---------------------------------------------------
     "problem": {"en": "key '{key}' {message}", "zh": "配置项 '{key}'：{message}"},
@@ -168,38 +170,27 @@ CATALOG: dict[str, dict[str, str]] = {
                          "zh": "这是 ft-tui 没有实现的 LLaMA-Factory 选项"},
     "why_transformers": {"en": "a transformers TrainingArguments option ft-tui does not forward",
                          "zh": "这是 ft-tui 不转发的 transformers TrainingArguments 选项"},
+    # reading the config file (planner.config.read_yaml_mapping)
+    "file_not_found": {"en": "config file not found", "zh": "找不到配置文件"},
+    "file_not_found_hint": {
+        "en": "Check the path; `ft-tui plan -o FILE.yaml` writes a starting config.",
+        "zh": "请检查路径；`ft-tui plan -o FILE.yaml` 可以生成一份初始配置。"},
+    "file_unreadable": {"en": "cannot read the config file ({error})", "zh": "无法读取配置文件（{error}）"},
+    "file_bad_yaml": {"en": "is not valid YAML: {problem}", "zh": "不是合法的 YAML：{problem}"},
+    "file_not_mapping": {"en": "must be a YAML mapping of key: value lines",
+                         "zh": "必须是由 key: value 行组成的 YAML 映射"},
     "why_transformers_old": {
         "en": "a TrainingArguments option of older transformers releases; ft-tui does not forward it",
         "zh": "这是旧版 transformers 的 TrainingArguments 选项；ft-tui 不转发它"},
 }
 
 
-class Message(str):
-    """A validation message: its English text as a ``str``, plus the code and values to say it in another language.
+class Message(Coded):
+    """A validation message: its English text as a ``str``, plus the code and values to say it in another language
+    (:class:`~.errors.Coded` over :data:`CATALOG`). A value that is itself a coded text (the reason inside a
+    warning) is rendered in the same language."""
 
-    A value that is itself a :class:`Message` (the reason inside a warning) is rendered in the same language.
-    """
-
-    code: str
-    params: dict[str, Any]
-
-    def __new__(cls, code: str, **params: Any) -> Message:
-        obj = super().__new__(cls, CATALOG[code]["en"].format(**params))
-        obj.code, obj.params = code, params
-        return obj
-
-    def render(self, lang: str | None) -> str:
-        """This message in ``lang`` (English when ``lang`` is None or has no translation)."""
-        template = CATALOG[self.code].get(lang or "en") or CATALOG[self.code]["en"]
-        values = {k: (v.render(lang) if isinstance(v, Message) else v) for k, v in self.params.items()}
-        return template.format(**values)
-
-    def __reduce__(self):  # keep copies and pickles working (str subclasses with extra state need this)
-        return (_rebuild, (self.code, self.params))
-
-
-def _rebuild(code: str, params: dict[str, Any]) -> Message:
-    return Message(code, **params)
+    CATALOG = CATALOG
 
 
 def text(message: Any, lang: str | None) -> str:

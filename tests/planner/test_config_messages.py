@@ -169,3 +169,23 @@ def test_messages_survive_copy_pickle_and_json():
     assert restored == problem and restored.text("zh") == problem.text("zh")
     assert json.loads(json.dumps({"warnings": list(cfg.warnings)})) == {
         "warnings": ["'do_train' has no effect in ft-tui: ft-tui always trains"]}
+
+
+def test_config_file_errors_say_the_same_in_english_and_render_in_chinese(tmp_path):
+    import pytest
+    from ft_tui.planner.config import ConfigError, load_config
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lora_rank: [1,\n", encoding="utf-8")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- lora_rank\n", encoding="utf-8")
+    cases = [(tmp_path / "missing.yaml", "config file not found. Check the path; `ft-tui plan -o FILE.yaml` "
+                                         "writes a starting config.", "找不到配置文件"),
+             (bad, "is not valid YAML", "不是合法的 YAML"),
+             (listed, "must be a YAML mapping of key: value lines", "YAML 映射")]
+    for path, english, chinese in cases:
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert english in info.value.render() and str(path) in info.value.render()
+        zh = info.value.render("zh")
+        assert chinese in zh and str(path) in zh and english not in zh
