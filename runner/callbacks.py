@@ -13,7 +13,9 @@
   a signal to any one rank stops all ranks at the same step.
 - Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` raises ``torch.cuda.OutOfMemoryError`` when step N begins, once per
   run (``state.json`` records ``oom_injected`` so a restart does not inject it again). It exercises the OOM
-  back-off on machines without a GPU.
+  back-off on machines without a GPU. In a multi-process run it fires on every rank, or only on the rank named by
+  ``FT_TUI_INJECT_OOM_RANK`` (a global rank, e.g. ``1``). Rank 0 records ``oom_injected`` itself; an injection on
+  another rank is recorded by the supervisor from that rank's OOM record (only rank 0 writes state.json).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from .worker import StopRequest
 
 INJECT_OOM_ENV = "FT_TUI_INJECT_OOM_AT_STEP"
+INJECT_OOM_RANK_ENV = "FT_TUI_INJECT_OOM_RANK"
 GIB = 1024 ** 3
 
 
@@ -51,6 +54,12 @@ def _round(value: Any, digits: int = 6) -> Any:
         return round(float(value), digits)
     except (TypeError, ValueError):
         return value
+
+
+def _env_int(name: str) -> int | None:
+    """A non-negative integer test-hook setting, or None when unset or unreadable (a hook never fails a run)."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def gpu_memory() -> dict[str, float] | None:
@@ -106,11 +115,17 @@ class ProgressCallback(TrainerCallback):
         self._t0 = time.monotonic()
         self._step0 = 0
         self._tokens0 = 0
-        inject = os.environ.get(INJECT_OOM_ENV, "").strip()
-        self._inject_at = int(inject) if inject.isdigit() else None
+        self._inject_at = _env_int(INJECT_OOM_ENV)
+        self._inject_rank = _env_int(INJECT_OOM_RANK_ENV)
+        self._inject_done = False
+        #: the step at which this process raised the test hook's OOM (None: it did not)
+        self.injected_oom_at: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):
+        if self._inject_at is not None:
+            # Decided here, before any rank can reach the step: every rank sees the same state.json.
+            self._inject_done = self._inject_done or bool(self.run.read_state().get("oom_injected"))
         self._t0 = time.monotonic()
         self._step0 = state.global_step
         self._tokens0 = state.num_input_tokens_seen or 0
@@ -123,17 +138,19 @@ class ProgressCallback(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self._inject_at is not None and state.global_step + 1 == self._inject_at:
-            self._maybe_inject_oom(state.global_step + 1)
+            self._maybe_inject_oom(state.global_step + 1, args.process_index)
         return control
 
-    def _maybe_inject_oom(self, step: int) -> None:
+    def _maybe_inject_oom(self, step: int, rank: int) -> None:
         import torch
 
-        if self.run.read_state().get("oom_injected"):
+        if self._inject_done or (self._inject_rank is not None and rank != self._inject_rank):
             return
+        self._inject_done = True
+        self.injected_oom_at = step
         if self.is_main:
             self.run.write_state(oom_injected=step)
-        raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (injected by {INJECT_OOM_ENV}={step})")
+        raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (injected by {INJECT_OOM_ENV}={step} on rank {rank})")
 
     def on_step_end(self, args, state, control, **kwargs):
         if self._stop_agreed(args):

@@ -457,13 +457,23 @@ def _owned(pid: int | None, start: int | None, run: RunDir) -> bool:
     return str(run.path) in cmdline
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
 def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
     """Send ``sig`` to the run's trainer (rank 0, which shares the stop flag with the other ranks at the next step),
-    else to its launcher (before the trainer has written its pid). Returns the pid signalled, or None."""
+    else to its launcher (before the trainer has written its pid; for a multi-process run, the supervisor, which
+    passes the stop on to rank 0). Returns the pid signalled, or None.
+
+    A stop signal is also recorded as ``stop_requested`` in state.json: a multi-process run's supervisor reads it
+    before relaunching after an out-of-memory back-off, so a stop that reached a rank already leaving is not lost.
+    """
     state = run.read_state()
     for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start")):
         pid = state.get(pid_key)
         if pid and _owned(pid, state.get(start_key), run):
+            if sig in STOP_SIGNALS:
+                run.write_state(stop_requested=time.time())
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
@@ -581,7 +591,7 @@ def resume_run(run: RunDir) -> None:
     cp = run.latest_checkpoint()
     _err(f"resuming run {run.id} " + (f"from {cp.name}" if cp else "from the start (no complete checkpoint)"))
     run.write_state(status="starting", resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
-                    error=None)
+                    error=None, stop_requested=None)
     visible = max(1, visible_gpu_count())
     if nproc > visible:
         _err(f"warning: the run was launched on {nproc} processes but only {visible} GPU(s) are visible now; "

@@ -126,11 +126,7 @@ def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
         loss = _num(ev.get("eval_loss"), ".4f")
         return f"eval: step {step}" + (f"  eval_loss {loss}" if loss else "")
     if t == "backoff":
-        msg = ev.get("message") or ev.get("reason") or "out of memory, retrying"
-        changes = ev.get("changes")
-        if isinstance(changes, Mapping) and changes:
-            msg += " (" + ", ".join(f"{k} -> {v}" for k, v in changes.items()) + ")"
-        return f"backoff: {msg}"
+        return backoff_text(ev)
     if t == "error":
         return f"error: {ev.get('message', '(no message)')}"
     if t == "end":
@@ -153,6 +149,23 @@ def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
     if t == "status" and ev.get("message"):
         return f"{ev.get('status', 'status')}: {ev['message']}"
     return None
+
+
+def backoff_text(ev: Mapping[str, Any]) -> str:
+    """``backoff: CUDA out of memory ... on rank 1: per_device_train_batch_size 2 -> 1, ...; restarting from step
+    4`` for a ``backoff`` event (``old``/``new`` settings; older writers sent ``changes``)."""
+    text = f"backoff: {ev.get('message') or ev.get('reason') or 'out of memory, retrying'}"
+    ranks = ev.get("ranks")
+    if isinstance(ranks, list) and ranks:
+        text += f" on rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
+    old = ev.get("old") if isinstance(ev.get("old"), Mapping) else {}
+    new = ev.get("new") if isinstance(ev.get("new"), Mapping) else ev.get("changes")
+    if isinstance(new, Mapping) and new:
+        text += ": " + ", ".join(f"{k} {old[k]} -> {v}" if k in old else f"{k} -> {v}" for k, v in new.items())
+    restart = ev.get("restart_from")
+    if restart is not None:
+        text += f"; restarting from step {restart}" if restart else "; restarting from the start"
+    return text
 
 
 class ProgressPrinter:
@@ -228,9 +241,11 @@ class FollowResult:
 
 
 def process_alive(run: RunDir, state: Mapping[str, Any] | None = None) -> bool:
-    """Whether the trainer (or its launcher) of ``run`` is still running on this machine."""
+    """Whether the trainer (or its launcher, or the supervisor of a multi-process run, alive between attempts) of
+    ``run`` is still running on this machine."""
     state = run.read_state() if state is None else state
-    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start")):
+    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start"),
+                               ("supervisor_pid", "supervisor_start")):
         pid = state.get(pid_key)
         if pid:
             child_exit_code(pid)  # reaps our own child, so it does not linger as a zombie

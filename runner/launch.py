@@ -9,12 +9,18 @@ when the planner chose FSDP. :func:`launch_command` builds that argv; :func:`mul
 scheduler (SLURM, SkyPilot, Kubernetes) runs on every node, reading the topology from ``$NNODES``, ``$NODE_RANK``,
 ``$MASTER_ADDR`` and ``$MASTER_PORT``.
 
-A single-process trainer is started with SIGTERM and SIGINT blocked (the signal mask is inherited across fork and
-exec); the worker unblocks them as the first thing it does, right after installing its stop handler. A stop sent
-at any moment after the spawn, even while the interpreter is still starting, is therefore held pending by the
-kernel and delivered to that handler instead of killing the process, and the run ends ``stopped``, never
-``interrupted``. Launchers (torchrun, accelerate) are started with the signals unblocked: they must react to them
-themselves.
+A multi-process launch line is not started directly: :func:`spawn_worker` starts the ft-tui supervisor
+(``python -m ft_tui.runner.supervise RUN_DIR -- LAUNCH_LINE``), which runs that exact line and relaunches it with
+``--resume`` after an out-of-memory back-off (see ``supervise.py``). launch.txt and ``--print-launch`` still show
+the real torchrun / accelerate line, the one a user or a scheduler runs (without a supervisor, and so without the
+automatic back-off).
+
+A single-process trainer, like the supervisor, is started with SIGTERM and SIGINT blocked (the signal mask is
+inherited across fork and exec); it unblocks them as the first thing it does, right after installing its stop
+handler. A stop sent at any moment after the spawn, even while the interpreter is still starting, is therefore held
+pending by the kernel and delivered to that handler instead of killing the process, and the run ends ``stopped``,
+never ``interrupted``. Launchers (torchrun, accelerate) are started with the signals unblocked: they must react to
+them themselves.
 
 Torch-free at import time: the CLI and the TUI import this module.
 """
@@ -45,6 +51,7 @@ from ft_tui.runner.rundir import (
     process_start_ticks,
     register_run,
 )
+from ft_tui.runner.supervise import SUPERVISOR_MODULE, supervisor_argv
 
 WORKER_MODULE = "ft_tui.runner.worker"
 #: Test hook: a Python script that stands in for the worker (``python SCRIPT RUN_DIR [--resume]``).
@@ -293,24 +300,30 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Sequence[str] | None = None) -> int:
-    """Start the trainer detached from this process and terminal; return the launcher's pid.
+def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Sequence[str] | None = None,
+                 supervise: bool | None = None) -> int:
+    """Start the trainer detached from this process and terminal; return the pid of the process started.
 
     The child gets its own session (a Ctrl+C or a closed SSH session does not reach it), stdin from /dev/null and
     stdout+stderr appended to train.log. ``argv`` replaces the command (tests); by default it is
-    :func:`launch_command`. The exact command line goes to launch.txt; state.json gets ``launched`` (before the
-    spawn, so every event of this attempt is newer), ``launcher_pid`` (and ``pid`` until the trainer writes its
-    own). The worker module itself starts with the stop signals blocked (see the module docstring).
+    :func:`launch_command`. A multi-process command runs under the supervisor (``supervise``: default, when
+    :func:`is_multiprocess_command`), whose pid is returned. The exact command line goes to launch.txt; state.json
+    gets ``launched`` (before the spawn, so every event of this attempt is newer), ``launcher_pid`` (and ``pid``
+    until the trainer writes its own). The worker module and the supervisor start with the stop signals blocked
+    (see the module docstring).
     """
     cmd = list(argv) if argv is not None else launch_command(run, nproc, resume=resume)
+    supervised = is_multiprocess_command(cmd) if supervise is None else supervise
+    spawned = supervisor_argv(run, cmd) if supervised else cmd
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    note = " (by the ft-tui supervisor, which relaunches it after an out-of-memory back-off)" if supervised else ""
     with open(run.launch_path, "a", encoding="utf-8") as fh:
-        fh.write(f"# {stamp}{' resume' if resume else ''}\n{format_command(cmd)}\n")
+        fh.write(f"# {stamp}{' resume' if resume else ''}{note}\n{format_command(cmd)}\n")
     run.write_state(launched=time.time(), nproc=nproc)
     log_fd = os.open(run.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        with _stop_signals_blocked(starts_worker_directly(cmd)), open(os.devnull, "rb") as devnull:
-            proc = subprocess.Popen(cmd, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
+        with _stop_signals_blocked(blocks_stop_signals(spawned)), open(os.devnull, "rb") as devnull:
+            proc = subprocess.Popen(spawned, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
                                     cwd=str(run.path), env=child_env(), start_new_session=True,
                                     close_fds=True)
     except OSError as exc:
@@ -335,6 +348,20 @@ def starts_worker_directly(cmd: Sequence[str]) -> bool:
     """Whether ``cmd`` runs the worker module itself (``python -m ft_tui.runner.worker ...``), not a launcher or
     a stand-in script: only the worker knows to unblock the stop signals it inherits."""
     return len(cmd) >= 3 and list(cmd[1:3]) == ["-m", WORKER_MODULE]
+
+
+def blocks_stop_signals(cmd: Sequence[str]) -> bool:
+    """Whether ``cmd`` may start with SIGTERM/SIGINT blocked: the worker and the supervisor unblock them."""
+    return starts_worker_directly(cmd) or (len(cmd) >= 3 and list(cmd[1:3]) == ["-m", SUPERVISOR_MODULE])
+
+
+def is_multiprocess_command(cmd: Sequence[str]) -> bool:
+    """Whether ``cmd`` is a torchrun or accelerate launch line (as :func:`launch_command` builds them)."""
+    if not cmd:
+        return False
+    name = Path(cmd[0]).name
+    return name == "torchrun" or (name == "accelerate" and cmd[1:2] == ["launch"]) or \
+        list(cmd[1:3]) == ["-m", "torch.distributed.run"]
 
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}

@@ -8,11 +8,15 @@ A run lives in one directory::
     events.jsonl   one JSON object per line, appended and flushed per line
     train.log      the trainer's stdout and stderr
     launch.txt     the exact command line that started the trainer
+    oom/rank-N.json   in a multi-process run, the out-of-memory record of rank N for the supervisor (see
+                   ``supervise.py``); cleared before every attempt
     checkpoint-N/  Trainer checkpoints; complete once they hold COMPLETE_MARKER
     adapter/ or model/   the final result
 
 Every event has ``v`` (protocol version), ``type`` and ``time`` (Unix seconds). Readers tolerate a torn last line
-and unknown fields. A run whose process is gone without an ``end`` event is reported as ``interrupted``.
+and unknown fields. A run whose process is gone without an ``end`` event is reported as ``interrupted``: the
+process is the trainer (``state.json`` ``pid``) or, in a multi-process run, the supervisor that relaunches it after
+an out-of-memory back-off (``supervisor_pid``), which is alive between attempts while no trainer is.
 
 Torch-free: the CLI and the TUI import this module.
 """
@@ -43,6 +47,7 @@ EVENTS_FILE = "events.jsonl"
 LOG_FILE = "train.log"
 LAUNCH_FILE = "launch.txt"
 STATE_LOCK_FILE = ".state.lock"
+OOM_DIR = "oom"
 
 LIVE_STATUSES = ("starting", "running")
 END_STATUSES = ("completed", "failed", "stopped")
@@ -295,6 +300,35 @@ class RunDir:
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.events_path)[0]
 
+    # out-of-memory records (multi-process runs) ------------------------------------------------------------
+    @property
+    def oom_path(self) -> Path:
+        return self.path / OOM_DIR
+
+    def write_oom_record(self, rank: int, **fields: Any) -> Path:
+        """Record that ``rank`` ran out of memory (``oom/rank-N.json``, written atomically by that rank alone).
+
+        The ranks of a multi-process run never share a writer: each writes its own file, and the supervisor reads
+        them once the launcher has exited.
+        """
+        self.oom_path.mkdir(mode=0o700, exist_ok=True)
+        path = self.oom_path / f"rank-{int(rank)}.json"
+        atomic_write_json(path, {"rank": int(rank), "time": time.time(), **fields})
+        return path
+
+    def oom_records(self) -> list[dict[str, Any]]:
+        """The out-of-memory records of the current attempt, by rank (unreadable files are skipped)."""
+        records = []
+        for path in self.oom_path.glob("rank-*.json"):
+            data = read_json(path)
+            if isinstance(data, dict) and isinstance(data.get("rank"), int):
+                records.append(data)
+        return sorted(records, key=lambda r: r["rank"])
+
+    def clear_oom_records(self) -> None:
+        for path in self.oom_path.glob("rank-*.json"):
+            path.unlink(missing_ok=True)
+
     # checkpoints ---------------------------------------------------------------------------------------------
     def checkpoints(self, *, complete_only: bool = True) -> list[tuple[int, Path]]:
         out = []
@@ -324,9 +358,19 @@ class RunDir:
         host = state.get("host")
         if host and host != socket.gethostname():
             return status  # cannot check a process on another machine
-        if pid_alive(state.get("pid"), state.get("pid_start")):
+        if run_process_alive(state):
             return status
         return "interrupted"
+
+
+def run_process_alive(state: dict[str, Any]) -> bool:
+    """Whether the trainer (``pid``) or the supervisor of a multi-process run (``supervisor_pid``) is alive.
+
+    The supervisor outlives every attempt of its run: between an out-of-memory exit and the relaunch no trainer
+    runs, yet the run is live.
+    """
+    return pid_alive(state.get("pid"), state.get("pid_start")) or \
+        pid_alive(state.get("supervisor_pid"), state.get("supervisor_start"))
 
 
 def is_complete_checkpoint(path: Path) -> bool:

@@ -43,6 +43,14 @@ OOM back-off (single process): on ``torch.cuda.OutOfMemoryError`` the worker hal
 writes a ``backoff`` event, rewrites ``config.yaml`` (the original is kept as ``config.launched.yaml``) and restarts
 from the last complete checkpoint in the same process. At batch 1 it turns gradient checkpointing on; past that
 it fails with advice. Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` (see ``callbacks.py``).
+
+OOM back-off (multi-process): recovering in the process is not safe there (the other ranks wait in a collective
+that will never complete), so the run is relaunched instead. The rank that runs out of memory writes
+``RUN/oom/rank-N.json`` (step, message) and exits non-zero; torchrun then ends the other ranks, whose attempt ends
+with a failed collective or torchrun's SIGTERM. With a supervisor (``supervise.py``, which sets
+``FT_TUI_SUPERVISOR_PID``) no rank writes an ``end`` event for such an attempt: rank 0 hands ``state.json``
+``pid`` back to the supervisor, which backs off, rewrites config.yaml and relaunches with ``--resume``. Without one
+(the launch line run by hand or by a cluster scheduler) rank 0 ends the run ``failed`` with the values to set.
 """
 
 from __future__ import annotations
@@ -110,6 +118,7 @@ from ft_tui.planner.config import TrainConfig, dump_config, load_config  # noqa:
 from ft_tui.planner.errors import ConfigError, InputError  # noqa: E402
 
 from .rundir import EventWriter, RunDir, atomic_write_json, atomic_write_text, process_start_ticks  # noqa: E402
+from .supervise import SUPERVISOR_ENV  # noqa: E402
 
 log = logging.getLogger("ft_tui.worker")
 
@@ -119,6 +128,10 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 class OutOfMemoryGiveUp(RuntimeError):
     """The OOM back-off has nothing left to try; the message says what to change."""
+
+
+class OutOfMemoryRelaunch(RuntimeError):
+    """This rank of a supervised multi-process run ran out of memory: end the attempt for the supervisor."""
 
 
 @dataclass
@@ -132,6 +145,7 @@ class Context:
     world_size: int = 1
     resume: bool = False
     stop: StopRequest | None = None
+    oom_exit: bool = False  # this attempt ends because a rank ran out of memory (multi-process)
 
     @property
     def is_main(self) -> bool:
@@ -200,6 +214,41 @@ def backoff_config(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any]]:
             "out of GPU memory even at per_device_train_batch_size 1 with gradient checkpointing on. Try "
             + ", or ".join(advice) + "; `ft-tui estimate` shows the memory each choice needs.")
     return cfg.replace(**changes), {"old": old, "new": changes}
+
+
+def supervisor_pid() -> int | None:
+    """The pid of the live supervisor that started this process's launcher, or None (not supervised)."""
+    from .rundir import pid_alive
+
+    value = os.environ.get(SUPERVISOR_ENV, "").strip()
+    pid = int(value) if value.isdigit() else None
+    return pid if pid_alive(pid) else None
+
+
+def multiprocess_oom_advice(cfg: TrainConfig, records: list[dict[str, Any]], run: RunDir) -> str:
+    """The failure message of an unsupervised multi-process run that ran out of memory: what happened and the
+    values the back-off would have set."""
+    what = oom_summary(records)
+    try:
+        _, change = backoff_config(cfg)
+    except OutOfMemoryGiveUp as exc:
+        return f"{what}: {exc}"
+    values = ", ".join(f"{k}: {v}" for k, v in change["new"].items())
+    return (f"{what}. A multi-process run backs off automatically only when ft-tui started it on one machine "
+            f"(`ft-tui train` / `ft-tui resume`); this one was launched by hand or by a scheduler. Set {values} in "
+            f"{run.config_path} (the same effective batch), then rerun the launch line with --resume on every "
+            f"node, or `ft-tui resume {run.id}` on a single machine.")
+
+
+def oom_summary(records: list[dict[str, Any]]) -> str:
+    """``out of memory on rank 1 after step 2 (CUDA out of memory ...)`` for a set of OOM records."""
+    if not records:
+        return "out of memory"
+    ranks = ", ".join(str(r["rank"]) for r in records)
+    step = max(int(r.get("step") or 0) for r in records)
+    message = str(records[0].get("message") or "").strip()
+    return f"out of memory on rank{'s' if len(records) > 1 else ''} {ranks} after step {step}" + \
+        (f" ({message})" if message else "")
 
 
 def save_backoff_config(run: RunDir, cfg: TrainConfig) -> None:
@@ -429,6 +478,9 @@ def run_training(ctx: Context) -> int:
     ctx.state(status="running", pid=os.getpid(), pid_start=process_start_ticks(os.getpid()),
               host=socket.gethostname(), started=state.get("started") or time.time(),
               resumed=time.time() if ctx.resume else None, world_size=ctx.world_size, exit_code=None)
+    if ctx.is_main and ctx.world_size > 1:
+        # Records of an earlier attempt; no other rank can reach a training step before rank 0 joins the group.
+        run.clear_oom_records()
     stop_point(ctx, "start-up")
     if ctx.resume and resume_from is None:
         ctx.events.emit("status", message="no complete checkpoint in the run directory: starting from step 0")
@@ -508,9 +560,7 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
         del trainer, model
         _free_memory()
         if ctx.world_size > 1:
-            raise OutOfMemoryGiveUp(f"{oom_message}. The automatic back-off runs only in single-process runs: "
-                                    "halve per_device_train_batch_size and double gradient_accumulation_steps, "
-                                    "then `ft-tui resume` this run.")
+            _leave_after_oom(cfg, ctx, step, oom_message, injected=callback.injected_oom_at is not None)
         cfg, change = backoff_config(cfg)
         save_backoff_config(ctx.run, cfg)
         resume_from = ctx.run.latest_checkpoint()
@@ -518,6 +568,50 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
                         restart_from=_checkpoint_step(resume_from) or 0)
         log.warning("out of memory at step %d: retrying with %s from %s", step, change["new"],
                     resume_from or "the start")
+
+
+def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *, injected: bool) -> None:
+    """This rank of a multi-process run ran out of memory: record it for the supervisor and end the attempt.
+
+    Raises :class:`OutOfMemoryRelaunch` under a supervisor, else :class:`OutOfMemoryGiveUp` with the values to set.
+    """
+    ctx.run.write_oom_record(ctx.rank, step=step, message=message, world_size=ctx.world_size,
+                             local_rank=ctx.local_rank, host=socket.gethostname(), pid=os.getpid(),
+                             injected=injected)
+    log.warning("rank %d: out of memory after step %d; ending this attempt", ctx.rank, step)
+    if supervisor_pid() is not None:
+        raise OutOfMemoryRelaunch(message)
+    raise OutOfMemoryGiveUp(multiprocess_oom_advice(cfg, ctx.run.oom_records(), ctx.run))
+
+
+def _oom_in_attempt(ctx: Context) -> list[dict[str, Any]]:
+    """The OOM records of this attempt of a multi-process run (empty in a single-process run)."""
+    return ctx.run.oom_records() if ctx.world_size > 1 else []
+
+
+def _end_attempt_after_oom(ctx: Context, records: list[dict[str, Any]], exc: BaseException | None = None) -> int:
+    """End this rank's part of an attempt that a rank's OOM cut short.
+
+    Under a supervisor no ``end`` is written (the supervisor backs off and relaunches) and rank 0 hands
+    ``state.json`` ``pid`` back to the supervisor, so the run never looks dead in between. Without one, rank 0 ends
+    the run ``failed`` with advice.
+    """
+    _finishing(ctx)
+    ctx.oom_exit = True
+    why = oom_summary(records)
+    sup = supervisor_pid()
+    if sup is None:
+        try:
+            message = multiprocess_oom_advice(load_config(ctx.run.config_path), records, ctx.run)
+        except InputError:  # config.yaml was edited meanwhile: say what happened without the values
+            message = f"{why}; halve per_device_train_batch_size and double gradient_accumulation_steps"
+        return _fail(ctx, EXIT_FAILED, message)
+    if exc is not None:
+        print(f"rank {ctx.rank}: ending this attempt ({type(exc).__name__}) after {why}; the supervisor backs off "
+              "and relaunches", file=sys.stderr, flush=True)
+    if ctx.is_main:
+        ctx.run.write_state(pid=sup, pid_start=process_start_ticks(sup))
+    return EXIT_FAILED
 
 
 def _finishing(ctx: Context) -> None:
@@ -646,34 +740,54 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
         return _end_stopped_early(ctx, exc)
     except InputError as exc:
         return _fail(ctx, EXIT_INPUT, exc.render())
+    except OutOfMemoryRelaunch:
+        return _end_attempt_after_oom(ctx, ctx.run.oom_records())
     except OutOfMemoryGiveUp as exc:
+        ctx.oom_exit = ctx.world_size > 1
         return _fail(ctx, EXIT_FAILED, str(exc))
     except KeyboardInterrupt as exc:
-        return _end_hard_stop(ctx, exc)
+        records = _oom_in_attempt(ctx)
+        return _end_attempt_after_oom(ctx, records, exc) if records else _end_hard_stop(ctx, exc)
     except Exception as exc:  # noqa: BLE001 - the run must end with a failed status whatever happened
+        records = _oom_in_attempt(ctx)  # another rank ran out of memory and left: our collective failed
+        if records:
+            return _end_attempt_after_oom(ctx, records, exc)
         first = (str(exc).strip().splitlines() or [""])[0]
         return _fail(ctx, EXIT_FAILED, f"{type(exc).__name__}: {first}"[:1000], traceback.format_exc())
     finally:
         _finishing(ctx)
         ctx.events.close()
-        _destroy_process_group()
+        _end_process_group(abort=ctx.oom_exit)
 
 
-def _destroy_process_group() -> None:
+def _end_process_group(*, abort: bool = False) -> None:
+    """Destroy the process group at exit; ``abort`` when a peer has left (an OOM): a clean destroy could wait on it.
+
+    NCCL communicators are aborted (torch's experimental ``_abort_process_group``); other backends are left to
+    the process exit, which closes their connections.
+    """
     if "torch.distributed" not in sys.modules:  # never imported: no group, and no reason to import torch now
         return
     try:
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized():
+        if not (dist.is_available() and dist.is_initialized()):
+            return
+        if not abort:
             dist.destroy_process_group()
+        elif dist.get_backend() == "nccl":
+            from torch.distributed.distributed_c10d import _abort_process_group
+
+            _abort_process_group()
     except Exception:  # noqa: BLE001 - best effort at exit
         pass
+
 
 
 if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["main", "run_training", "backoff_config", "training_arguments", "build_trainer", "Context",
-           "OutOfMemoryGiveUp", "StopRequest", "StoppedBeforeTraining", "phase_delays", "stop_point"]
+__all__ = ["main", "run_training", "backoff_config", "save_backoff_config", "training_arguments", "build_trainer",
+           "Context", "OutOfMemoryGiveUp", "OutOfMemoryRelaunch", "SUPERVISOR_ENV", "StopRequest",
+           "StoppedBeforeTraining", "multiprocess_oom_advice", "oom_summary", "phase_delays", "stop_point"]

@@ -52,3 +52,22 @@ def test_injected_oom_backs_off_and_the_run_completes(new_run, rt):
     launched = yaml.safe_load((run.path / LAUNCHED_CONFIG).read_text())
     assert launched["per_device_train_batch_size"] == 2
     assert run.read_state()["oom_injected"] == 5 and run.read_state()["status"] == "completed"
+
+
+def test_multiprocess_oom_message_names_the_ranks_and_the_values_to_set(tmp_path):
+    from ft_tui.runner.rundir import RunDir
+    from ft_tui.runner.worker import multiprocess_oom_advice, oom_summary
+
+    run = RunDir(tmp_path)
+    run.write_oom_record(1, step=7, message="CUDA out of memory. Tried to allocate 2.00 GiB")
+    run.write_oom_record(0, step=7, message="CUDA out of memory. Tried to allocate 1.00 GiB")
+    records = run.oom_records()
+    assert [r["rank"] for r in records] == [0, 1]
+    assert oom_summary(records).startswith("out of memory on ranks 0, 1 after step 7 (CUDA out of memory.")
+    msg = multiprocess_oom_advice(_cfg(per_device_train_batch_size=4, gradient_accumulation_steps=2), records, run)
+    assert "per_device_train_batch_size: 2, gradient_accumulation_steps: 4" in msg and "--resume" in msg
+    last = multiprocess_oom_advice(_cfg(per_device_train_batch_size=1, disable_gradient_checkpointing=False),
+                                   records, run)
+    assert "even at per_device_train_batch_size 1" in last
+    run.clear_oom_records()
+    assert run.oom_records() == []
