@@ -254,6 +254,9 @@ class Supervisor:
         injected = [int(r.get("step") or 0) + 1 for r in records if r.get("injected")]
         if injected:
             self.run.write_state(oom_injected=min(injected))  # the test hook fires once per run
+        loading = [r for r in records if r.get("phase") == "load"]
+        if loading:  # the model itself did not fit: a smaller batch cannot help
+            return self._fail(f"{what}: {loading[0].get('advice') or 'the model does not fit while loading'}")
         if not is_single_node(self.argv):
             return self._fail(f"{what}. The automatic back-off relaunches only single-node runs (every node would "
                               "have to back off together): halve per_device_train_batch_size and double "

@@ -247,7 +247,8 @@ def oom_summary(records: list[dict[str, Any]]) -> str:
     ranks = ", ".join(str(r["rank"]) for r in records)
     step = max(int(r.get("step") or 0) for r in records)
     message = str(records[0].get("message") or "").strip()
-    return f"out of memory on rank{'s' if len(records) > 1 else ''} {ranks} after step {step}" + \
+    when = "while loading the model" if any(r.get("phase") == "load" for r in records) else f"after step {step}"
+    return f"out of memory on rank{'s' if len(records) > 1 else ''} {ranks} {when}" + \
         (f" ({message})" if message else "")
 
 
@@ -543,9 +544,18 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
         args = training_arguments(cfg, ctx, has_eval_data(data))
         stop_point(ctx, "data", args.device, restart=callback.started)
         begin_phase(ctx, "model")
-        model, info = build_model(cfg, device_map=device_map_for(cfg))
-        callback.start_fields["model"] = info
-        trainer = build_trainer(cfg, ctx, model, tokenizer, data, callback, args)
+        try:
+            model, info = build_model(cfg, device_map=device_map_for(cfg))
+            callback.start_fields["model"] = info
+            trainer = build_trainer(cfg, ctx, model, tokenizer, data, callback, args)  # moves the model to the GPU
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+            if not _is_oom(exc):
+                raise
+            message = str(exc).splitlines()[0][:300]
+            _free_memory()
+            if ctx.world_size > 1:
+                _leave_after_oom(cfg, ctx, 0, message, injected=False, phase="load")
+            raise OutOfMemoryGiveUp(f"{message}. {load_oom_advice(cfg)}") from None
         stop_point(ctx, "model", args.device, restart=callback.started)
         oom_message = None
         try:
@@ -570,18 +580,40 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
                     resume_from or "the start")
 
 
-def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *, injected: bool) -> None:
+def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *, injected: bool,
+                     phase: str = "train") -> None:
     """This rank of a multi-process run ran out of memory: record it for the supervisor and end the attempt.
 
-    Raises :class:`OutOfMemoryRelaunch` under a supervisor, else :class:`OutOfMemoryGiveUp` with the values to set.
+    ``phase`` is ``train`` (a smaller batch may fit: the supervisor backs off and relaunches) or ``load`` (the model
+    itself did not fit: the record carries the advice, and the supervisor fails the run with it). Raises
+    :class:`OutOfMemoryRelaunch` under a supervisor, else :class:`OutOfMemoryGiveUp` with what to change.
     """
+    advice = load_oom_advice(cfg) if phase == "load" else None
     ctx.run.write_oom_record(ctx.rank, step=step, message=message, world_size=ctx.world_size,
                              local_rank=ctx.local_rank, host=socket.gethostname(), pid=os.getpid(),
-                             injected=injected)
-    log.warning("rank %d: out of memory after step %d; ending this attempt", ctx.rank, step)
+                             injected=injected, phase=phase, advice=advice)
+    log.warning("rank %d: out of memory %s; ending this attempt", ctx.rank,
+                "while loading the model" if phase == "load" else f"after step {step}")
     if supervisor_pid() is not None:
         raise OutOfMemoryRelaunch(message)
+    if advice:
+        raise OutOfMemoryGiveUp(f"{message}. {advice}")
     raise OutOfMemoryGiveUp(multiprocess_oom_advice(cfg, ctx.run.oom_records(), ctx.run))
+
+
+def load_oom_advice(cfg: TrainConfig) -> str:
+    """What to change when the model itself does not fit while it loads (a smaller batch would not help)."""
+    options = []
+    if cfg.finetuning_type != "lora":
+        options.append("finetuning_type: lora")
+    if cfg.quantization_bit != 4:
+        options.append("quantization_bit: 4 (QLoRA: about a quarter of the 16-bit weights)"
+                       if cfg.finetuning_type == "lora" else "then quantization_bit: 4")
+    options.append("a smaller model")
+    options.append("more GPUs (with several visible, ft-tui train shards a model that does not fit one GPU)")
+    return ("The GPU ran out of memory while loading the model, before training began, so a smaller batch would "
+            "not help. Check that no other process holds GPU memory (`ft-tui gpus`), or try "
+            + ", or ".join(options) + "; `ft-tui estimate CONFIG` shows the memory each choice needs.")
 
 
 def _oom_in_attempt(ctx: Context) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ Used as ``python fake_ddp_launcher.py RUN_DIR [--resume]`` under the supervisor.
 
 - ``oom``: after ``FAKE_DELAY_S`` seconds, writes rank ``FAKE_OOM_RANK``'s (default 1) out-of-memory record for
   step ``FAKE_OOM_STEP`` (default 2) as that rank would, and exits 1 without an end event (as torchrun does after
-  a rank failed);
+  a rank failed; ``FAKE_OOM_PHASE=load`` makes it an out-of-memory while loading the model, with advice);
 - ``crash``: prints a traceback-like line and exits ``FAKE_CRASH_CODE`` (default 3) without an end event;
 - ``complete``: as rank 0, writes its pid, a start event and ``end`` ``completed``; exits 0;
 - ``stoppable``: after ``FAKE_DELAY_S`` seconds writes its pid as rank 0, then runs until SIGTERM and ends
@@ -53,8 +53,10 @@ def main(argv: list[str]) -> int:
     if what == "oom":
         time.sleep(delay)
         rank = int(os.environ.get("FAKE_OOM_RANK", "1"))
+        phase = os.environ.get("FAKE_OOM_PHASE", "train")
         run.write_oom_record(rank, step=int(os.environ.get("FAKE_OOM_STEP", "2")),
-                             message="CUDA out of memory (fake)", world_size=2, injected=False)
+                             message="CUDA out of memory (fake)", world_size=2, injected=False, phase=phase,
+                             advice="try quantization_bit: 4 (fake advice)" if phase == "load" else None)
         print(f"rank {rank}: torch.OutOfMemoryError: CUDA out of memory (fake)", flush=True)
         return 1
     if what == "crash":

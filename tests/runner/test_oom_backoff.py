@@ -71,3 +71,24 @@ def test_multiprocess_oom_message_names_the_ranks_and_the_values_to_set(tmp_path
     assert "even at per_device_train_batch_size 1" in last
     run.clear_oom_records()
     assert run.oom_records() == []
+
+
+def test_oom_while_loading_the_model_fails_at_once_with_what_to_change(new_run, rt, monkeypatch):
+    """The weights themselves do not fit: no batch back-off (it cannot help), a failed run that says what to do."""
+    import torch
+    from ft_tui.runner import modeling
+
+    def no_room(cfg, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(modeling, "build_model", no_room)
+    run = new_run(max_steps=6, per_device_train_batch_size=2)
+    assert rt.run_worker(run) == 1
+    events = run.events()
+    assert "backoff" not in [e["type"] for e in events] and not run.oom_records()
+    end = events[-1]
+    assert end["type"] == "end" and end["status"] == "failed"
+    message = next(e["message"] for e in events if e["type"] == "error")
+    assert "Tried to allocate 20.00 GiB" in message and "while loading the model" in message
+    assert "quantization_bit: 4" in message and "ft-tui gpus" in message
+    assert yaml.safe_load(run.config_path.read_text())["per_device_train_batch_size"] == 2  # config untouched

@@ -190,3 +190,14 @@ def _wait(predicate, timeout: float = 20.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+def test_an_oom_while_loading_fails_with_the_advice_and_no_relaunch(tmp_path, monkeypatch):
+    run = _run(tmp_path)
+    pid = _start(run, monkeypatch, "oom,complete", FAKE_OOM_PHASE="load")
+    assert launch.wait_child(pid, 30) == 1
+    assert len(_attempts(run)) == 1 and "backoff" not in _types(run)
+    end = run.events()[-1]
+    assert end["status"] == "failed" and "while loading the model" in end["message"]
+    assert "quantization_bit: 4 (fake advice)" in end["message"]
+    assert yaml.safe_load(run.config_path.read_text())["per_device_train_batch_size"] == 4
