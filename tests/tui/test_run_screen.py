@@ -351,3 +351,24 @@ async def test_stop_key_can_be_remapped_by_id(tmp_path: Path) -> None:
         await until(pilot, lambda: app.screen is not screen, "the confirm dialog")
         await pilot.press("y")
         await until(pilot, lambda: bool(calls), "the stopper")
+
+
+async def test_a_run_stopped_before_its_first_step_shows_a_still_bar(tmp_path: Path) -> None:
+    """No start event, so no total: an ended run shows an empty bar, not the busy animation of a starting one."""
+    from textual.widgets import ProgressBar
+
+    run = tmp_path / "runs" / "20261128-010000-demo-lora"
+    run.mkdir(parents=True)
+    end = {"v": 1, "type": "end", "time": 1795830600.0, "status": "stopped", "step": 0, "reason": "SIGTERM",
+           "phase": "start-up", "message": "stopped by SIGTERM before the first training step"}
+    (run / "events.jsonl").write_text(json.dumps(end) + "\n", encoding="utf-8")
+    (run / "state.json").write_text(json.dumps({"status": "stopped", "pid": os.getpid(), "id": run.name}),
+                                    encoding="utf-8")
+    (run / "train.log").write_text("", encoding="utf-8")
+    app = RunApp(lambda: RunScreen(run, sampler=list, tail_interval=0.05))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.status == "stopped", "the stopped status")
+        await pilot.pause(0.2)
+        bar = screen.query_one("#run-bar", ProgressBar)
+        assert bar.total is not None and bar.progress == 0

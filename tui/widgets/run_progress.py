@@ -115,7 +115,10 @@ class RunProgress(Vertical):
         self.query_one("#run-title", Label).update(self._title(view, run_id, lang, stopping))
         self.query_one("#run-step", Label).update(step_text(view, lang))
         bar = self.query_one("#run-bar", ProgressBar)
-        bar.update(total=view.total_steps or None, progress=min(view.step, view.total_steps or view.step))
+        if view.total_steps or status in ("running", "starting"):
+            bar.update(total=view.total_steps or None, progress=min(view.step, view.total_steps or view.step))
+        else:  # an ended run whose length was never known: a still, empty bar rather than the busy animation
+            bar.update(total=max(view.step, 1), progress=view.step)
         self.query_one("#run-eta", Label).update(time_text(view, status, now, lang))
         metrics = self.query_one("#run-metrics", Label)
         metrics.update(metrics_text(view, lang, metrics.content_size.width or None))
