@@ -49,6 +49,7 @@ SEPARATORS: dict[str, dict[str, str]] = {
     "list": {"en": ", ", "zh": "、"},
     "semicolon": {"en": "; ", "zh": "；"},
     "line": {"en": "\n", "zh": "\n"},
+    "space": {"en": " ", "zh": ""},
 }
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Coded, Joined, NothingFits
 from .memory import (
@@ -37,6 +37,9 @@ from .memory import (
 )
 from .reasons import SET_BY_YOU, Reason
 from .timing import TimeEstimate, estimate_time
+
+if TYPE_CHECKING:
+    from .models import ParamCounts
 
 OPTIMIZER_LADDER = ("adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit")
 QUANT_LADDER = (None, 8, 4)
@@ -270,6 +273,14 @@ def _lean(base: TrainSetup, cfg, **changes: Any) -> TrainSetup:
     return dataclasses.replace(base, **lean)
 
 
+def _unquantized_experts_note(counts: ParamCounts, base: TrainSetup, quant: int | None) -> FitText | None:
+    """Why a quantized MoE model still needs so much: its experts (a large share of it) stay unquantized."""
+    if not quant or counts.experts < 0.2 * counts.total:
+        return None
+    dtype = "fp32" if base.kbit_prepare else "16-bit"  # peft's k-bit preparation upcasts what is not quantized
+    return FitText("moe_experts_unquantized", bits=quant, experts=f"{counts.experts / 1e9:.1f}", dtype=dtype)
+
+
 def _leanest_quant(base: TrainSetup, cfg) -> int | None:
     return base.quant_bits if "quantization_bit" in cfg.explicit else (4 if cfg.finetuning_type == "lora" else None)
 
@@ -277,6 +288,12 @@ def _leanest_quant(base: TrainSetup, cfg) -> int | None:
 #: The "nothing fits" message and its alternatives, in English and Chinese (the CLI prints the English text, the
 #: TUI renders :class:`FitText` in the user's language). A test checks both languages and their placeholders.
 MESSAGES: dict[str, dict[str, str]] = {
+    "moe_experts_unquantized": {
+        "en": "Why so much at {bits}-bit: the {experts}B expert parameters of this MoE model are not quantized "
+              "(bitsandbytes quantizes linear layers only, and transformers 5 keeps the experts fused in 3-D "
+              "tensors), so they stay in {dtype} beside the {bits}-bit rest.",
+        "zh": "为什么 {bits}-bit 下仍要这么多：这个 MoE 模型的 {experts}B 专家参数不会被量化（bitsandbytes 只量化线性层，"
+              "而 transformers 5 把专家合并存放在 3 维张量里），所以它们以 {dtype} 保存在 {bits}-bit 的其余部分旁边。"},
     "nothing_fits": {
         "en": "nothing fits: {model} ({method}) needs at least {need} GiB per GPU even with batch 1, gradient "
               "checkpointing and the leanest settings your keys allow; the budget is {budget} GiB on {count} x {gpu} "
@@ -413,11 +430,14 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
             cfg1, choice = shorter
     if choice is None:
         hints = _alternatives(searcher, base, hw)
-        lean = searcher.estimate(_lean(base, cfg1, quant_bits=_leanest_quant(base, cfg1)))
-        raise NothingFits(FitText(
+        quant = _leanest_quant(base, cfg1)
+        lean = searcher.estimate(_lean(base, cfg1, quant_bits=quant))
+        message = FitText(
             "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=f"{lean.peak_bytes / GIB:.1f}",
             budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{cfg.memory_margin:.0%}",
-            hints=Joined(hints, "semicolon")))
+            hints=Joined(hints, "semicolon"))
+        why = _unquantized_experts_note(counts, base, quant)
+        raise NothingFits(Joined([message, why], "space") if why else message)
     final = _apply_choice(cfg1, choice, n, reasons)
     _mark_user(cfg, reasons)
     from .memory import estimate_memory

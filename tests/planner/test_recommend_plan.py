@@ -157,3 +157,15 @@ def test_user_set_checkpointing_is_kept():
     assert p.config.disable_gradient_checkpointing is False
     assert p.reasons["disable_gradient_checkpointing"] == SET_BY_YOU
     assert p.config.gradient_accumulation_steps * p.config.per_device_train_batch_size >= 16
+
+
+def test_a_quantized_moe_that_does_not_fit_says_its_experts_stay_unquantized():
+    with pytest.raises(NothingFits) as info:
+        plan("mistralai/Mixtral-8x7B-Instruct-v0.1", "h100-80gb", quantization_bit=4)
+    text = str(info.value)
+    assert text.startswith("nothing fits") and "45.1B expert parameters" in text and "stay in fp32" in text
+    zh = info.value.render("zh")
+    assert "专家参数" in zh and "What would fit" not in zh
+    with pytest.raises(NothingFits) as dense:
+        plan("meta-llama/Llama-3.1-70B", "rtx4090")
+    assert "expert" not in str(dense.value)  # dense models get no such note

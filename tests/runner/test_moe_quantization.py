@@ -1,0 +1,47 @@
+"""What bitsandbytes quantizes in a Mixtral-style MoE model, checked against the planner's counts.
+
+The planner's 4-bit memory for MoE models rests on one fact of the pinned stack (transformers 5, bitsandbytes):
+only the decoder's ``nn.Linear`` layers are quantized, and the fused 3-D expert tensors stay in the load dtype (and
+are upcast to fp32 by the k-bit preparation). That is why Mixtral-8x7B QLoRA needs far more than its 4-bit size.
+This builds a tiny Mixtral through the runner's own ``build_model`` and compares what was quantized with
+``count_params``; should a release start quantizing experts, this test says the planner must follow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ft_tui.planner.config import config_from_dict
+from ft_tui.planner.models import count_params, inspect_model
+from ft_tui.runner import modeling
+
+
+def _tiny_mixtral(folder: Path) -> Path:
+    import torch
+    from transformers import AutoModelForCausalLM, MixtralConfig
+
+    config = MixtralConfig(vocab_size=512, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2,
+                           max_position_embeddings=256)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(str(folder))
+    return folder
+
+
+def test_4bit_quantizes_exactly_the_linears_the_planner_counts_and_not_the_experts(tmp_path: Path) -> None:
+    import bitsandbytes as bnb
+    import torch
+
+    folder = _tiny_mixtral(tmp_path / "mixtral")
+    counts = count_params(inspect_model(str(folder), allow_network=False))
+    assert counts.experts > 0
+    cfg = config_from_dict({"model_name_or_path": str(folder), "quantization_bit": 4, "lora_rank": 4})
+    model, info = modeling.build_model(cfg)
+    assert info["quantization"].startswith("4bit")
+
+    quantized = sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, bnb.nn.Linear4bit))
+    assert quantized == counts.linear  # every decoder Linear, nothing else
+
+    experts = {n: p for n, p in model.named_parameters() if ".experts." in n and "lora_" not in n}
+    assert experts and all(p.dim() == 3 and p.dtype == torch.float32 for p in experts.values())
+    assert sum(p.numel() for p in experts.values()) == counts.experts
