@@ -30,11 +30,12 @@ METRICS = {
 }
 
 #: The runner's set-up for every gpu_calibrate point (bench/gpu_calibrate.py point_config: bf16, adamw_torch, LoRA
-#: rank 8 on all linear layers, no dropout, one micro-batch per step, sdpa attention, k-bit preparation).
+#: rank 8 on all linear layers, no dropout, one micro-batch per step, sdpa attention, no fp32 upcast of the weights
+#: bitsandbytes leaves unquantized).
 RUNNER_SETUP = {
     "grad_accum": 1, "optimizer": "adamw_torch", "half": True, "precision_mode": "amp", "adapter_fp32": True,
     "autocast": True, "attn": "sdpa", "lora_rank": 8, "lora_targets": ["all"], "lora_dropout": 0.0,
-    "double_quant": True, "kbit_prepare": True, "n_gpus": 1, "strategy": "single", "loss_impl": "hf",
+    "double_quant": True, "kbit_prepare": False, "n_gpus": 1, "strategy": "single", "loss_impl": "hf",
     "compile": False,
 }
 

@@ -13,8 +13,10 @@ The model (§0):
 What our runner does, and therefore what is modelled by default (keep :class:`TrainSetup` and the runner aligned):
 
 * LoRA / QLoRA: the base model is loaded in the compute dtype (bf16/fp16; fp32 when neither is set); adapters are
-  fp32 (PEFT's ``autocast_adapter_dtype=True``); for 8/4-bit ``prepare_model_for_kbit_training`` runs, which upcasts
-  every non-quantized parameter (embeddings, lm_head, norms) to fp32 (§2.2).
+  fp32 (PEFT's ``autocast_adapter_dtype=True``); for 8/4-bit every parameter bitsandbytes does not quantize
+  (embeddings, lm_head, norms, fused MoE experts) stays in the compute dtype: the runner does not call
+  ``prepare_model_for_kbit_training``, whose fp32 upcast of those (§2.2) ``kbit_prepare=True`` still models for
+  stacks that do (the published HF + peft measurements in ``data/calibration.yaml``).
 * full: weights are loaded in fp32 and trained under AMP autocast (``precision_mode="amp"``): fp32 weights are
   the master copy, gradients and AdamW states are fp32, autocast keeps bf16 copies of the weights during the
   forward pass (HF's "18 bytes per parameter", §1.11). ``precision_mode="pure"`` models a model loaded in bf16/fp16
@@ -82,7 +84,7 @@ class TrainSetup:
     method: str = "lora"                 # lora | full | freeze
     quant_bits: int | None = None        # None | 8 | 4 (LoRA only)
     double_quant: bool = True
-    kbit_prepare: bool = True            # peft.prepare_model_for_kbit_training upcasts non-quantized params to fp32
+    kbit_prepare: bool = False           # peft.prepare_model_for_kbit_training: non-quantized params in fp32
     batch: int = 1
     seq_len: int = 2048
     grad_accum: int = 1

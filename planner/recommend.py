@@ -277,7 +277,7 @@ def _unquantized_experts_note(counts: ParamCounts, base: TrainSetup, quant: int 
     """Why a quantized MoE model still needs so much: its experts (a large share of it) stay unquantized."""
     if not quant or counts.experts < 0.2 * counts.total:
         return None
-    dtype = "fp32" if base.kbit_prepare else "16-bit"  # peft's k-bit preparation upcasts what is not quantized
+    dtype = "fp32" if base.kbit_prepare or not base.half else "16-bit"
     return FitText("moe_experts_unquantized", bits=quant, experts=f"{counts.experts / 1e9:.1f}", dtype=dtype)
 
 

@@ -37,16 +37,17 @@ def test_nf4_bytes_per_param_match_the_paper():
     assert m.NF4_DQ_BYTES * 8 == pytest.approx(4.127, abs=1e-3)
 
 
-def test_qlora_weights_include_fp32_upcast_of_embeddings_and_head():
+def test_qlora_weights_keep_embeddings_and_head_16bit_unless_peft_upcasts_them():
     spec, counts = model("meta-llama/Meta-Llama-3-8B")
     s = m.TrainSetup(quant_bits=4, lora_targets=("q_proj",), lora_rank=1)
+    assert s.kbit_prepare is False  # the runner's default: no prepare_model_for_kbit_training
     w = m.weight_bytes(spec, counts, s)
     non_linear = counts.total - counts.linear
-    assert non_linear * 4 / GIB == pytest.approx(3.92, abs=0.02)  # research note §2.2 table
     adapters = m.lora_params(spec, counts, s) * 4
-    assert w == int(counts.linear * m.NF4_DQ_BYTES + non_linear * 4 + adapters)
-    no_prep = m.weight_bytes(spec, counts, dataclasses.replace(s, kbit_prepare=False))
-    assert w - no_prep == pytest.approx(non_linear * 2, rel=1e-6)
+    assert w == int(counts.linear * m.NF4_DQ_BYTES + non_linear * 2 + adapters)
+    upcast = m.weight_bytes(spec, counts, dataclasses.replace(s, kbit_prepare=True))  # stacks that call peft's
+    assert non_linear * 4 / GIB == pytest.approx(3.92, abs=0.02)  # research note §2.2 table
+    assert upcast - w == pytest.approx(non_linear * 2, rel=1e-6)
 
 
 def test_int8_weights_are_about_one_byte_per_linear_param():

@@ -163,7 +163,7 @@ def test_a_quantized_moe_that_does_not_fit_says_its_experts_stay_unquantized():
     with pytest.raises(NothingFits) as info:
         plan("mistralai/Mixtral-8x7B-Instruct-v0.1", "h100-80gb", quantization_bit=4)
     text = str(info.value)
-    assert text.startswith("nothing fits") and "45.1B expert parameters" in text and "stay in fp32" in text
+    assert text.startswith("nothing fits") and "45.1B expert parameters" in text and "stay in 16-bit" in text
     zh = info.value.render("zh")
     assert "专家参数" in zh and "What would fit" not in zh
     with pytest.raises(NothingFits) as dense:
