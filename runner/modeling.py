@@ -116,17 +116,32 @@ def attn_implementation(cfg: TrainConfig) -> str:
     return impl
 
 
+def fsdp_enabled() -> bool:
+    """Whether this process runs under FSDP (``accelerate launch`` with an FSDP config sets ACCELERATE_USE_FSDP)."""
+    import os
+
+    return os.environ.get("ACCELERATE_USE_FSDP", "").strip().lower() in ("1", "true", "yes")
+
+
 def quantization_config(cfg: TrainConfig) -> Any:
-    """A ``BitsAndBytesConfig`` for ``quantization_bit`` 4 or 8, else None."""
+    """A ``BitsAndBytesConfig`` for ``quantization_bit`` 4 or 8, else None.
+
+    Under FSDP (FSDP-QLoRA) the 4-bit weights are packed into the compute dtype (``bnb_4bit_quant_storage``) so
+    FSDP can flatten and shard them with the model's other weights, as the bitsandbytes and peft FSDP-QLoRA guides
+    prescribe; 8-bit weights cannot be sharded that way."""
     if cfg.quantization_bit is None:
         return None
     from transformers import BitsAndBytesConfig
 
     if cfg.quantization_bit == 8:
+        if fsdp_enabled():
+            raise ConfigError("8-bit quantization cannot be sharded with FSDP", key="quantization_bit",
+                              hint="Use quantization_bit: 4 (FSDP-QLoRA), or fewer GPUs with DDP.")
         return BitsAndBytesConfig(load_in_8bit=True)
+    extra = {"bnb_4bit_quant_storage": compute_dtype(cfg)} if fsdp_enabled() else {}
     return BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type=cfg.quantization_type,
-        bnb_4bit_use_double_quant=cfg.double_quantization, bnb_4bit_compute_dtype=compute_dtype(cfg),
+        bnb_4bit_use_double_quant=cfg.double_quantization, bnb_4bit_compute_dtype=compute_dtype(cfg), **extra,
     )
 
 
@@ -257,7 +272,7 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
                                   trust_remote_code=cfg.trust_remote_code)
     if quant is not None:
         kwargs["quantization_config"] = quant
-        if device_map is None:
+        if device_map is None and not fsdp_enabled():  # under FSDP the launcher's sharding places the weights
             device_map = default_device_map()
     if device_map is not None:
         kwargs["device_map"] = device_map

@@ -689,10 +689,12 @@ def _checkpoint_step(path: Path | None) -> int | None:
 
 
 def device_map_for(cfg: TrainConfig) -> Any:
-    """Quantized models need an explicit placement; full-precision ones are placed by the Trainer."""
-    if cfg.quantization_bit is None:
+    """Quantized models need an explicit placement; full-precision ones are placed by the Trainer, and every
+    model by FSDP when it shards them."""
+    from .modeling import default_device_map, fsdp_enabled
+
+    if cfg.quantization_bit is None or fsdp_enabled():
         return None
-    from .modeling import default_device_map
 
     return default_device_map()
 

@@ -132,3 +132,20 @@ def test_trust_remote_code_is_passed_only_as_configured(demo_kit, monkeypatch):
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", spy)
     modeling.build_model(_cfg(demo_kit), for_training=False)
     assert seen == [False]
+
+
+def test_fsdp_qlora_packs_4bit_weights_in_the_compute_dtype_and_leaves_placement_to_fsdp(monkeypatch, demo_kit):
+    """accelerate launch with FSDP sets ACCELERATE_USE_FSDP: the 4-bit storage must be a float type FSDP can
+    flatten with the other weights, and no device_map may pin the model to one GPU."""
+    import torch
+    from ft_tui.runner.worker import device_map_for
+
+    cfg = _cfg(demo_kit, quantization_bit=4, bf16=True)
+    assert modeling.quantization_config(cfg).bnb_4bit_quant_storage == torch.uint8  # bitsandbytes' default
+    assert device_map_for(cfg) is not None
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    assert modeling.quantization_config(cfg).bnb_4bit_quant_storage == torch.bfloat16
+    assert device_map_for(cfg) is None
+    with pytest.raises(ConfigError) as err:
+        modeling.quantization_config(_cfg(demo_kit, quantization_bit=8))
+    assert "FSDP" in err.value.render() and "quantization_bit: 4" in err.value.render()
