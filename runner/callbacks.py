@@ -37,16 +37,6 @@ INJECT_OOM_RANK_ENV = "FT_TUI_INJECT_OOM_RANK"
 GIB = 1024 ** 3
 
 
-def __getattr__(name: str) -> Any:
-    # StopRequest moved to the worker module; this keeps ``from ft_tui.runner.callbacks import StopRequest``
-    # working for older callers (bench/gpu_calibrate.py).
-    if name == "StopRequest":
-        from .worker import StopRequest
-
-        return StopRequest
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _round(value: Any, digits: int = 6) -> Any:
     if value is None:
         return None

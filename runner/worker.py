@@ -695,11 +695,7 @@ def device_map_for(cfg: TrainConfig) -> Any:
 
     if cfg.quantization_bit is None or fsdp_enabled():
         return None
-
     return default_device_map()
-
-
-_device_map_for = device_map_for  # bench/gpu_calibrate.py imports the old name
 
 
 # ---------------------------------------------------------------------------------------------------- entry point
