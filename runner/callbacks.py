@@ -7,8 +7,8 @@
 - ``checkpoint`` events are written in ``on_save``, after the Trainer has written the whole checkpoint, and only
   once :func:`~ft_tui.runner.rundir.mark_checkpoint_complete` has marked it: a reader never sees a checkpoint event
   for a half-written folder.
-- Stop: :class:`~ft_tui.runner.worker.StopRequest` turns SIGTERM/SIGINT into a flag (it lives in the worker
-  module, which installs it before any heavy import); at the next optimizer step the callback asks the Trainer to
+- Stop: :class:`~ft_tui.runner.signals.StopRequest` turns SIGTERM/SIGINT into a flag (the worker installs it
+  before any heavy import); at the next optimizer step the callback asks the Trainer to
   save a checkpoint and stop. In a multi-process run the flag is all-reduced every step (:func:`agreed_stop`), so
   a signal to any one rank stops all ranks at the same step.
 - Test hook: ``FT_TUI_INJECT_OOM_AT_STEP=N`` raises ``torch.cuda.OutOfMemoryError`` when step N begins, once per
@@ -30,7 +30,7 @@ from transformers import TrainerCallback
 from .rundir import EventWriter, RunDir, mark_checkpoint_complete
 
 if TYPE_CHECKING:
-    from .worker import StopRequest
+    from .signals import StopRequest
 
 INJECT_OOM_ENV = "FT_TUI_INJECT_OOM_AT_STEP"
 INJECT_OOM_RANK_ENV = "FT_TUI_INJECT_OOM_RANK"

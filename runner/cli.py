@@ -24,8 +24,6 @@ from ft_tui.planner.errors import DataError, InputError, ModelError
 from ft_tui.runner import launch
 from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, format_clock, log_tail
 from ft_tui.runner.rundir import (
-    END_STATUSES,
-    LIVE_STATUSES,
     RunDir,
     find_run,
     indexed_runs,
@@ -34,8 +32,17 @@ from ft_tui.runner.rundir import (
     read_json,
     summarize,
 )
-
-PREPARED = "prepared"  # a run directory written by --print-launch, waiting for someone to run the line
+from ft_tui.runner.signals import STOP_SIGNALS
+from ft_tui.runner.status import (
+    COMPLETED,
+    INTERRUPTED,
+    LIVE_STATUSES,
+    OK_STATUSES,
+    PREPARED,
+    RESUMABLE,
+    STARTING,
+    STOPPED,
+)
 
 
 def _err(text: str) -> None:
@@ -120,16 +127,11 @@ def plan_run(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None,
 
     Returns the config to launch, the plan as a dict (for plan.json) and the hardware target (or None).
     """
-    try:
-        from ft_tui.planner.hardware import resolve_hardware
-    except ModuleNotFoundError as exc:  # the planner is an optional piece of a partial install
-        if not (exc.name or "").startswith("ft_tui"):
-            raise
-        return cfg, {"note": "planner not available: the config runs as written"}, None
-    hw = resolve_hardware(gpu, gpus)
+    from ft_tui.planner.hardware import resolve_hardware
     from ft_tui.planner.models import inspect_model
     from ft_tui.planner.recommend import make_plan
 
+    hw = resolve_hardware(gpu, gpus)
     no_gpu = getattr(hw, "source", None) == "none"
     try:
         spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
@@ -223,8 +225,8 @@ def follow_with_prompt(run: RunDir, *, offset: int = 0, printer: ProgressPrinter
 
 def report_end(run: RunDir, result: FollowResult) -> int:
     """Say how the run ended (and why, for a failure) and turn it into the exit code."""
-    if result.status in ("completed", "stopped"):
-        if result.status == "stopped":
+    if result.status in OK_STATUSES:
+        if result.status == STOPPED:
             cp = run.latest_checkpoint()
             _err(f"stopped{f' (checkpoint {cp.name})' if cp else ''}; continue with: ft-tui resume {run.id}")
         return 0
@@ -239,7 +241,7 @@ def report_end(run: RunDir, result: FollowResult) -> int:
     tail = log_tail(run.log_path, 15)
     if tail and result.exit_code != 2:
         _err(f"--- last lines of {run.log_path} ---\n" + "\n".join(tail))
-    if result.status == "interrupted" or run.latest_checkpoint() is not None:
+    if result.status == INTERRUPTED or run.latest_checkpoint() is not None:
         _err(f"resume with: ft-tui resume {run.id}")
     return result.cli_exit
 
@@ -262,13 +264,9 @@ def _choose_nproc(requested: int | None, *, for_print: bool) -> int:
 
 
 def visible_gpu_count() -> int:
-    """GPUs the hardware probe sees (honours CUDA_VISIBLE_DEVICES); 0 without the planner or a GPU."""
-    try:
-        from ft_tui.planner.hardware import probe
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("ft_tui"):
-            raise
-        return 0
+    """GPUs the hardware probe sees (honours CUDA_VISIBLE_DEVICES); 0 without a GPU."""
+    from ft_tui.planner.hardware import probe
+
     report = probe()
     gpus = getattr(report, "gpus", None)
     if gpus is not None:
@@ -426,12 +424,12 @@ def cmd_attach(args: argparse.Namespace) -> int:
         follower.read()
         printer.finish()
         _err(f"run {run.id}: {status}" + _status_hint(run, status))
-        return 0 if status in ("completed", "stopped", PREPARED) else 1
+        return 0 if status in (*OK_STATUSES, PREPARED) else 1
     return follow_with_prompt(run, printer=printer)
 
 
 def _status_hint(run: RunDir, status: str) -> str:
-    if status in ("interrupted", "failed", "stopped"):
+    if status in RESUMABLE:
         cp = run.latest_checkpoint()
         where = f" from {cp.name}" if cp else " (no complete checkpoint: starts over)"
         return f"; resume{where} with: ft-tui resume {run.id}"
@@ -455,9 +453,6 @@ def _owned(pid: int | None, start: int | None, run: RunDir) -> bool:
     except OSError:
         return False
     return str(run.path) in cmdline
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
@@ -516,7 +511,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
     status = end.get("status") if end else final
     step = f" at step {end['step']}" if end and end.get("step") is not None else ""
     print(f"run {run.id} {status}{step}" + (f"; checkpoint: {cp}" if cp else "; no complete checkpoint"))
-    if status in ("stopped", "interrupted", "failed"):
+    if status in RESUMABLE:
         print(f"continue with: ft-tui resume {run.id}")
     return 0
 
@@ -555,7 +550,7 @@ def _wait_for_end(run: RunDir, offset: int, timeout: float) -> tuple[dict[str, A
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue a stopped, interrupted or failed run from its last complete checkpoint, in the same directory."""
     run = find_run(args.run)
-    if run.status() == "completed":
+    if run.status() == COMPLETED:
         print(f"run {run.id} is complete; to train longer, start a new run with a higher num_train_epochs "
               f"or max_steps (its config is {run.config_path})")
         return 0
@@ -579,10 +574,10 @@ def resume_run(run: RunDir) -> None:
     if status in LIVE_STATUSES:
         raise InputError(f"run {run.id} is still {status}",
                          hint=f"Follow it with `ft-tui attach {run.id}`, or stop it first with `ft-tui stop`.")
-    if status == "completed":
+    if status == COMPLETED:
         raise InputError(f"run {run.id} is complete", hint="To train longer, start a new run with a higher "
                          f"num_train_epochs or max_steps (its config is {run.config_path}).")
-    if status not in ("stopped", "interrupted", "failed"):
+    if status not in RESUMABLE:
         raise InputError(f"run {run.id} cannot be resumed (status: {status})" + _status_hint(run, status))
     if not run.config_path.exists():
         raise InputError(f"run {run.id} has no config.yaml", file=str(run.config_path))
@@ -590,7 +585,7 @@ def resume_run(run: RunDir) -> None:
     nproc = int(state.get("nproc") or 1)
     cp = run.latest_checkpoint()
     _err(f"resuming run {run.id} " + (f"from {cp.name}" if cp else "from the start (no complete checkpoint)"))
-    run.write_state(status="starting", resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
+    run.write_state(status=STARTING, resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
                     error=None, stop_requested=None)
     visible = max(1, visible_gpu_count())
     if nproc > visible:
@@ -705,7 +700,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 __all__ = [
-    "END_STATUSES", "apply_plan", "check_datasets", "check_model", "cmd_attach", "cmd_demo", "cmd_export",
+    "apply_plan", "check_datasets", "check_model", "cmd_attach", "cmd_demo", "cmd_export",
     "check_rows", "cmd_resume", "cmd_runs", "resume_run", "cmd_stop", "cmd_train", "follow_with_prompt", "loss_summary", "plan_run",
     "signal_run", "write_demo_config",
 ]

@@ -32,13 +32,11 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +49,11 @@ from ft_tui.runner.rundir import (
     process_start_ticks,
     register_run,
 )
-from ft_tui.runner.supervise import SUPERVISOR_MODULE, supervisor_argv
+from ft_tui.runner.signals import stop_signals_blocked
 
 WORKER_MODULE = "ft_tui.runner.worker"
+#: The supervisor of multi-process runs (``supervise.py``), started in place of the launch line it runs.
+SUPERVISOR_MODULE = "ft_tui.runner.supervise"
 #: Test hook: a Python script that stands in for the worker (``python SCRIPT RUN_DIR [--resume]``).
 WORKER_OVERRIDE_ENV = "FT_TUI_WORKER"
 ACCELERATE_CONFIG_FILE = "accelerate_fsdp.yaml"
@@ -300,6 +300,11 @@ def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def supervisor_argv(run: RunDir, launch_argv: Sequence[str]) -> list[str]:
+    """The command that runs ``launch_argv`` under a supervisor for ``run``."""
+    return [sys.executable, "-m", SUPERVISOR_MODULE, str(run.path), "--", *launch_argv]
+
+
 def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Sequence[str] | None = None,
                  supervise: bool | None = None) -> int:
     """Start the trainer detached from this process and terminal; return the pid of the process started.
@@ -322,7 +327,7 @@ def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Seq
     run.write_state(launched=time.time(), nproc=nproc)
     log_fd = os.open(run.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        with _stop_signals_blocked(blocks_stop_signals(spawned)), open(os.devnull, "rb") as devnull:
+        with stop_signals_blocked(blocks_stop_signals(spawned)), open(os.devnull, "rb") as devnull:
             proc = subprocess.Popen(spawned, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
                                     cwd=str(run.path), env=child_env(), start_new_session=True,
                                     close_fds=True)
@@ -362,26 +367,6 @@ def is_multiprocess_command(cmd: Sequence[str]) -> bool:
     name = Path(cmd[0]).name
     return name == "torchrun" or (name == "accelerate" and cmd[1:2] == ["launch"]) or \
         list(cmd[1:3]) == ["-m", "torch.distributed.run"]
-
-
-STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
-
-
-@contextmanager
-def _stop_signals_blocked(enabled: bool) -> Iterator[None]:
-    """Block SIGTERM and SIGINT in this thread while a child is forked, so the child starts with them blocked.
-
-    Only this thread's mask changes, for the few milliseconds of the spawn; a signal that reaches this process
-    meanwhile is delivered when the old mask is restored.
-    """
-    if not enabled:
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def child_exit_code(pid: int | None) -> int | None:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, UNKNOWN
 
 PROTOCOL_VERSION = 1
 COMPLETE_MARKER = ".ft-tui-complete"
@@ -49,8 +50,6 @@ LAUNCH_FILE = "launch.txt"
 STATE_LOCK_FILE = ".state.lock"
 OOM_DIR = "oom"
 
-LIVE_STATUSES = ("starting", "running")
-END_STATUSES = ("completed", "failed", "stopped")
 EVENT_TYPES = ("start", "log", "eval", "checkpoint", "backoff", "end", "error", "status")
 
 
@@ -346,7 +345,7 @@ class RunDir:
     def status(self, events: list[dict[str, Any]] | None = None) -> str:
         """The status a user should see: the stored one, or ``interrupted`` when the process is gone."""
         state = self.read_state()
-        status = state.get("status", "unknown")
+        status = state.get("status", UNKNOWN)
         if status not in LIVE_STATUSES:
             return status
         evs = self.events() if events is None else events
@@ -354,13 +353,13 @@ class RunDir:
         # An end event written before the latest launch belongs to the previous attempt of a resumed run.
         if last is not None and last.get("type") == "end" and \
                 float(last.get("time") or 0) >= float(state.get("launched") or 0):
-            return last.get("status", "completed")
+            return last.get("status", COMPLETED)
         host = state.get("host")
         if host and host != socket.gethostname():
             return status  # cannot check a process on another machine
         if run_process_alive(state):
             return status
-        return "interrupted"
+        return INTERRUPTED
 
 
 def run_process_alive(state: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ small, torch-free process (detached, in its own session) instead of the launcher
 
 1. runs the exact launch line (the one in launch.txt, that a user or a scheduler would run) and waits for it;
 2. when the attempt ended with out-of-memory records (``RUN/oom/rank-N.json``, written by the rank that ran out;
-   see ``worker.py``): applies :func:`~ft_tui.runner.worker.backoff_config` (halve the per-device batch and double
+   see ``worker.py``): applies :func:`~ft_tui.runner.backoff.backoff_config` (halve the per-device batch and double
    accumulation; at batch 1 gradient checkpointing; then give up with advice), rewrites config.yaml, writes the
    ``backoff`` event, clears the records and relaunches the line with ``--resume`` (from the last complete
    checkpoint, or from scratch when there is none);
@@ -47,26 +47,22 @@ from typing import Any
 
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import InputError
+from ft_tui.runner.backoff import OutOfMemoryGiveUp, backoff_config, oom_summary, save_backoff_config
+from ft_tui.runner.launch import SUPERVISOR_MODULE, format_command
 from ft_tui.runner.rundir import (
-    LIVE_STATUSES,
     EventWriter,
     RunDir,
     pid_alive,
     process_start_ticks,
 )
+from ft_tui.runner.signals import StopSignals
+from ft_tui.runner.status import LIVE_STATUSES
 
-SUPERVISOR_MODULE = "ft_tui.runner.supervise"
 #: The supervisor's pid, in the launcher's environment (and so in every rank's): "a supervisor relaunches me".
 SUPERVISOR_ENV = "FT_TUI_SUPERVISOR_PID"
 POLL_S = 0.2
 LOG_TAIL_LINES = 20
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 EXIT_FAILED = 1
-
-
-def supervisor_argv(run: RunDir, launch_argv: Sequence[str]) -> list[str]:
-    """The command that runs ``launch_argv`` under a supervisor for ``run``."""
-    return [sys.executable, "-m", SUPERVISOR_MODULE, str(run.path), "--", *launch_argv]
 
 
 def relaunch_argv(argv: Sequence[str]) -> list[str]:
@@ -106,27 +102,6 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 def _say(text: str) -> None:
     """A line in train.log (our stdout), marked as the supervisor's."""
     print(f"[ft-tui supervisor] {text}", flush=True)
-
-
-class StopSignals:
-    """Counts SIGTERM/SIGINT; the supervisor acts on the count in its wait loop (nothing happens in the handler)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.name: str | None = None
-
-    def install(self) -> StopSignals:
-        """Handle the stop signals, then unblock them (``spawn_worker`` starts this process with them blocked, so a
-        stop sent during its start-up waits for this handler instead of killing it)."""
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, self._handle)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        self.count += 1
-        self.name = self.name or signal.Signals(signum).name
 
 
 class Supervisor:
@@ -245,8 +220,6 @@ class Supervisor:
 
     def _back_off(self, records: list[dict[str, Any]]) -> int | None:
         """Back off after an OOM; None to relaunch, else the exit status (gave up, multi-node, or stopped)."""
-        from ft_tui.runner.worker import OutOfMemoryGiveUp, backoff_config, oom_summary, save_backoff_config
-
         step = max(int(r.get("step") or 0) for r in records)
         what = oom_summary(records)
         _say(what)
@@ -291,8 +264,6 @@ class Supervisor:
         self.attempt_launched = now
         self.run.write_state(status="starting", pid=self.pid, pid_start=self.start_ticks, launched=now,
                              attempt=self.attempt, exit_code=None)
-        from ft_tui.runner.launch import format_command
-
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         with open(self.run.launch_path, "a", encoding="utf-8") as fh:
             fh.write(f"# {stamp} resume (out-of-memory back-off, attempt {self.attempt}; by the ft-tui "

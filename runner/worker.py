@@ -9,8 +9,8 @@ Exit codes: 0 completed or stopped; 1 failed; 2 bad input (an ``InputError``: ba
 
 Stop (``ft-tui stop`` sends SIGTERM to ``state.json`` ``pid``; Ctrl+C sends SIGINT):
 
-- The handler (:class:`StopRequest`) is the first thing this module does when it runs as ``__main__``, before any
-  other import; it only sets a flag. ``launch.spawn_worker`` starts this process with SIGTERM and SIGINT blocked
+- The handler (:class:`~ft_tui.runner.signals.StopRequest`) is the first thing this module does when it runs as
+  ``__main__``, before any other import (``signals.py`` imports only ``signal``); it only sets a flag. ``launch.spawn_worker`` starts this process with SIGTERM and SIGINT blocked
   and :meth:`StopRequest.install` unblocks them, so a signal sent during the spawn or the interpreter's start-up
   waits in the kernel for the handler instead of killing the process. ``ft-tui stop`` therefore needs no special
   case for a run that is still ``starting``: whenever it signals, the run ends ``stopped``. (A process started
@@ -38,7 +38,7 @@ Stop (``ft-tui stop`` sends SIGTERM to ``state.json`` ``pid``; Ctrl+C sends SIGI
 Resume (``--resume``): continues in the same run directory from the newest COMPLETE checkpoint; the Trainer
 restores the optimizer, scheduler, RNG and data position.
 
-OOM back-off (single process): on ``torch.cuda.OutOfMemoryError`` the worker halves
+OOM back-off (single process; the policy is ``backoff.py``): on ``torch.cuda.OutOfMemoryError`` the worker halves
 ``per_device_train_batch_size`` and raises ``gradient_accumulation_steps`` so the effective batch is unchanged,
 writes a ``backoff`` event, rewrites ``config.yaml`` (the original is kept as ``config.launched.yaml``) and restarts
 from the last complete checkpoint in the same process. At batch 1 it turns gradient checkpointing on; past that
@@ -55,45 +55,7 @@ with a failed collective or torchrun's SIGTERM. With a supervisor (``supervise.p
 
 from __future__ import annotations
 
-import signal
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-class StopRequest:
-    """A flag set by SIGTERM or SIGINT.
-
-    A repeated signal raises ``KeyboardInterrupt`` (stop now, no checkpoint) once :attr:`interrupt_on_repeat` is
-    on: ``main`` turns it on inside the block that turns that exception into an ``end`` event, and every path that
-    writes the end turns it off again. Before and after that, a repeat is only counted.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal_name: str | None = None
-        self.count = 0
-        self.interrupt_on_repeat = False
-
-    def install(self) -> StopRequest:
-        """Handle SIGTERM and SIGINT in this (main) thread, then unblock them (the launcher blocks them)."""
-        for sig in STOP_SIGNALS:
-            signal.signal(sig, self._handle)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending signal is handled right here
-        return self
-
-    def _handle(self, signum: int, frame: object) -> None:
-        name = signal.Signals(signum).name
-        self.count += 1
-        if self.requested and self.interrupt_on_repeat:
-            self.interrupt_on_repeat = False
-            raise KeyboardInterrupt(f"stopped at once by a second {name}")
-        self.requested = True
-        self.signal_name = self.signal_name or name
-
-    def request(self, reason: str = "requested") -> None:
-        self.requested = True
-        self.signal_name = self.signal_name or reason
-
+from ft_tui.runner.signals import StopRequest
 
 # The stop handler goes in before every other import (see "Stop" above), hence the late imports below.
 _EARLY_STOP = StopRequest().install() if __name__ == "__main__" else None
@@ -102,9 +64,7 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import hashlib  # noqa: E402
 import logging  # noqa: E402
-import math  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -114,20 +74,23 @@ from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ft_tui.planner.config import TrainConfig, dump_config, load_config  # noqa: E402
+from ft_tui.planner.config import TrainConfig, load_config  # noqa: E402
 from ft_tui.planner.errors import ConfigError, InputError  # noqa: E402
 
-from .rundir import EventWriter, RunDir, atomic_write_json, atomic_write_text, process_start_ticks  # noqa: E402
+from .backoff import (  # noqa: E402
+    OutOfMemoryGiveUp,
+    backoff_config,
+    load_oom_advice,
+    multiprocess_oom_advice,
+    oom_summary,
+    save_backoff_config,
+)
+from .rundir import EventWriter, RunDir, atomic_write_json, process_start_ticks  # noqa: E402
 from .supervise import SUPERVISOR_ENV  # noqa: E402
 
 log = logging.getLogger("ft_tui.worker")
 
-LAUNCHED_CONFIG = "config.launched.yaml"
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-
-
-class OutOfMemoryGiveUp(RuntimeError):
-    """The OOM back-off has nothing left to try; the message says what to change."""
 
 
 class OutOfMemoryRelaunch(RuntimeError):
@@ -186,36 +149,6 @@ def _free_memory() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def backoff_config(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any]]:
-    """The next setup to try after an OOM, and what changed. Raises :class:`OutOfMemoryGiveUp` at the end.
-
-    Halve the per-device batch and raise accumulation so bs * ga stays the same (rounded up for odd sizes);
-    at batch 1 turn gradient checkpointing on; then give up with advice.
-    """
-    bs, ga = cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps
-    if bs > 1:
-        new_bs = bs // 2
-        new_ga = math.ceil(bs * ga / new_bs)
-        changes = {"per_device_train_batch_size": new_bs, "gradient_accumulation_steps": new_ga}
-        old = {"per_device_train_batch_size": bs, "gradient_accumulation_steps": ga}
-    elif not cfg.gradient_checkpointing:
-        changes = {"disable_gradient_checkpointing": False}
-        old = {"disable_gradient_checkpointing": True}
-    else:
-        advice = []
-        if cfg.finetuning_type != "lora":
-            advice.append("finetuning_type: lora")
-        elif cfg.quantization_bit != 4:
-            advice.append("quantization_bit: 4")
-        if cfg.cutoff_len > 64:
-            advice.append(f"a shorter cutoff_len (e.g. cutoff_len: {cfg.cutoff_len // 2})")
-        advice.append("a smaller model or a GPU with more memory")
-        raise OutOfMemoryGiveUp(
-            "out of GPU memory even at per_device_train_batch_size 1 with gradient checkpointing on. Try "
-            + ", or ".join(advice) + "; `ft-tui estimate` shows the memory each choice needs.")
-    return cfg.replace(**changes), {"old": old, "new": changes}
-
-
 def supervisor_pid() -> int | None:
     """The pid of the live supervisor that started this process's launcher, or None (not supervised)."""
     from .rundir import pid_alive
@@ -223,41 +156,6 @@ def supervisor_pid() -> int | None:
     value = os.environ.get(SUPERVISOR_ENV, "").strip()
     pid = int(value) if value.isdigit() else None
     return pid if pid_alive(pid) else None
-
-
-def multiprocess_oom_advice(cfg: TrainConfig, records: list[dict[str, Any]], run: RunDir) -> str:
-    """The failure message of an unsupervised multi-process run that ran out of memory: what happened and the
-    values the back-off would have set."""
-    what = oom_summary(records)
-    try:
-        _, change = backoff_config(cfg)
-    except OutOfMemoryGiveUp as exc:
-        return f"{what}: {exc}"
-    values = ", ".join(f"{k}: {v}" for k, v in change["new"].items())
-    return (f"{what}. A multi-process run backs off automatically only when ft-tui started it on one machine "
-            f"(`ft-tui train` / `ft-tui resume`); this one was launched by hand or by a scheduler. Set {values} in "
-            f"{run.config_path} (the same effective batch), then rerun the launch line with --resume on every "
-            f"node, or `ft-tui resume {run.id}` on a single machine.")
-
-
-def oom_summary(records: list[dict[str, Any]]) -> str:
-    """``out of memory on rank 1 after step 2 (CUDA out of memory ...)`` for a set of OOM records."""
-    if not records:
-        return "out of memory"
-    ranks = ", ".join(str(r["rank"]) for r in records)
-    step = max(int(r.get("step") or 0) for r in records)
-    message = str(records[0].get("message") or "").strip()
-    when = "while loading the model" if any(r.get("phase") == "load" for r in records) else f"after step {step}"
-    return f"out of memory on rank{'s' if len(records) > 1 else ''} {ranks} {when}" + \
-        (f" ({message})" if message else "")
-
-
-def save_backoff_config(run: RunDir, cfg: TrainConfig) -> None:
-    """Rewrite ``config.yaml`` with the backed-off values; keep the launched one as ``config.launched.yaml``."""
-    launched = run.path / LAUNCHED_CONFIG
-    if not launched.exists() and run.config_path.exists():
-        shutil.copy2(run.config_path, launched)
-    atomic_write_text(run.config_path, dump_config(cfg))
 
 
 # ---------------------------------------------------------------------------------------------------- data
@@ -601,21 +499,6 @@ def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *,
     raise OutOfMemoryGiveUp(multiprocess_oom_advice(cfg, ctx.run.oom_records(), ctx.run))
 
 
-def load_oom_advice(cfg: TrainConfig) -> str:
-    """What to change when the model itself does not fit while it loads (a smaller batch would not help)."""
-    options = []
-    if cfg.finetuning_type != "lora":
-        options.append("finetuning_type: lora")
-    if cfg.quantization_bit != 4:
-        options.append("quantization_bit: 4 (QLoRA: about a quarter of the 16-bit weights)"
-                       if cfg.finetuning_type == "lora" else "then quantization_bit: 4")
-    options.append("a smaller model")
-    options.append("more GPUs (with several visible, ft-tui train shards a model that does not fit one GPU)")
-    return ("The GPU ran out of memory while loading the model, before training began, so a smaller batch would "
-            "not help. Check that no other process holds GPU memory (`ft-tui gpus`), or try "
-            + ", or ".join(options) + "; `ft-tui estimate CONFIG` shows the memory each choice needs.")
-
-
 def _oom_in_attempt(ctx: Context) -> list[dict[str, Any]]:
     """The OOM records of this attempt of a multi-process run (empty in a single-process run)."""
     return ctx.run.oom_records() if ctx.world_size > 1 else []
@@ -818,6 +701,5 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["main", "run_training", "backoff_config", "save_backoff_config", "training_arguments", "build_trainer",
-           "Context", "OutOfMemoryGiveUp", "OutOfMemoryRelaunch", "SUPERVISOR_ENV", "StopRequest",
-           "StoppedBeforeTraining", "multiprocess_oom_advice", "oom_summary", "phase_delays", "stop_point"]
+__all__ = ["main", "run_training", "training_arguments", "build_trainer", "Context", "OutOfMemoryRelaunch",
+           "StoppedBeforeTraining", "phase_delays", "stop_point"]

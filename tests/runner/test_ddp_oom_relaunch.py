@@ -9,9 +9,10 @@ import threading
 import pytest
 import yaml
 from ft_tui.runner import cli, launch
+from ft_tui.runner.backoff import LAUNCHED_CONFIG
 from ft_tui.runner.follow import ProgressPrinter, RunFollower
-from ft_tui.runner.rundir import LIVE_STATUSES, RunDir, pid_alive
-from ft_tui.runner.worker import LAUNCHED_CONFIG
+from ft_tui.runner.rundir import RunDir, pid_alive
+from ft_tui.runner.status import LIVE_STATUSES
 
 pytestmark = pytest.mark.ddp
 

@@ -18,7 +18,8 @@ def _loader_padding(demo_kit: Any, tmp_path: Path, **overrides: Any) -> tuple[An
     """(the Trainer's train sampler, padded tokens, real tokens) over one pass of its train dataloader."""
     from ft_tui.runner.modeling import build_model
     from ft_tui.runner.rundir import EventWriter, RunDir
-    from ft_tui.runner.worker import Context, StopRequest, build_trainer, prepare_data
+    from ft_tui.runner.signals import StopRequest
+    from ft_tui.runner.worker import Context, build_trainer, prepare_data
     from transformers import AutoTokenizer, TrainerCallback
 
     values = dict(model_name_or_path=str(demo_kit.model_dir), dataset="demo_sharegpt",

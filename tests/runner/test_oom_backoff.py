@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from ft_tui.planner.config import config_from_dict
-from ft_tui.runner.worker import LAUNCHED_CONFIG, OutOfMemoryGiveUp, backoff_config
+from ft_tui.runner.backoff import LAUNCHED_CONFIG, OutOfMemoryGiveUp, backoff_config
 
 
 def _cfg(**kw):

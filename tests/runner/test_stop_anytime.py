@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from ft_tui.runner import cli, launch
 from ft_tui.runner.rundir import RunDir, summarize
-from ft_tui.runner.worker import PHASE_DELAY_ENV, StopRequest, phase_delays
+from ft_tui.runner.signals import StopRequest, stop_signals_blocked
+from ft_tui.runner.worker import PHASE_DELAY_ENV, phase_delays
 
 
 def _end(run: RunDir) -> dict:
@@ -76,7 +77,7 @@ print(sorted(int(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if b
 
 @pytest.mark.parametrize("held", [True, False])
 def test_children_start_with_stop_signals_blocked_only_when_asked(held: bool) -> None:
-    with launch._stop_signals_blocked(held):
+    with stop_signals_blocked(held):
         out = subprocess.run([sys.executable, "-c", SIGBLK_PROBE], capture_output=True, text=True, timeout=30)
     expected = sorted([signal.SIGTERM, signal.SIGINT]) if held else []
     assert out.stdout.strip() == str([int(s) for s in expected])

@@ -16,9 +16,10 @@ import pytest
 import yaml
 from ft_tui.planner.config import config_from_dict, dump_config
 from ft_tui.runner import cli, launch
+from ft_tui.runner.backoff import LAUNCHED_CONFIG
+from ft_tui.runner.launch import SUPERVISOR_MODULE, supervisor_argv
 from ft_tui.runner.rundir import RunDir, process_start_ticks
-from ft_tui.runner.supervise import SUPERVISOR_MODULE, is_single_node, relaunch_argv, supervisor_argv
-from ft_tui.runner.worker import LAUNCHED_CONFIG
+from ft_tui.runner.supervise import is_single_node, relaunch_argv
 
 FAKE = Path(__file__).with_name("fake_ddp_launcher.py")
 

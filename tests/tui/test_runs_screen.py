@@ -10,8 +10,8 @@ from pathlib import Path
 
 from ft_tui.planner.errors import InputError
 from ft_tui.runner.rundir import RunDir, indexed_runs, register_run
-from ft_tui.tui.screens.run import RunScreen
-from ft_tui.tui.screens.runs import RunsScreen, default_resumer
+from ft_tui.tui.screens.run import RunScreen, default_resumer
+from ft_tui.tui.screens.runs import RunsScreen
 from textual.app import App
 from textual.screen import Screen
 from textual.widgets import DataTable

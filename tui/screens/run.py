@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import in_lang
-from ft_tui.runner.rundir import LIVE_STATUSES, RunDir
+from ft_tui.runner.rundir import RunDir
+from ft_tui.runner.status import LIVE_STATUSES, RESUMABLE
 from ft_tui.tui import keymap as K
 from ft_tui.tui.events_tail import RunModel, RunTail, RunView
 from ft_tui.tui.i18n import binding_help, label, worker_name
-from ft_tui.tui.screens.runs import RESUMABLE, default_resumer
 from ft_tui.tui.widgets.run_chart import LossChart
 from ft_tui.tui.widgets.run_gpu import GpuPanel
 from ft_tui.tui.widgets.run_log import RunEvents, RunLog
@@ -94,6 +94,13 @@ def default_stopper(run: RunDir) -> int | None:
     from ft_tui.runner.cli import signal_run
 
     return signal_run(run)
+
+
+def default_resumer(run: RunDir) -> None:
+    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does (same checks)."""
+    from ft_tui.runner.cli import resume_run
+
+    resume_run(run)
 
 
 def default_sampler() -> Sequence[Mapping[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ft_tui.planner.errors import InputError, in_lang
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
+from ft_tui.runner.status import COMPLETED, RESUMABLE
 from ft_tui.tui import keymap as K
 from ft_tui.tui.i18n import binding_help, label, status_label, worker_name
 from rich.cells import cell_len
@@ -34,7 +35,6 @@ RUNS_KEYS: dict[str, tuple[str, str]] = {
     "runs.back": ("escape", "go back (or exit when this is the only screen)"),
 }
 
-RESUMABLE = ("interrupted", "stopped", "failed")
 #: Table columns, most telling first (a narrow terminal scrolls to the rest).
 COLUMNS = ("id", "status", "progress", "loss", "model", "method", "started")
 REFRESH_S = 5.0
@@ -42,13 +42,6 @@ REFRESH_S = 5.0
 Resumer = Callable[[RunDir], None]
 Exporter = Callable[[Path], Path]
 ScreenFactory = Callable[[Path], Screen]
-
-
-def default_resumer(run: RunDir) -> None:
-    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does (same checks)."""
-    from ft_tui.runner.cli import resume_run
-
-    resume_run(run)
 
 
 def default_exporter(run_path: Path) -> Path:
@@ -122,7 +115,9 @@ class RunsScreen(Screen):
     def __init__(self, *, resumer: Resumer | None = None, exporter: Exporter | None = None,
                  screen_factory: ScreenFactory | None = None, name: str | None = None, id: str | None = None):
         super().__init__(name=name, id=id)
-        self.resumer: Resumer = resumer or default_resumer
+        if resumer is None:
+            from ft_tui.tui.screens.run import default_resumer as resumer
+        self.resumer: Resumer = resumer
         self.exporter: Exporter = exporter or default_exporter
         self.screen_factory: ScreenFactory = screen_factory or default_screen
         self.runs: dict[str, RunSummary] = {}
@@ -227,7 +222,7 @@ class RunsScreen(Screen):
         if action == "resume":
             return run is not None and run.status in RESUMABLE and run.path not in self.busy
         if action == "export":
-            return run is not None and run.status == "completed" and run.path not in self.busy
+            return run is not None and run.status == COMPLETED and run.path not in self.busy
         return True
 
     @on(DataTable.RowSelected)

@@ -328,7 +328,8 @@ class SetupScreen(Screen):
         """True while the run started from here is still live (a second run on the same GPUs would not fit)."""
         if self.active_run is None:
             return False
-        from ft_tui.runner.rundir import LIVE_STATUSES, RunDir
+        from ft_tui.runner.rundir import RunDir
+        from ft_tui.runner.status import LIVE_STATUSES
 
         if RunDir(self.active_run).status() in LIVE_STATUSES:
             return True

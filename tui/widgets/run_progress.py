@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ft_tui.runner.follow import format_clock
+from ft_tui.runner.status import STATUSES
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label, status_message
 from rich.text import Text
@@ -12,7 +13,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar
 
-STATUS_CLASSES = ("running", "starting", "waiting", "completed", "stopped", "failed", "interrupted", "unknown")
+#: CSS classes of the status label: every run status, and ``waiting`` (no event read yet).
+STATUS_CLASSES = (*STATUSES, "waiting")
 
 
 def fmt_float(value: float | None, spec: str) -> str:
