@@ -15,15 +15,12 @@ import pytest
 import yaml
 from ft_tui.planner.config import (
     KEYS,
-    LLAMAFACTORY_IGNORED,
-    LLAMAFACTORY_KEYS,
     ConfigProblems,
     config_from_dict,
-    hf_training_args,
     is_key_warning,
     load_config,
-    no_effect_reason,
 )
+from ft_tui.planner.lf_keys import LLAMAFACTORY_IGNORED, LLAMAFACTORY_KEYS, hf_training_args, no_effect_reason
 
 # The shape of LLaMA-Factory's examples/train_qlora/llama3_lora_sft_otfq.yaml with its eval block switched on, plus
 # transformers TrainingArguments a user adds to such a file.

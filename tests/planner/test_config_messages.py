@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from ft_tui.planner import problems
 from ft_tui.planner.config import (
-    LLAMAFACTORY_IGNORED,
     ConfigProblems,
     Problem,
     config_from_dict,
     warning_text,
 )
+from ft_tui.planner.lf_keys import LLAMAFACTORY_IGNORED
 from ft_tui.planner.problems import CATALOG, Message, text
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -44,9 +44,9 @@ def test_every_code_has_both_languages_with_the_same_placeholders():
 
 
 def test_every_code_is_used_and_every_used_code_exists():
-    source = (PLANNER / "config.py").read_text(encoding="utf-8")
+    source = "".join((PLANNER / name).read_text(encoding="utf-8") for name in ("config.py", "lf_keys.py"))
     unused = sorted(code for code in CATALOG if f'"{code}"' not in source)
-    assert not unused, f"catalog codes config.py never uses: {unused}"
+    assert not unused, f"catalog codes config.py and lf_keys.py never use: {unused}"
     quoted = set(re.findall(r'(?:Message|_Invalid)\(\s*"([a-z_0-9]+)"', source))
     assert quoted and quoted <= set(CATALOG), sorted(quoted - set(CATALOG))
 

@@ -10,7 +10,8 @@ from importlib.resources import files
 
 import pytest
 import yaml
-from ft_tui.planner.config import FIELDS, KEYS, LLAMAFACTORY_IGNORED
+from ft_tui.planner.config import FIELDS, KEYS
+from ft_tui.planner.lf_keys import LLAMAFACTORY_IGNORED
 
 LANGS = ("en", "zh")
 FIELDS_REQUIRED = ("title", "what", "memory", "speed", "quality", "typical")
