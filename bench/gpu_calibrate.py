@@ -430,7 +430,7 @@ def predict(point: Point, spec: Any, hw: Any, cuda: bool) -> dict[str, Any]:
     """The planner's predictions for one point: peak memory per metric (GiB) and tokens/s (when a GPU is known)."""
     from ft_tui.planner.config import config_from_dict
     from ft_tui.planner.memory import estimate_memory, setup_from_config
-    from ft_tui.planner.models import count_params
+    from ft_tui.planner.params import count_params
     from ft_tui.planner.timing import estimate_time
 
     cfg = config_from_dict(point_config(point, spec.name, cuda=cuda))

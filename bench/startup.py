@@ -145,7 +145,8 @@ def time_edits(config: Path, gpu: str, edits: int) -> dict[str, Any]:
     from ft_tui.planner.config import load_config
     from ft_tui.planner.hardware import resolve_hardware
     from ft_tui.planner.memory import estimate_memory
-    from ft_tui.planner.models import count_params, inspect_model
+    from ft_tui.planner.models import inspect_model
+    from ft_tui.planner.params import count_params
     from ft_tui.tui.state import SetupState
 
     cfg = load_config(config)

@@ -78,7 +78,8 @@ def setup_for(point: dict[str, Any]) -> TrainSetup:
 
 def predict(point: dict[str, Any]) -> float:
     """Predicted value for ``point`` in its own unit (GB, GiB, MB)."""
-    from .models import count_params, inspect_model
+    from .models import inspect_model
+    from .params import count_params
 
     spec = inspect_model(point["model"], allow_network=False)
     counts = count_params(spec)

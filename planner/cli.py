@@ -199,7 +199,7 @@ def cmd_plan(args) -> int:
 
 def cmd_estimate(args) -> int:
     """`ft-tui estimate CONFIG... [--gpu G] [--gpus N] [--set k=v] [--json]`: the configs' own values, no re-plan."""
-    from .models import count_params
+    from .params import count_params
     from .recommend import check_lora_targets
 
     hw = _hardware(args)

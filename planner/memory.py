@@ -216,7 +216,7 @@ def _select_targets(counts, targets: Iterable[str]) -> dict[str, tuple[int, int]
 def lora_params(spec, counts, setup: TrainSetup) -> int:
     """LoRA trainable parameters: r * (d_in + d_out) per targeted Linear, layer by layer (§2.5 [V: PEFT counts]);
     exact counting (dense and MoE layers, lm_head / embed_tokens targets) lives in ``models``."""
-    from .models import lora_trainable_params
+    from .params import lora_trainable_params
 
     return lora_trainable_params(spec, list(setup.lora_targets), setup.lora_rank)
 
@@ -237,7 +237,7 @@ def _layer_params(spec, counts) -> int:
 
 def _freeze_params(spec, counts, setup: TrainSetup) -> int:
     """Parameters of the layers freeze tuning trains: the last k (k > 0) or the first |k| (k < 0)."""
-    from .models import layer_params
+    from .params import layer_params
 
     k = trainable_layers(spec, setup)
     idx = range(-1, -k - 1, -1) if setup.freeze_layers > 0 else range(k)
@@ -529,7 +529,7 @@ def fragmentation_bytes(allocated: int, setup: TrainSetup) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 
 def estimate_setup(spec, counts, setup: TrainSetup, budget_bytes: int | None = None) -> MemoryEstimate:
-    """Peak memory for ``setup`` on model ``spec`` (with its ``counts`` from ``models.count_params``)."""
+    """Peak memory for ``setup`` on model ``spec`` (with its ``counts`` from ``params.count_params``)."""
     w = weight_bytes(spec, counts, setup) + autocast_copy_bytes(spec, counts, setup)
     s = optimizer_bytes(spec, counts, setup)
     g = gradient_bytes(spec, counts, setup)
@@ -605,7 +605,7 @@ def estimate_memory(cfg, spec, hw=None, data=None, *, counts=None, n_gpus: int |
     sample. ``counts`` may be passed to skip recounting parameters (the TUI re-estimates on every keystroke).
     """
     if counts is None:
-        from .models import count_params
+        from .params import count_params
 
         counts = count_params(spec)
     setup = setup_from_config(cfg, hw, data, n_gpus=n_gpus, strategy=strategy, **options)

@@ -39,7 +39,7 @@ from .reasons import SET_BY_YOU, Reason
 from .timing import TimeEstimate, estimate_time
 
 if TYPE_CHECKING:
-    from .models import ParamCounts
+    from .params import ParamCounts
 
 OPTIMIZER_LADDER = ("adamw_torch", "adamw_torch_fused", "adamw_bnb_8bit", "paged_adamw_8bit")
 QUANT_LADDER = (None, 8, 4)
@@ -369,7 +369,7 @@ def _smaller_model_hint(s: _Searcher, lean: TrainSetup) -> str:
 def check_lora_targets(cfg, spec) -> None:
     """Raise ConfigError (naming lora_target and the available modules) when a target matches no module."""
     if cfg.finetuning_type == "lora":
-        from .models import lora_trainable_params
+        from .params import lora_trainable_params
 
         lora_trainable_params(spec, cfg.lora_targets, cfg.lora_rank)
 
@@ -400,7 +400,7 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
 
     Keys in ``cfg.explicit`` are kept and marked "set by you". Raises :class:`NothingFits` when no candidate fits.
     """
-    from .models import count_params
+    from .params import count_params
 
     if spec is None:
         from .models import inspect_model

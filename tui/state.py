@@ -68,8 +68,8 @@ class SetupState:
     hardware: Any  # planner.hardware.HardwareTarget
     values: dict[str, Any] = field(default_factory=dict)
     user_keys: set[str] = field(default_factory=set)
-    spec: Any = None  # planner.models.ModelSpec
-    counts: Any = None  # planner.models.ParamCounts
+    spec: Any = None  # planner.model_spec.ModelSpec
+    counts: Any = None  # planner.params.ParamCounts
     spec_for: str | None = None  # the model_name_or_path that ``spec`` describes
     data: Any = None  # templates.stats.DataStats
     data_note: str | None = None
@@ -289,7 +289,7 @@ class SetupState:
             self.estimate_result, self.time_result = None, None
             return None
         if self.counts is None:
-            from ft_tui.planner.models import count_params
+            from ft_tui.planner.params import count_params
 
             self.counts = count_params(self.spec)
         cfg = self.config
@@ -344,7 +344,8 @@ class DataFacts:
 
 def inspect_model_facts(cfg: TrainConfig) -> ModelFacts:
     """Read the model's config.json (or the catalog) and count its parameters. Raises ModelError."""
-    from ft_tui.planner.models import count_params, inspect_model
+    from ft_tui.planner.models import inspect_model
+    from ft_tui.planner.params import count_params
 
     spec = inspect_model(cfg.model_name_or_path or "", trust_remote_code=cfg.trust_remote_code,
                          base_dir=cfg.base_dir)

@@ -9,11 +9,12 @@ import string
 from pathlib import Path
 
 import pytest
-from ft_tui.planner import models, recommend
+from ft_tui.planner import model_spec, recommend
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import SEPARATORS, Coded, InputError, Joined, ModelError, NothingFits, in_lang
 from ft_tui.planner.hardware import resolve_hardware
-from ft_tui.planner.models import ModelText, hf_hub_cache_dir, inspect_model
+from ft_tui.planner.model_spec import ModelText
+from ft_tui.planner.models import hf_hub_cache_dir, inspect_model
 from ft_tui.planner.recommend import FitText, make_plan
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -30,7 +31,7 @@ def fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@pytest.mark.parametrize("catalog", [models.MESSAGES, recommend.MESSAGES], ids=["models", "recommend"])
+@pytest.mark.parametrize("catalog", [model_spec.MESSAGES, recommend.MESSAGES], ids=["models", "recommend"])
 def test_every_code_has_english_and_chinese_with_the_same_placeholders(catalog):
     for code, texts in catalog.items():
         assert set(texts) == {"en", "zh"}, code

@@ -9,7 +9,8 @@ import pytest
 from ft_tui.planner import memory as m
 from ft_tui.planner.config import config_from_dict
 from ft_tui.planner.hardware import resolve_hardware
-from ft_tui.planner.models import count_params, inspect_model, lora_trainable_params
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.params import count_params, lora_trainable_params
 
 GIB = 1024 ** 3
 

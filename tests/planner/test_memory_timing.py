@@ -11,7 +11,8 @@ from ft_tui.planner import timing as t
 from ft_tui.planner.config import config_from_dict
 from ft_tui.planner.hardware import resolve_hardware
 from ft_tui.planner.memory import TrainSetup, activation_bytes, setup_from_config
-from ft_tui.planner.models import count_params, inspect_model
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.params import count_params
 
 
 @pytest.fixture(autouse=True)

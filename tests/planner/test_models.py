@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ft_tui.planner import models
+from ft_tui.planner import model_catalog, model_spec, models, params
 from ft_tui.planner.errors import ConfigError, ModelError
 
 # Published totals that the formula must reproduce exactly (model cards / Hub safetensors index, tied lm_head once).
@@ -51,11 +51,11 @@ def _write_config(folder: Path, **fields) -> Path:
 
 @pytest.mark.parametrize("model_id,expected", sorted(PINNED.items()))
 def test_pinned_totals(model_id, expected):
-    assert models.count_params(models.inspect_model(model_id)).total == expected
+    assert params.count_params(models.inspect_model(model_id)).total == expected
 
 
 def test_llama2_7b_components():
-    c = models.count_params(models.inspect_model("meta-llama/Llama-2-7b-hf"))
+    c = params.count_params(models.inspect_model("meta-llama/Llama-2-7b-hf"))
     assert (c.embed, c.lm_head) == (32000 * 4096, 32000 * 4096)
     assert c.attention == 32 * 4 * 4096 * 4096 and c.mlp == 32 * 3 * 4096 * 11008
     assert c.norms == 65 * 4096 and c.experts == c.router == c.other == 0
@@ -65,15 +65,15 @@ def test_llama2_7b_components():
 
 def test_moe_components_mixtral():
     spec = models.inspect_model("mixtral-8x7b")
-    c = models.count_params(spec)
+    c = params.count_params(spec)
     assert spec.num_experts == 8 and spec.num_experts_per_tok == 2 and spec.moe_intermediate_size == 14336
     assert c.experts == 32 * 8 * 3 * 4096 * 14336 and c.router == 32 * 8 * 4096
     assert c.linear == c.attention                  # transformers 5: experts are fused parameters, not nn.Linear
-    assert set(models.linear_modules(spec)) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert set(params.linear_modules(spec)) == {"q_proj", "k_proj", "v_proj", "o_proj"}
 
 
 def test_qwen2_biases_on_qkv_only():
-    c = models.count_params(models.inspect_model("Qwen/Qwen2.5-0.5B"))
+    c = params.count_params(models.inspect_model("Qwen/Qwen2.5-0.5B"))
     h, kv = 896, 2 * 64
     assert c.attention - 24 * (2 * h * h + 2 * h * kv) == 24 * (h + 2 * kv)
 
@@ -86,34 +86,34 @@ def test_qwen2_biases_on_qkv_only():
     ("meta-llama/Llama-3.1-70B", "all", 32, 414_187_520),
 ])
 def test_lora_counts(model_id, targets, rank, expected):
-    assert models.lora_trainable_params(models.inspect_model(model_id), targets, rank) == expected
+    assert params.lora_trainable_params(models.inspect_model(model_id), targets, rank) == expected
 
 
 def test_lora_on_fused_phi3_counts_fused_modules():
     spec = models.inspect_model("phi-3-mini")
-    assert set(models.linear_modules(spec)) == {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
+    assert set(params.linear_modules(spec)) == {"qkv_proj", "o_proj", "gate_up_proj", "down_proj"}
     h, f = 3072, 8192
-    assert models.lora_trainable_params(spec, "all", 8) == 32 * 8 * ((h + 3 * h) + 2 * h + (h + 2 * f) + (f + h))
+    assert params.lora_trainable_params(spec, "all", 8) == 32 * 8 * ((h + 3 * h) + 2 * h + (h + 2 * f) + (f + h))
     with pytest.raises(ConfigError, match="q_proj.*qkv_proj"):
-        models.lora_trainable_params(spec, "q_proj,v_proj", 8)
+        params.lora_trainable_params(spec, "q_proj,v_proj", 8)
 
 
 def test_lora_lm_head_and_bad_rank():
     spec = models.inspect_model("Qwen/Qwen2.5-0.5B")
-    base = models.lora_trainable_params(spec, "q_proj", 4)
-    assert models.lora_trainable_params(spec, "q_proj,lm_head", 4) == base + 4 * (896 + 151936)
+    base = params.lora_trainable_params(spec, "q_proj", 4)
+    assert params.lora_trainable_params(spec, "q_proj,lm_head", 4) == base + 4 * (896 + 151936)
     with pytest.raises(ConfigError, match="lora_rank"):
-        models.lora_trainable_params(spec, "all", 0)
+        params.lora_trainable_params(spec, "all", 0)
     with pytest.raises(ConfigError, match="lora_target"):
-        models.lora_trainable_params(spec, " , ", 4)
+        params.lora_trainable_params(spec, " , ", 4)
 
 
 def test_layer_params_for_freeze_tuning():
     spec = models.inspect_model("meta-llama/Llama-2-7b-hf")
-    assert models.layer_linear_params(spec) == 4 * 4096 * 4096 + 3 * 4096 * 11008
-    assert models.layer_params(spec) == models.layer_linear_params(spec) + 2 * 4096
+    assert params.layer_linear_params(spec) == 4 * 4096 * 4096 + 3 * 4096 * 11008
+    assert params.layer_params(spec) == params.layer_linear_params(spec) + 2 * 4096
     with pytest.raises(ModelError, match="outside"):
-        models.layer_params(spec, 32)
+        params.layer_params(spec, 32)
 
 
 def test_qwen_moe_sparse_step_and_dense_layers(tmp_path):
@@ -121,16 +121,16 @@ def test_qwen_moe_sparse_step_and_dense_layers(tmp_path):
                            moe_intermediate_size=32, shared_expert_intermediate_size=48, decoder_sparse_step=2,
                            mlp_only_layers=[3], num_hidden_layers=4)
     spec = models.inspect_model(str(folder))
-    c = models.count_params(spec)
+    c = params.count_params(spec)
     # only layer 1 is sparse ((i + 1) % 2 == 0 and i not in mlp_only_layers); 0, 2, 3 are dense
     assert c.experts == 4 * 3 * 64 * 32 and c.router == 4 * 64
-    assert models.linear_modules(spec)["shared_expert_gate"] == (64, 1)
+    assert params.linear_modules(spec)["shared_expert_gate"] == (64, 1)
 
 
 # ---------------------------------------------------------------------------------------------- the catalog
 
 def test_catalog_size_and_fields():
-    names = models.catalog_names()
+    names = model_catalog.catalog_names()
     assert len(names) >= 40 and len(set(names)) == len(names)
     for name in names:
         spec = models.inspect_model(name)
@@ -142,9 +142,9 @@ def test_catalog_size_and_fields():
 
 def test_every_catalog_count_matches_its_published_total():
     off = []
-    for name in models.catalog_names():
-        entry = models.catalog_entry(name)
-        total = models.count_params(models.inspect_model(name)).total
+    for name in model_catalog.catalog_names():
+        entry = model_catalog.catalog_entry(name)
+        total = params.count_params(models.inspect_model(name)).total
         published = entry["published_params"]
         # rounded card figures ("8.2B") allow half a unit of the last digit; exact ones 0.5 %
         tolerance = 0.05e9 if entry.get("published_rounded") else 0.005 * published
@@ -155,10 +155,10 @@ def test_every_catalog_count_matches_its_published_total():
 
 def test_exact_catalog_entries_are_exact():
     # entries with an exact published number are reproduced to the parameter (no fudge factor anywhere)
-    for name in models.catalog_names():
-        entry = models.catalog_entry(name)
+    for name in model_catalog.catalog_names():
+        entry = model_catalog.catalog_entry(name)
         if not entry.get("published_rounded"):
-            assert models.count_params(models.inspect_model(name)).total == entry["published_params"], name
+            assert params.count_params(models.inspect_model(name)).total == entry["published_params"], name
 
 
 def test_gemma3_vision_tower_is_the_same_in_every_size():
@@ -166,7 +166,7 @@ def test_gemma3_vision_tower_is_the_same_in_every_size():
     for name in ("google/gemma-3-4b-pt", "google/gemma-3-12b-pt", "google/gemma-3-27b-pt"):
         spec = models.inspect_model(name)
         towers.add(spec.extra_params - 1152 * spec.hidden_size - 1152)   # minus the projector
-        assert models.count_params(spec).other == spec.extra_params
+        assert params.count_params(spec).other == spec.extra_params
     assert towers == {416_866_032}
 
 
@@ -304,11 +304,11 @@ def test_custom_code_needs_trust_remote_code(tmp_path):
 
 
 def test_instruct_from_name():
-    assert models.instruct_from_name("google/gemma-2-2b-it") is True
-    assert models.instruct_from_name("Qwen/Qwen3-8B-Base") is False
-    assert models.instruct_from_name("google/gemma-3-1b-pt") is False
-    assert models.instruct_from_name("./runs/my-model") is None
-    assert models.instruct_from_name("mistralai/Mistral-7B-Instruct-v0.3") is True
+    assert model_spec.instruct_from_name("google/gemma-2-2b-it") is True
+    assert model_spec.instruct_from_name("Qwen/Qwen3-8B-Base") is False
+    assert model_spec.instruct_from_name("google/gemma-3-1b-pt") is False
+    assert model_spec.instruct_from_name("./runs/my-model") is None
+    assert model_spec.instruct_from_name("mistralai/Mistral-7B-Instruct-v0.3") is True
 
 
 # ---------------------------------------------------------------------------------------------- speed, imports
@@ -318,7 +318,7 @@ def test_catalog_inspection_is_fast():
     best = float("inf")
     for _ in range(5):
         start = time.perf_counter()
-        models.count_params(models.inspect_model("meta-llama/Llama-3.1-405B"))
+        params.count_params(models.inspect_model("meta-llama/Llama-3.1-405B"))
         best = min(best, time.perf_counter() - start)
     assert best < 0.01
 
@@ -328,8 +328,8 @@ def test_catalog_inspection_imports_no_torch():
         "import sys, time\n"
         "import yaml\n"
         "t = time.perf_counter()\n"
-        "import ft_tui.planner.models as m\n"
-        "c = m.count_params(m.inspect_model('Qwen/Qwen2.5-7B-Instruct'))\n"
+        "import ft_tui.planner.models as m, ft_tui.planner.params as p\n"
+        "c = p.count_params(m.inspect_model('Qwen/Qwen2.5-7B-Instruct'))\n"
         "elapsed = time.perf_counter() - t\n"
         "heavy = sorted(k for k in ('torch', 'transformers', 'huggingface_hub', 'peft') if k in sys.modules)\n"
         "print(heavy, c.total, elapsed)\n"

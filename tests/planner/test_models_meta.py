@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from ft_tui.planner import models  # noqa: E402
+from ft_tui.planner import models, params  # noqa: E402
 from ft_tui.planner.errors import ModelError  # noqa: E402
 
 SMALL = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
@@ -70,7 +70,7 @@ def test_formula_matches_real_model(case, tmp_path):
     folder, model = _build(case, tmp_path)
     spec = models.inspect_model(str(folder))
     assert spec.source == "local" and spec.param_method == "formula"
-    counts = models.count_params(spec)
+    counts = params.count_params(spec)
 
     assert counts.total == sum(p.numel() for p in model.parameters())
     linears = _decoder_linears(model)
@@ -83,10 +83,10 @@ def test_formula_matches_real_model(case, tmp_path):
                 for p in m.parameters(recurse=False))
     assert counts.norms == norms
     # LoRA "all" = every decoder nn.Linear: r * (d_in + d_out) each (what PEFT's all-linear creates)
-    assert models.lora_trainable_params(spec, "all", 4) == sum(4 * (m.in_features + m.out_features)
+    assert params.lora_trainable_params(spec, "all", 4) == sum(4 * (m.in_features + m.out_features)
                                                                 for _, m in linears)
     # the representative layer's modules exist in the real model with these shapes
-    rep = models.linear_modules(spec)
+    rep = params.linear_modules(spec)
     sparse = [layer for layer in model.model.layers if hasattr(layer.mlp, "experts")]
     layer = (sparse or list(model.model.layers))[0]
     real = {name.split(".")[-1]: (m.in_features, m.out_features) for name, m in layer.named_modules()
@@ -94,7 +94,7 @@ def test_formula_matches_real_model(case, tmp_path):
     assert set(real) == set(rep)
     for name, dims in rep.items():
         assert real[name] == dims
-    assert models.layer_params(spec, -1) == sum(p.numel() for p in model.model.layers[-1].parameters())
+    assert params.layer_params(spec, -1) == sum(p.numel() for p in model.model.layers[-1].parameters())
 
 
 def test_meta_device_path_for_other_architectures(tmp_path):
@@ -103,23 +103,23 @@ def test_meta_device_path_for_other_architectures(tmp_path):
     spec = models.inspect_model(str(tmp_path / "gpt2"))
     assert spec.param_method == "meta-device"
     assert spec.hidden_size == 64 and spec.num_hidden_layers == 2 and spec.max_position_embeddings == 64
-    counts = models.count_params(spec)
+    counts = params.count_params(spec)
     model = transformers.AutoModelForCausalLM.from_config(config)
     assert counts.total == sum(p.numel() for p in model.parameters())
     conv = [m for m in model.transformer.h.modules() if type(m).__name__ == "Conv1D"]
     assert counts.linear == sum(m.weight.numel() for m in conv)
     assert counts.per_layer_linear["c_attn"] == (64, 192)
-    assert models.lora_trainable_params(spec, "c_attn", 2) == 2 * 2 * (64 + 192)
-    assert models.lora_trainable_params(spec, "all", 2) == sum(2 * (a + b) for a, b in (
+    assert params.lora_trainable_params(spec, "c_attn", 2) == 2 * 2 * (64 + 192)
+    assert params.lora_trainable_params(spec, "all", 2) == sum(2 * (a + b) for a, b in (
         (64, 192), (64, 64), (64, 256), (256, 64))) * 2      # c_attn, c_proj (attn), c_fc, c_proj (mlp); 2 layers
-    assert models.layer_params(spec, 0) == sum(p.numel() for p in model.transformer.h[0].parameters())
+    assert params.layer_params(spec, 0) == sum(p.numel() for p in model.transformer.h[0].parameters())
 
 
 def test_meta_device_agrees_with_formula(tmp_path):
     folder, _ = _build("qwen3_moe", tmp_path)
     spec = models.inspect_model(str(folder))
-    formula = models.count_params(spec)
-    meta = models.count_params_meta(spec)
+    formula = params.count_params(spec)
+    meta = params.count_params_meta(spec)
     assert (meta.total, meta.linear, meta.embed, meta.lm_head, meta.norms, meta.experts, meta.router) == (
         formula.total, formula.linear, formula.embed, formula.lm_head, formula.norms, formula.experts, formula.router)
 
@@ -131,18 +131,18 @@ def test_peft_all_linear_matches(tmp_path):
         spec = models.inspect_model(str(folder))
         lora = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules="all-linear"))
         trainable = sum(p.numel() for p in lora.parameters() if p.requires_grad)
-        assert models.lora_trainable_params(spec, "all", 8) == trainable, case
+        assert params.lora_trainable_params(spec, "all", 8) == trainable, case
         lora = peft.get_peft_model(_build(case, tmp_path / "qv")[1],
                                    peft.LoraConfig(r=8, target_modules=["q_proj", "v_proj"]))
         trainable = sum(p.numel() for p in lora.parameters() if p.requires_grad)
-        assert models.lora_trainable_params(spec, ["q_proj", "v_proj"], 8) == trainable, case
+        assert params.lora_trainable_params(spec, ["q_proj", "v_proj"], 8) == trainable, case
 
 
 def test_safetensors_headers_give_exact_bytes(tmp_path):
     folder, model = _build("llama", tmp_path)
     model.to(torch.bfloat16).save_pretrained(folder)
     spec = models.inspect_model(str(folder))
-    total = models.count_params(spec).total
+    total = params.count_params(spec).total
     assert spec.params_on_disk == total
     assert spec.weight_bytes_on_disk == 2 * total
     assert spec.quantized_checkpoint is None
@@ -203,8 +203,8 @@ def test_bitsandbytes_quantizes_exactly_the_counted_linears(tmp_path):
     quantized = {n.rsplit(".", 1)[0] for n, p in q_model.named_parameters() if type(p).__name__ == "Params4bit"}
     spec = models.inspect_model(str(folder))
     expected = {f"model.layers.{i}.self_attn.{m}" for i in range(spec.num_hidden_layers)
-                for m in models.linear_modules(spec)}
+                for m in params.linear_modules(spec)}
     assert quantized == expected
-    counts = models.count_params(spec)
+    counts = params.count_params(spec)
     assert 2 * sum(p.numel() for n, p in q_model.named_parameters() if type(p).__name__ == "Params4bit") == \
         counts.linear

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ft_tui.planner.config import config_from_dict
-from ft_tui.planner.models import count_params, inspect_model
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.params import count_params
 from ft_tui.runner import modeling
 
 

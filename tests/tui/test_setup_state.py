@@ -8,7 +8,8 @@ import time
 import pytest
 from ft_tui.planner.config import config_from_dict, load_config
 from ft_tui.planner.hardware import resolve_hardware
-from ft_tui.planner.models import count_params, inspect_model
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.params import count_params
 from ft_tui.tui.state import (
     SECTIONS,
     SetupState,

@@ -108,7 +108,7 @@ class SetupScreen(Screen):
         yield Footer(compact=True)
 
     def _section(self, title: str, deferred: bool = False) -> SectionForm:
-        from ft_tui.planner.models import catalog_names
+        from ft_tui.planner.model_catalog import catalog_names
         from ft_tui.templates.datasets import list_datasets
         from ft_tui.templates.registry import list_templates
 

@@ -1,0 +1,391 @@
+"""What a model is: :class:`ModelSpec`, the architecture facts the planner needs, and how config.json gives them.
+
+``spec_from_config(cfg)`` turns a parsed config.json (a local one, the hub cache's, the hub's, or a built-in catalog
+entry's) into a :class:`ModelSpec`; :mod:`.models` decides where the config comes from, :mod:`.params` counts the
+parameters. ``FAMILIES`` lists the architectures whose parameters are counted from these fields, ``MESSAGES`` every
+message of the model errors (English and Chinese).
+
+No torch and no transformers at import time (checked by a test).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Coded, ModelError
+
+#: Every message of a :class:`ModelError` (and the LoRA-target ConfigErrors) raised by the model modules (this one,
+#: models, model_catalog, params, params_meta), in English and Chinese:
+#: the CLI prints the English text, the TUI shows the error in the user's language. Key names, paths, ids and
+#: values stay as they are in both languages. A test checks both languages and their placeholders.
+MESSAGES: dict[str, dict[str, str]] = {
+    "not_non_negative": {"en": "'{key}' must be a non-negative integer, got {value!r}.",
+                         "zh": "'{key}' 必须是非负整数，当前为 {value!r}。"},
+    "hint_fix_config": {"en": "Fix the config.json or pass another model.", "zh": "请修正 config.json，或换一个模型。"},
+    "custom_code": {
+        "en": "model_type '{model_type}' is custom code (config.json has auto_map) that this planner cannot count "
+              "from its fields.",
+        "zh": "model_type '{model_type}' 是自定义代码（config.json 里有 auto_map），计划器无法根据它的字段计算模型"
+              "大小。"},
+    "hint_trust_code": {"en": "Set `trust_remote_code: true` in the config if you trust this repository's code.",
+                        "zh": "如果信任这个仓库的代码，请在配置中设置 `trust_remote_code: true`。"},
+    "lacks_fields": {"en": "config.json lacks {missing}; cannot tell the model's size.",
+                     "zh": "config.json 缺少 {missing}，无法判断模型大小。"},
+    "hint_causal_lm_dir": {"en": "Pass the directory of a Hugging Face causal LM (--model /path/to/model).",
+                           "zh": "请指定一个 Hugging Face 因果语言模型的目录（--model /path/to/model）。"},
+    "dims_positive": {"en": "hidden_size, num_hidden_layers and num_attention_heads must be positive.",
+                      "zh": "hidden_size、num_hidden_layers 和 num_attention_heads 都必须大于 0。"},
+    "head_dim_missing": {
+        "en": "hidden_size {h} is not divisible by num_attention_heads {heads} and head_dim is missing.",
+        "zh": "hidden_size {h} 不能被 num_attention_heads {heads} 整除，而且缺少 head_dim。"},
+    "config_not_object": {"en": "config.json must hold a JSON object.", "zh": "config.json 必须是一个 JSON 对象。"},
+    "mlp_only_layers": {"en": "'mlp_only_layers' must be a list of layer indices, got {value!r}.",
+                        "zh": "'mlp_only_layers' 必须是层号的列表，当前为 {value!r}。"},
+    "cannot_read": {"en": "cannot read it: {error}.", "zh": "无法读取：{error}。"},
+    "not_json": {"en": "not valid JSON ({error}).", "zh": "不是有效的 JSON（{error}）。"},
+    "hint_redownload": {"en": "Re-download or fix the file.", "zh": "请重新下载或修正这个文件。"},
+    "st_too_short": {"en": "too short to be a safetensors file.", "zh": "文件太短，不可能是 safetensors 文件。"},
+    "st_header_length": {"en": "header length {length} is implausible; the file is corrupt.",
+                         "zh": "文件头长度 {length} 不合理；文件已损坏。"},
+    "st_header_json": {"en": "the safetensors header is not valid JSON ({error}).",
+                       "zh": "safetensors 文件头不是有效的 JSON（{error}）。"},
+    "st_header_object": {"en": "the safetensors header is not a JSON object.",
+                         "zh": "safetensors 文件头不是 JSON 对象。"},
+    "no_weight_map": {"en": "has no 'weight_map' object.", "zh": "没有 'weight_map' 对象。"},
+    "st_tensor_entry": {"en": "tensor '{name}' has a malformed header entry ({error}).",
+                        "zh": "张量 '{name}' 的文件头条目格式错误（{error}）。"},
+    "hint_corrupt": {"en": "The file is corrupt; download it again.", "zh": "文件已损坏，请重新下载。"},
+    "no_config_json": {"en": "no config.json in {folder}.", "zh": "{folder} 里没有 config.json。"},
+    "hint_model_dir": {"en": "Point --model at a Hugging Face model directory (the one holding config.json).",
+                       "zh": "请让 --model 指向 Hugging Face 模型目录（含 config.json 的那个）。"},
+    "gated": {"en": "'{repo}' is gated on the Hugging Face hub and this machine has no access.",
+              "zh": "'{repo}' 在 Hugging Face Hub 上是受限（gated）模型，这台机器没有访问权限。"},
+    "hint_gated": {
+        "en": "Accept its licence on the hub and `huggingface-cli login`, or pass a local copy with --model "
+              "/path/to/model.",
+        "zh": "请先在 Hub 上接受它的许可协议并运行 `huggingface-cli login`，或用 --model /path/to/model 指定本地副本。"},
+    "catalog_unreadable": {"en": "the built-in model catalog is unreadable ({error}).",
+                           "zh": "内置模型目录无法读取（{error}）。"},
+    "no_model": {"en": "no model given.", "zh": "没有指定模型。"},
+    "hint_no_model": {
+        "en": "Set model_name_or_path to a hub id (e.g. Qwen/Qwen2.5-0.5B-Instruct) or a local directory (--model "
+              "/path/to/model).",
+        "zh": "请把 model_name_or_path 设为 Hub 上的模型名（如 Qwen/Qwen2.5-0.5B-Instruct）或本地目录（--model "
+              "/path/to/model）。"},
+    "path_missing": {"en": "model path '{path}' does not exist.", "zh": "模型路径 '{path}' 不存在。"},
+    "hint_path_missing": {"en": "Check the path; relative paths are taken from the config file's folder.",
+                          "zh": "请检查路径；相对路径是相对配置文件所在的文件夹。"},
+    "unknown_model": {
+        "en": "unknown model '{name}': it is not in the built-in catalog, not in the local Hugging Face cache "
+              "({cache}){hub}.",
+        "zh": "未知的模型 '{name}'：内置模型目录里没有，本地 Hugging Face 缓存（{cache}）里也没有{hub}。"},
+    "hub_offline": {"en": " and the hub is offline (HF_HUB_OFFLINE, or network not allowed)",
+                    "zh": "，而且无法访问 Hub（设置了 HF_HUB_OFFLINE，或不允许联网）"},
+    "hub_id_form": {"en": " (hub ids have the form org/name)", "zh": "（Hub 上的模型名形如 org/name）"},
+    "hub_unreachable": {"en": " and the hub could not be reached ({error})", "zh": "，而且连不上 Hub（{error}）"},
+    "hub_not_found": {"en": " nor on the hub", "zh": "，Hub 上也没有"},
+    "hint_unknown": {"en": "Or pass a local model directory with --model /path/to/model.",
+                     "zh": "也可以用 --model /path/to/model 指定本地模型目录。"},
+    "hint_unknown_close": {"en": "Did you mean: {close}? Or pass a local model directory with --model /path/to/model.",
+                           "zh": "你是不是想写：{close}？也可以用 --model /path/to/model 指定本地模型目录。"},
+    "no_formula": {"en": "model_type '{model_type}' has no closed-form parameter count.",
+                   "zh": "model_type '{model_type}' 没有参数量的解析公式。"},
+    "layer_range": {"en": "layer index {index} is outside 0..{last}.", "zh": "层号 {index} 不在 0..{last} 范围内。"},
+    "lora_target_empty": {"en": "must name at least one module, or 'all'.", "zh": "至少要写一个模块名，或写 'all'。"},
+    "lora_rank": {"en": "must be a positive integer, got {value!r}.", "zh": "必须是正整数，当前为 {value!r}。"},
+    "lora_target_unknown": {"en": "no module named {names} in {model_type} ({model}).",
+                            "zh": "{model_type}（{model}）里没有名为 {names} 的模块。"},
+    "hint_lora_targets": {"en": "Use 'all' or some of: {available}.", "zh": "请用 'all'，或从这些模块中选：{available}。"},
+    "unknown_model_type": {"en": "transformers does not know model_type '{model_type}' ({error}).",
+                           "zh": "transformers 不认识 model_type '{model_type}'（{error}）。"},
+    "hint_unknown_model_type": {
+        "en": "Upgrade transformers, or set `trust_remote_code: true` for custom code.",
+        "zh": "请升级 transformers；如果是自定义代码，请设置 `trust_remote_code: true`。"},
+    "cannot_build": {"en": "cannot build {model_type} as a causal LM ({error}).",
+                     "zh": "无法把 {model_type} 构建为因果语言模型（{error}）。"},
+    "hint_ships_code": {"en": "Set `trust_remote_code: true` if the model ships its own code.",
+                        "zh": "如果模型自带代码，请设置 `trust_remote_code: true`。"},
+}
+
+
+class ModelText(Coded):
+    """A model error's message or hint: English as ``str``, code and values for the TUI's other languages."""
+
+    CATALOG = MESSAGES
+
+
+# Families whose parameters we count from config fields. Each value says how the family departs from Llama.
+#   bias:   which attention projections carry a bias ("config" = q,k,v,o when attention_bias, "qkv" = q,k,v always,
+#           "qkv_config" = q,k,v when attention_bias, "none")
+#   norms:  RMSNorms per decoder layer (Gemma 2/3 add pre/post feed-forward norms)
+#   qk_norm: per-head RMSNorm on queries and keys (head_dim parameters each)
+#   fused:  Phi-3 style qkv_proj / gate_up_proj
+#   moe:    "" | "mixtral" (every layer sparse) | "qwen" (decoder_sparse_step / mlp_only_layers, optional shared expert)
+#   tie:    default of tie_word_embeddings when config.json omits it (the transformers config class default)
+FAMILIES: dict[str, dict[str, Any]] = {
+    "llama": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": False},
+    "mistral": {"bias": "none", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": False},
+    "qwen2": {"bias": "qkv", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": False},
+    "qwen3": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "", "tie": False},
+    "gemma": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": True},
+    "gemma2": {"bias": "config", "norms": 4, "qk_norm": False, "fused": False, "moe": "", "tie": True},
+    "gemma3_text": {"bias": "config", "norms": 4, "qk_norm": True, "fused": False, "moe": "", "tie": True},
+    "phi3": {"bias": "none", "norms": 2, "qk_norm": False, "fused": True, "moe": "", "tie": False},
+    "mixtral": {"bias": "none", "norms": 2, "qk_norm": False, "fused": False, "moe": "mixtral", "tie": False},
+    "qwen2_moe": {"bias": "qkv_config", "norms": 2, "qk_norm": False, "fused": False, "moe": "qwen", "tie": False},
+    "qwen3_moe": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "qwen", "tie": False},
+}
+# Multimodal wrappers whose text decoder is one of the families above (config.json nests it under text_config).
+_TEXT_WRAPPERS = {"gemma3": "gemma3_text"}
+
+# config.json spellings of the same quantity in older or non-Llama configs.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+    "num_hidden_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads"),
+    "num_key_value_heads": ("num_key_value_heads", "num_kv_heads", "n_kv_heads", "multi_query_group_num"),
+    "intermediate_size": ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size"),
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"),
+    "num_experts": ("num_experts", "num_local_experts", "n_routed_experts"),
+}
+_REQUIRED = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
+
+
+_INSTRUCT_RE = re.compile(r"(instruct|chat|(^|[-_])it($|[-_])|[-_](sft|dpo|orpo|rlhf)($|[-_]))", re.IGNORECASE)
+_BASE_RE = re.compile(r"[-_](base|pt|pretrain(ed)?)($|[-_])", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Data class
+# ------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class ModelSpec:
+    """Architecture facts about one causal LM, read from config.json or the built-in catalog.
+
+    ``source`` says where the facts came from: "local" (a directory), "hf-cache", "hub" (config.json fetched),
+    "catalog". ``param_method`` says how :func:`.params.count_params` counts: "formula" (from these fields, exact for the
+    families in ``FAMILIES``) or "meta-device" (instantiating the architecture on PyTorch's meta device).
+    """
+
+    name: str
+    model_type: str
+    architectures: list[str]
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    max_position_embeddings: int
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    shared_expert_intermediate_size: int = 0
+    first_k_dense: int = 0                   # DeepSeek-style: the first k layers use a dense MLP
+    decoder_sparse_step: int = 1             # Qwen-MoE: layer i is sparse when (i + 1) % step == 0 ...
+    mlp_only_layers: list[int] = field(default_factory=list)  # ... and i is not listed here
+    attention_bias: bool = False
+    mlp_bias: bool = False
+    torch_dtype: str | None = None
+    rope_scaling: dict | None = None
+    rope_theta: float | None = None
+    sliding_window: int | None = None
+    is_instruct: bool | None = None
+    has_chat_template: bool | None = None
+    weight_bytes_on_disk: int | None = None  # tensor bytes from safetensors headers (or the index's total_size)
+    params_on_disk: int | None = None        # elements stored in the safetensors files (tied copies included)
+    quantized_checkpoint: str | None = None  # "bnb-4bit", "bnb-8bit", "gptq-4bit", "awq-4bit", ...
+    source: str = "catalog"
+    local_path: str | None = None
+    catalog_id: str | None = None            # the catalog entry that matched, when source == "catalog"
+    published_params: int | None = None      # the model card's total, for catalog entries
+    extra_params: int = 0                    # vision tower + projector of multimodal wrappers (catalog only)
+    trust_remote_code: bool = False
+    param_method: str = "formula"
+    raw_config: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_moe(self) -> bool:
+        """True when some decoder layers route tokens to experts."""
+        return self.num_experts > 0
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Name heuristics
+# ------------------------------------------------------------------------------------------------------------------
+
+def instruct_from_name(name: str) -> bool | None:
+    """Whether a model name says chat/instruct (True), base/pretrained (False), or nothing (None)."""
+    last = name.rstrip("/").split("/")[-1]
+    if _INSTRUCT_RE.search(last):
+        return True
+    if _BASE_RE.search(last):
+        return False
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# config.json -> ModelSpec
+# ------------------------------------------------------------------------------------------------------------------
+
+def _first(cfg: dict, key: str) -> Any:
+    for alias in _ALIASES.get(key, (key,)):
+        value = cfg.get(alias)
+        if value is not None:
+            return value
+    return None
+
+
+def _as_int(value: Any, key: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ModelError(ModelText("not_non_negative", key=key, value=value), file=where,
+                         hint=ModelText("hint_fix_config"))
+    return value
+
+
+def _text_part(cfg: dict) -> dict:
+    """The decoder's config: ``text_config`` merged over the wrapper's top-level keys for multimodal wrappers."""
+    text = cfg.get("text_config")
+    if not isinstance(text, dict):
+        return cfg
+    merged = {k: v for k, v in cfg.items() if k not in ("text_config", "vision_config", "audio_config")}
+    merged.update(text)
+    wrapper_type = cfg.get("model_type")
+    merged["model_type"] = text.get("model_type") or _TEXT_WRAPPERS.get(wrapper_type, wrapper_type)
+    if "tie_word_embeddings" in cfg and "tie_word_embeddings" not in text:
+        merged["tie_word_embeddings"] = cfg["tie_word_embeddings"]
+    return merged
+
+
+def _rope_scaling(cfg: dict) -> dict | None:
+    scaling = cfg.get("rope_scaling")
+    if isinstance(scaling, dict):
+        return scaling
+    params = cfg.get("rope_parameters")  # transformers 5 spelling: rope_theta and any scaling in one dict
+    if isinstance(params, dict) and params.get("rope_type", "default") != "default":
+        return {k: v for k, v in params.items() if k != "rope_theta"}
+    return None
+
+
+def _rope_theta(cfg: dict) -> float | None:
+    theta = cfg.get("rope_theta")
+    if theta is None and isinstance(cfg.get("rope_parameters"), dict):
+        theta = cfg["rope_parameters"].get("rope_theta")
+    return float(theta) if isinstance(theta, (int, float)) and not isinstance(theta, bool) else None
+
+
+def _quantization_from_config(cfg: dict) -> str | None:
+    q = cfg.get("quantization_config")
+    if not isinstance(q, dict):
+        return None
+    method = str(q.get("quant_method", "")).lower()
+    if method == "bitsandbytes":
+        if q.get("load_in_4bit") or q.get("_load_in_4bit"):
+            return "bnb-4bit"
+        if q.get("load_in_8bit") or q.get("_load_in_8bit"):
+            return "bnb-8bit"
+        return "bnb"
+    bits = q.get("bits") or q.get("w_bit")
+    if method and bits:
+        return f"{method}-{bits}bit"
+    return method or "quantized"
+
+
+def _opt_int(cfg: dict, key: str, where: str, default: int = 0) -> int:
+    value = _first(cfg, key)
+    return default if value is None else _as_int(value, key, where)
+
+
+def _check_custom_code(text: dict, model_type: str, cfg: dict, where: str, trust_remote_code: bool) -> None:
+    """Refuse configs that only remote code can interpret, unless the user trusts that code."""
+    if model_type in FAMILIES or not cfg.get("auto_map") or trust_remote_code:
+        return
+    missing = [k for k in (*_REQUIRED, "intermediate_size") if _first(text, k) is None]
+    if missing or not _transformers_knows(model_type):
+        raise ModelError(ModelText("custom_code", model_type=model_type or "?"), file=where,
+                         hint=ModelText("hint_trust_code"))
+
+
+def _attention_dims(text: dict, where: str) -> tuple[int, int, int, int, int]:
+    """(hidden_size, layers, heads, kv_heads, head_dim) with the usual defaults: n_kv = n_q, d = h / n_q."""
+    missing = [k for k in _REQUIRED if _first(text, k) is None]
+    if missing:
+        raise ModelError(ModelText("lacks_fields", missing=", ".join(missing)), file=where,
+                         hint=ModelText("hint_causal_lm_dir"))
+    h = _opt_int(text, "hidden_size", where)
+    layers = _opt_int(text, "num_hidden_layers", where)
+    heads = _opt_int(text, "num_attention_heads", where)
+    if heads == 0 or h == 0 or layers == 0:
+        raise ModelError(ModelText("dims_positive"), file=where)
+    kv = _opt_int(text, "num_key_value_heads", where, default=heads)
+    if text.get("head_dim") is None and h % heads:
+        raise ModelError(ModelText("head_dim_missing", h=h, heads=heads), file=where)
+    head_dim = _opt_int(text, "head_dim", where, default=h // heads)
+    return h, layers, heads, kv, head_dim
+
+
+def _attention_bias(text: dict, model_type: str) -> bool:
+    if model_type == "qwen2":
+        return True                                   # Qwen2Attention: q/k/v always carry a bias
+    if model_type == "qwen2_moe":
+        return bool(text.get("qkv_bias", True))
+    return bool(text.get("attention_bias", False))
+
+
+def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_path: str | None = None,
+                     trust_remote_code: bool = False) -> ModelSpec:
+    """Build a :class:`ModelSpec` from a parsed config.json (``where`` names the file for error messages)."""
+    if not isinstance(cfg, dict):
+        raise ModelError(ModelText("config_not_object"), file=where)
+    text = _text_part(cfg)
+    model_type = str(text.get("model_type") or "")
+    family = FAMILIES.get(model_type)
+    _check_custom_code(text, model_type, cfg, where, trust_remote_code)
+    h, layers, heads, kv, head_dim = _attention_dims(text, where)
+    inter = _opt_int(text, "intermediate_size", where, default=4 * h)
+    experts = _opt_int(text, "num_experts", where)
+    mlp_only = text.get("mlp_only_layers") or []
+    if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
+        raise ModelError(ModelText("mlp_only_layers", value=mlp_only), file=where)
+    dtype = text.get("torch_dtype") or text.get("dtype") or cfg.get("torch_dtype") or cfg.get("dtype")
+    sliding = text.get("sliding_window")
+    return ModelSpec(
+        name=name, model_type=model_type, architectures=list(cfg.get("architectures") or []),
+        hidden_size=h, num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
+        head_dim=head_dim, intermediate_size=inter, vocab_size=_opt_int(text, "vocab_size", where),
+        tie_word_embeddings=bool(text.get("tie_word_embeddings", family["tie"] if family else True)),
+        max_position_embeddings=_opt_int(text, "max_position_embeddings", where),
+        num_experts=experts, num_experts_per_tok=_opt_int(text, "num_experts_per_tok", where),
+        moe_intermediate_size=_opt_int(text, "moe_intermediate_size", where, default=inter if experts else 0),
+        shared_expert_intermediate_size=_opt_int(text, "shared_expert_intermediate_size", where),
+        first_k_dense=_opt_int(text, "first_k_dense_replace", where),
+        decoder_sparse_step=_opt_int(text, "decoder_sparse_step", where, default=1) or 1,
+        mlp_only_layers=list(mlp_only),
+        attention_bias=_attention_bias(text, model_type), mlp_bias=bool(text.get("mlp_bias", False)),
+        torch_dtype=str(dtype) if dtype else None, rope_scaling=_rope_scaling(text), rope_theta=_rope_theta(text),
+        sliding_window=sliding if isinstance(sliding, int) and not isinstance(sliding, bool) else None,
+        is_instruct=_instruct_guess(name, cfg),
+        quantized_checkpoint=_quantization_from_config(cfg), source=source, local_path=local_path,
+        trust_remote_code=trust_remote_code, param_method="formula" if family else "meta-device", raw_config=cfg,
+    )
+
+
+def _instruct_guess(name: str, cfg: dict) -> bool | None:
+    guess = instruct_from_name(name)
+    return guess if guess is not None else instruct_from_name(str(cfg.get("_name_or_path") or ""))
+
+
+def _transformers_knows(model_type: str) -> bool:
+    """Whether the installed transformers has a built-in config class for ``model_type`` (imports transformers)."""
+    if not model_type:
+        return False
+    try:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+    except ImportError:
+        return False
+    return model_type in CONFIG_MAPPING_NAMES
