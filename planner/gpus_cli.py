@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Any
 
-from .hardware import GIB, GpuInfo, HardwareReport, load_profiles, probe
+from .gpu_probe import GpuInfo, HardwareReport, probe
+from .hardware import GIB, load_profiles
 
 
 def _gib(value: int | None) -> str:

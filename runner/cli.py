@@ -265,7 +265,7 @@ def _choose_nproc(requested: int | None, *, for_print: bool) -> int:
 
 def visible_gpu_count() -> int:
     """GPUs the hardware probe sees (honours CUDA_VISIBLE_DEVICES); 0 without a GPU."""
-    from ft_tui.planner.hardware import probe
+    from ft_tui.planner.gpu_probe import probe
 
     report = probe()
     gpus = getattr(report, "gpus", None)

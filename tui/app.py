@@ -149,7 +149,8 @@ def make_app(config_path: str | Path | None = None, gpu: str = "auto", gpus: int
     file. ``lang`` defaults to the locale (zh for a Chinese LANG, else en).
     """
     from ft_tui.planner.config import load_config
-    from ft_tui.planner.hardware import probe, resolve_hardware
+    from ft_tui.planner.gpu_probe import probe
+    from ft_tui.planner.hardware import resolve_hardware
 
     cfg = load_config(config_path) if config_path is not None else load_config(None)
     gpu = (gpu or "auto").strip()

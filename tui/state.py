@@ -87,7 +87,7 @@ class SetupState:
     plan_error: str | None = None
     template_reason: str | None = None
     load_warnings: tuple = ()  # LLaMA-Factory keys with no effect here, from the loaded file
-    gpus: list = field(default_factory=list)  # planner.hardware.GpuInfo of this machine, when probed
+    gpus: list = field(default_factory=list)  # planner.gpu_probe.GpuInfo of this machine, when probed
 
     # -- construction ------------------------------------------------------------------------------------------
     @classmethod

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ft_tui.planner import gpus_cli, hardware
+from ft_tui.planner import gpu_probe, gpus_cli
 from ft_tui.tui.cli import main
 
 
@@ -25,8 +25,8 @@ def _real_nvml_works() -> bool:
 
 def test_gpus_human_without_gpu(capsys, monkeypatch, fake):
     missing = fake.Nvml([fake.gpu(0)], init_error=fake.LibraryNotFound)
-    monkeypatch.setattr(hardware, "_load_nvml", lambda: missing)
-    monkeypatch.setattr(hardware, "_torch_worth_trying", lambda: False)
+    monkeypatch.setattr(gpu_probe, "_load_nvml", lambda: missing)
+    monkeypatch.setattr(gpu_probe, "_torch_worth_trying", lambda: False)
     assert main(["gpus"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("No NVIDIA GPU found (NVML library not available")
@@ -35,7 +35,7 @@ def test_gpus_human_without_gpu(capsys, monkeypatch, fake):
 
 def test_gpus_json_with_real_pynvml(capsys, monkeypatch):
     """On this machine the real pynvml raises NVMLError_LibraryNotFound; on a GPU box the list is not empty."""
-    monkeypatch.setattr(hardware, "_torch_worth_trying", lambda: False)
+    monkeypatch.setattr(gpu_probe, "_torch_worth_trying", lambda: False)
     assert main(["gpus", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)  # exactly one JSON object on stdout
     assert {"source", "driver_version", "cuda_version", "gpus", "message"} <= set(data)
@@ -49,7 +49,7 @@ def test_gpus_json_with_real_pynvml(capsys, monkeypatch):
 def test_gpus_table_with_fake_gpus(capsys, monkeypatch, fake):
     gpus = [fake.gpu(0, used=4 * fake.GIB, procs=[(1, 3 * fake.GIB)]),
             fake.gpu(1, name="NVIDIA A100-SXM4-40GB MIG 3g.20gb", total=20 * fake.GIB, cc=(8, 0))]
-    report = hardware.probe(fake.Nvml(gpus))
+    report = gpu_probe.probe(fake.Nvml(gpus))
     monkeypatch.setattr(gpus_cli, "probe", lambda: report)
     assert main(["gpus"]) == 0
     lines = capsys.readouterr().out.splitlines()

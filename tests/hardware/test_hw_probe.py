@@ -6,8 +6,8 @@ import json
 import os
 
 import pytest
-from ft_tui.planner import hardware
-from ft_tui.planner.hardware import probe, sample_gpu_stats
+from ft_tui.planner import gpu_probe
+from ft_tui.planner.gpu_probe import probe, sample_gpu_stats
 
 
 def test_zero_gpus(fake):
@@ -186,8 +186,8 @@ def test_torch_fallback_view():
         cuda = Cuda
         version = type("V", (), {"cuda": None})
 
-    report = hardware._probe_torch(Torch)
+    report = gpu_probe._probe_torch(Torch)
     assert report.source == "torch" and len(report.gpus) == 2
     assert report.gpus[1].free_bytes == 100 * 2**30 and report.gpus[1].bf16 is True
     Cuda.is_available = staticmethod(lambda: False)
-    assert hardware._probe_torch(Torch) is None
+    assert gpu_probe._probe_torch(Torch) is None

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.gpu_probe import HardwareReport, probe
 from ft_tui.planner.hardware import (
     GIB,
-    HardwareReport,
     find_profile,
     load_profiles,
     match_probed_name,
     parse_memory_size,
-    probe,
     resolve_hardware,
 )
 

@@ -140,15 +140,15 @@ def test_overrides_win_and_are_written_to_the_run_config(project) -> None:
 
 
 def _two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ft_tui.planner import hardware
+    from ft_tui.planner import gpu_probe
 
-    def gpu(i: int) -> hardware.GpuInfo:
-        return hardware.GpuInfo(index=i, name="NVIDIA A100-SXM4-80GB", uuid=f"GPU-{i}", total_bytes=80 * 2**30,
+    def gpu(i: int) -> gpu_probe.GpuInfo:
+        return gpu_probe.GpuInfo(index=i, name="NVIDIA A100-SXM4-80GB", uuid=f"GPU-{i}", total_bytes=80 * 2**30,
                                 free_bytes=79 * 2**30, used_bytes=2**30, other_process_bytes=0,
                                 compute_capability=(8, 0), bf16=True)
 
-    report = hardware.HardwareReport(gpus=[gpu(0), gpu(1)], source="nvml")
-    monkeypatch.setattr(hardware, "probe", lambda *a, **k: report)
+    report = gpu_probe.HardwareReport(gpus=[gpu(0), gpu(1)], source="nvml")
+    monkeypatch.setattr(gpu_probe, "probe", lambda *a, **k: report)
 
 
 def test_print_launch_with_two_gpus_prints_a_torchrun_line(project, monkeypatch, capsys) -> None:

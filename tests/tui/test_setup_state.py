@@ -113,7 +113,7 @@ def test_no_gpu_means_no_budget():
 
 
 def _no_gpu_report():
-    from ft_tui.planner.hardware import HardwareReport
+    from ft_tui.planner.gpu_probe import HardwareReport
 
     return HardwareReport(gpus=[], source="none", message="No GPU found.")
 
@@ -161,7 +161,7 @@ def test_worker_functions_inspect_a_catalog_model_and_explain_missing_statistics
 
 
 def test_plan_panel_lists_probed_gpus_and_the_verdict_in_words():
-    from ft_tui.planner.hardware import GpuInfo, HardwareReport
+    from ft_tui.planner.gpu_probe import GpuInfo, HardwareReport
     from ft_tui.tui.widgets.plan_panel import hardware_lines, memory_lines, summary_text
 
     gib = 1024 ** 3

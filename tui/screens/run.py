@@ -104,7 +104,7 @@ def default_resumer(run: RunDir) -> None:
 
 
 def default_sampler() -> Sequence[Mapping[str, Any]]:
-    from ft_tui.planner.hardware import sample_gpu_stats
+    from ft_tui.planner.gpu_probe import sample_gpu_stats
 
     return sample_gpu_stats()
 
