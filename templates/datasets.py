@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 from ft_tui.planner.errors import DataError, Joined
 
-from .stats import Note
+from .notes import Note
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig

@@ -37,8 +37,8 @@ from typing import Any
 
 from ft_tui.planner.errors import ConfigError, DataError
 
+from .notes import Note
 from .registry import BOS, CONTENT, EOS, Template, tokenizer_chat_template
-from .stats import Note
 
 IGNORE_INDEX = -100
 _BOS_CODE, _EOS_CODE = -1, -2

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 from ft_tui.planner.errors import ConfigError
 
-from .stats import Note
+from .notes import Note
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 ROLES = ("system", "user", "assistant")

@@ -361,7 +361,7 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
     transformers for the tokenizer, so it only ever runs in a worker thread.
     """
     from ft_tui.templates.datasets import list_datasets, resolve_dataset
-    from ft_tui.templates.stats import Note, join_notes, warning_note
+    from ft_tui.templates.notes import Note, join_notes, warning_note
 
     names = list_datasets(cfg)
     if not cfg.dataset:

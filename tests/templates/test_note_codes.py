@@ -1,4 +1,4 @@
-"""Dataset warnings, dropped-row reasons, template reasons and data errors carry message codes (templates.stats
+"""Dataset warnings, dropped-row reasons, template reasons and data errors carry message codes (templates.notes
 ``Note``): their English text is what it always was, and they render in Chinese from the code, with no text
 matching. Statistics cached on disk keep the codes; an older cache entry (text only) is matched back."""
 
@@ -13,9 +13,10 @@ import pytest
 import yaml
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import ConfigError, DataError
-from ft_tui.templates import registry, stats
+from ft_tui.templates import notes, registry, stats
 from ft_tui.templates.datasets import load_conversations
-from ft_tui.templates.stats import NOTES, DataStats, Note, compute_stats, format_stats, render_note
+from ft_tui.templates.notes import NOTES, Note, render_note
+from ft_tui.templates.stats import DataStats, compute_stats, format_stats
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH = re.compile(r"\b(the|is|not|in|and|or|must|cannot|does|with|has|no|was|were|are|dataset|rows?)\b")
@@ -193,7 +194,7 @@ def test_template_reasons_warnings_and_errors_are_coded():
     unnamed = registry.is_base_model_warning(tpl, BareTokenizer(), "")
     assert str(unnamed).startswith("this model looks like a base model") and unnamed.render("zh").startswith("这个模型")
     for w in (*warnings, unnamed):
-        zh = render_note(stats.warning_note(w), "zh")
+        zh = render_note(notes.warning_note(w), "zh")
         assert zh.startswith("注意：") and not ENGLISH.search(prose(zh)), zh
 
     with pytest.raises(ConfigError) as err:
@@ -204,9 +205,9 @@ def test_template_reasons_warnings_and_errors_are_coded():
 
 def test_joined_notes_render_each_line_and_keep_the_english_text():
     note = Note("no_tokenizer_counted", cutoff=1024, rows=12)
-    joined = stats.join_notes([Note("warn_num_samples", name="d"), note])
+    joined = notes.join_notes([Note("warn_num_samples", name="d"), note])
     assert str(joined) == "dataset 'd': 'num_samples' is ignored; use max_samples in the config\n" + note
     zh = render_note(joined, "zh").splitlines()
     assert zh[0] == "数据集 'd'：'num_samples' 会被忽略；请在配置里用 max_samples" and "12 条样本" in zh[1]
     assert render_note(joined, "en") == joined
-    assert stats.join_notes([note]) == note and stats.join_notes([]) is None
+    assert notes.join_notes([note]) == note and notes.join_notes([]) is None

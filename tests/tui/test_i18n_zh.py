@@ -9,16 +9,8 @@ from pathlib import Path
 
 import pytest
 from ft_tui.templates import registry
-from ft_tui.templates.stats import (
-    NOTES,
-    DataStats,
-    Note,
-    count_samples,
-    format_stats,
-    match_note,
-    render_note,
-    warning_note,
-)
+from ft_tui.templates.notes import NOTES, Note, match_note, render_note, warning_note
+from ft_tui.templates.stats import DataStats, count_samples, format_stats
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
 from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, status_message, worker_name

@@ -196,7 +196,8 @@ class SetupScreen(Screen):
             self.refresh_bindings()
 
     def _show_data(self) -> None:
-        from ft_tui.templates.stats import Note, format_stats, render_note
+        from ft_tui.templates.notes import Note, render_note
+        from ft_tui.templates.stats import format_stats
 
         previews = self.query(DataPreview)
         if not previews:
