@@ -21,8 +21,7 @@ import yaml
 
 from .errors import ConfigError
 from .lf_keys import no_effect_reason
-from .problems import Message
-from .problems import warning_text as warning_text  # re-exported: the TUI renders cfg.warnings with it
+from .messages import Msg, render
 
 # ----------------------------------------------------------------------------------------------------------------
 # Schema
@@ -197,10 +196,10 @@ _NULLS = {"", "null", "none", "~"}
 
 
 class _Invalid(ValueError):
-    """A value that does not fit its key; ``message`` is the :class:`Message` shown for it."""
+    """A value that does not fit its key; ``message`` is the :class:`Msg` shown for it."""
 
     def __init__(self, code: str, **params: Any):
-        self.message = Message(code, **params)
+        self.message = Msg(code, **params)
         super().__init__(self.message)
 
 
@@ -317,41 +316,41 @@ def _check_range(name: str, value: Any) -> None:
         raise _Invalid("too_large", limit=hi, value=value)
 
 
-def _semantic_problems(cfg: TrainConfig) -> list[tuple[str, Message]]:
+def _semantic_problems(cfg: TrainConfig) -> list[tuple[str, Msg]]:
     """Cross-key rules. Returns (key, message) pairs."""
-    out: list[tuple[str, Message]] = []
+    out: list[tuple[str, Msg]] = []
     if cfg.quantization_bit is not None and cfg.finetuning_type != "lora":
-        out.append(("quantization_bit", Message("quant_needs_lora", method=cfg.finetuning_type)))
+        out.append(("quantization_bit", Msg("quant_needs_lora", method=cfg.finetuning_type)))
     if cfg.bf16 and cfg.fp16:
-        out.append(("fp16", Message("bf16_and_fp16")))
+        out.append(("fp16", Msg("bf16_and_fp16")))
     if cfg.max_steps <= 0 and cfg.num_train_epochs <= 0:
-        out.append(("num_train_epochs", Message("nothing_trained")))
+        out.append(("num_train_epochs", Msg("nothing_trained")))
     if cfg.max_steps == 0:
-        out.append(("max_steps", Message("max_steps_zero")))
+        out.append(("max_steps", Msg("max_steps_zero")))
     if cfg.stage == "pt" and cfg.train_on_prompt:
-        out.append(("train_on_prompt", Message("prompt_only_sft")))
+        out.append(("train_on_prompt", Msg("prompt_only_sft")))
     if cfg.freeze_trainable_layers == 0:
-        out.append(("freeze_trainable_layers", Message("freeze_zero")))
+        out.append(("freeze_trainable_layers", Msg("freeze_zero")))
     if cfg.val_size >= 1 and not float(cfg.val_size).is_integer():
-        out.append(("val_size", Message("val_size_whole", value=cfg.val_size)))
+        out.append(("val_size", Msg("val_size_whole", value=cfg.val_size)))
     for t in cfg.lora_targets:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", t):
-            out.append(("lora_target", Message("lora_target_name", target=t)))
+            out.append(("lora_target", Msg("lora_target_name", target=t)))
             break
     if not cfg.lora_targets:
-        out.append(("lora_target", Message("lora_target_empty")))
+        out.append(("lora_target", Msg("lora_target_empty")))
     if cfg.model_name_or_path is not None and not cfg.model_name_or_path.strip():
-        out.append(("model_name_or_path", Message("empty")))
+        out.append(("model_name_or_path", Msg("empty")))
     if cfg.warmup_ratio > 0 and cfg.warmup_steps > 0:
-        out.append(("warmup_steps", Message("warmup_both")))
+        out.append(("warmup_steps", Msg("warmup_both")))
     return out
 
 
-def _semantic_warnings(cfg: TrainConfig) -> list[Message]:
+def _semantic_warnings(cfg: TrainConfig) -> list[Msg]:
     """Valid but pointless combinations: the run works, the setting does nothing."""
-    out: list[Message] = []
+    out: list[Msg] = []
     if cfg.group_by_length and cfg.effective_packing:
-        out.append(Message("group_by_length_packed"))
+        out.append(Msg("group_by_length_packed"))
     return out
 
 
@@ -361,21 +360,15 @@ def _where(file: str | None, line: int | None) -> str:
 
 @dataclass
 class Problem:
-    """One config problem: the key, what is wrong (a :class:`Message`: English ``str``) and the file line."""
+    """One config problem: the key, what is wrong (a :class:`Msg`: English ``str``) and the file line."""
 
     key: str
     message: str
     line: int | None = None
 
-    def text(self, lang: str | None = "en") -> str:
-        """The message alone, in ``lang`` (English when there is no translation)."""
-        if isinstance(self.message, Message):
-            return self.message.render(lang)
-        return str(self.message)
-
     def render(self, file: str | None = None, lang: str | None = "en") -> str:
         """``file:line: key 'KEY' message``, the message and the wording around the key in ``lang``."""
-        return _where(file, self.line) + Message("problem", key=self.key, message=self.text(lang)).render(lang)
+        return _where(file, self.line) + render(Msg("problem", key=self.key, message=self.message), lang)
 
 
 class ConfigProblems(ConfigError):
@@ -384,9 +377,10 @@ class ConfigProblems(ConfigError):
     def __init__(self, problems: list[Problem], file: str | None = None):
         self.problems = problems
         first = problems[0]
-        more = f" (and {len(problems) - 1} more: " + "; ".join(p.render() for p in problems[1:]) + ")" \
-            if len(problems) > 1 else ""
-        super().__init__(f"'{first.key}' {first.message}{more}", file=file, line=first.line)
+        rest = [Msg("problem", key=p.key, message=p.message) for p in problems[1:]]
+        more = Msg("problems_more", n=len(rest), items=Msg.join(rest, "semicolon")) if rest else ""
+        super().__init__(Msg("problems_first", key=first.key, message=first.message, more=more), file=file,
+                         line=first.line)
 
     def render(self, lang: str | None = None) -> str:
         """All problems. English (the default): one paragraph, the CLI's layout. Another ``lang``: one line per
@@ -404,11 +398,11 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
     Unknown keys are errors that name the key (with a close match when there is one); LLaMA-Factory and
     transformers keys that have no effect here become warnings. All problems are collected and raised together as
     :class:`ConfigProblems`. ``explicit`` defaults to the keys present in ``data``. ``cfg.warnings`` holds
-    :class:`Message` items (English ``str``; render with :func:`warning_text`).
+    :class:`Msg` items (English ``str``; say them in another language with ``messages.render``).
     """
     lines = lines or {}
     problems: list[Problem] = []
-    warnings: list[Message] = []
+    warnings: list[Msg] = []
     values: dict[str, Any] = {}
     present: set[str] = set()
     for raw_key, value in data.items():
@@ -426,8 +420,8 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
             continue
         reason = no_effect_reason(key)
         if reason is not None:
-            warnings.append(Message("no_effect_because", key=key, reason=reason) if reason
-                            else Message("no_effect", key=key))
+            warnings.append(Msg("no_effect_because", key=key, reason=reason) if reason
+                            else Msg("no_effect", key=key))
         else:
             problems.append(Problem(key, _unknown_key_message(key), lines.get(key)))
 
@@ -446,14 +440,14 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
 def is_key_warning(warning: Any) -> bool:
     """True for a warning about a key the file carries (a LLaMA-Factory / transformers key with no effect here),
     False for one about values (such as group_by_length with packing), which every validation recomputes."""
-    return isinstance(warning, Message) and warning.code in ("no_effect", "no_effect_because")
+    return isinstance(warning, Msg) and warning.code in ("no_effect", "no_effect_because")
 
 
-def _unknown_key_message(key: str) -> Message:
+def _unknown_key_message(key: str) -> Msg:
     import difflib
 
     close = difflib.get_close_matches(key, KEYS, n=1)
-    return Message("unknown_key_match", match=close[0]) if close else Message("unknown_key")
+    return Msg("unknown_key_match", match=close[0]) if close else Msg("unknown_key")
 
 
 def _yaml_key_lines(text: str) -> dict[str, int]:
@@ -475,20 +469,20 @@ def read_yaml_mapping(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(Message("file_not_found"), file=str(path), hint=Message("file_not_found_hint")) from None
+        raise ConfigError(Msg("file_not_found"), file=str(path), hint=Msg("file_not_found_hint")) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(Message("file_unreadable", error=str(exc)), file=str(path)) from None
+        raise ConfigError(Msg("file_unreadable", error=str(exc)), file=str(path)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(Message("file_bad_yaml", problem=problem), file=str(path), line=line) from None
+        raise ConfigError(Msg("file_bad_yaml", problem=problem), file=str(path), line=line) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(Message("file_not_mapping"), file=str(path))
+        raise ConfigError(Msg("file_not_mapping"), file=str(path))
     return data, _yaml_key_lines(text)
 
 

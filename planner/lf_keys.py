@@ -15,10 +15,10 @@ from importlib import resources
 
 import yaml
 
-from .problems import Message
+from .messages import Msg
 
 # LLaMA-Factory keys that have no effect here, with the specific reason: accepted with a warning, so its users'
-# files load. Values are :class:`Message` reasons (English text; ``.render(lang)`` for Chinese).
+# files load. Values are :class:`Msg` reasons (English text; ``render(msg, lang)`` for Chinese).
 _IGNORED_REASONS: dict[str, str | None] = {
     "do_train": "why_do_train",
     "do_eval": "why_do_eval",
@@ -86,8 +86,8 @@ _IGNORED_REASONS: dict[str, str | None] = {
     "adafactor": "why_adafactor",
     "model_revision": "why_model_revision",
 }
-LLAMAFACTORY_IGNORED: dict[str, Message | str] = {
-    key: (Message(code) if code else "") for key, code in _IGNORED_REASONS.items()
+LLAMAFACTORY_IGNORED: dict[str, Msg | str] = {
+    key: (Msg(code) if code else "") for key, code in _IGNORED_REASONS.items()
 }
 
 #: LLaMA-Factory's own argument names: the fields of its ModelArguments, DataArguments, FinetuningArguments and
@@ -193,7 +193,7 @@ def _family(key: str) -> str | None:
     return None
 
 
-def no_effect_reason(key: str) -> Message | str | None:
+def no_effect_reason(key: str) -> Msg | str | None:
     """Why ``key`` (not a schema key) is accepted with a warning, or None when it is no key we know of.
 
     LLaMA-Factory's own argument names and transformers' training argument names (what LLaMA-Factory parses its
@@ -207,7 +207,7 @@ def no_effect_reason(key: str) -> Message | str | None:
         return None
     family = _family(key)
     if family:
-        return Message(family)
+        return Msg(family)
     if key in LLAMAFACTORY_KEYS:
-        return Message("why_llamafactory")
-    return Message("why_transformers" if key in current else "why_transformers_old")
+        return Msg("why_llamafactory")
+    return Msg("why_transformers" if key in current else "why_transformers_old")

@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ModelError
-from .model_spec import ModelSpec, ModelText, instruct_from_name, spec_from_config
+from .messages import Msg
+from .model_spec import ModelSpec, instruct_from_name, spec_from_config
 
 CATALOG_PATH = Path(__file__).with_name("data") / "models.yaml"
 
@@ -33,7 +34,7 @@ def _catalog() -> tuple[list[dict], dict[str, tuple[dict, str]]]:
     try:
         data = yaml.load(CATALOG_PATH.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError) as exc:
-        raise ModelError(ModelText("catalog_unreadable", error=str(exc)), file=str(CATALOG_PATH)) from exc
+        raise ModelError(Msg("catalog_unreadable", error=str(exc)), file=str(CATALOG_PATH)) from exc
     entries: list[dict] = []
     by_id: dict[str, dict] = {}
     for raw in data["models"]:

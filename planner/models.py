@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
+from .messages import Msg
 from .model_catalog import close_catalog_matches, spec_from_catalog
-from .model_spec import ModelSpec, ModelText, instruct_from_name, spec_from_config
+from .model_spec import ModelSpec, instruct_from_name, spec_from_config
 
 # ------------------------------------------------------------------------------------------------------------------
 # Local directories: config.json, tokenizer files, safetensors headers
@@ -32,11 +33,11 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ModelError(ModelText("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
+        raise ModelError(Msg("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         line = getattr(exc, "lineno", None)
-        raise ModelError(ModelText("not_json", error=str(exc)), file=str(path), line=line,
-                         hint=ModelText("hint_redownload")) from exc
+        raise ModelError(Msg("not_json", error=str(exc)), file=str(path), line=line,
+                         hint=Msg("hint_redownload")) from exc
 
 
 def read_safetensors_header(path: Path) -> dict[str, Any]:
@@ -48,19 +49,19 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
         with open(path, "rb") as fh:
             prefix = fh.read(8)
             if len(prefix) < 8:
-                raise ModelError(ModelText("st_too_short"), file=str(path))
+                raise ModelError(Msg("st_too_short"), file=str(path))
             (length,) = struct.unpack("<Q", prefix)
             if length > 100_000_000:
-                raise ModelError(ModelText("st_header_length", length=length), file=str(path))
+                raise ModelError(Msg("st_header_length", length=length), file=str(path))
             raw = fh.read(length)
     except OSError as exc:
-        raise ModelError(ModelText("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
+        raise ModelError(Msg("cannot_read", error=str(exc.strerror or exc)), file=str(path)) from exc
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(ModelText("st_header_json", error=str(exc)), file=str(path)) from exc
+        raise ModelError(Msg("st_header_json", error=str(exc)), file=str(path)) from exc
     if not isinstance(header, dict):
-        raise ModelError(ModelText("st_header_object"), file=str(path))
+        raise ModelError(Msg("st_header_object"), file=str(path))
     return header
 
 
@@ -84,7 +85,7 @@ def _safetensors_facts(folder: Path) -> tuple[int | None, int | None, str | None
         index = _read_json(index_path)
         weight_map = index.get("weight_map") if isinstance(index, dict) else None
         if not isinstance(weight_map, dict):
-            raise ModelError(ModelText("no_weight_map"), file=str(index_path))
+            raise ModelError(Msg("no_weight_map"), file=str(index_path))
         shards = sorted({folder / str(s) for s in weight_map.values()})
         if not all(s.is_file() for s in shards):
             total = (index.get("metadata") or {}).get("total_size")
@@ -108,8 +109,8 @@ def _safetensors_facts(folder: Path) -> tuple[int | None, int | None, str | None
                 for dim in info["shape"]:
                     count *= int(dim)
             except (KeyError, TypeError, ValueError) as exc:
-                raise ModelError(ModelText("st_tensor_entry", name=tname, error=repr(exc)), file=str(shard),
-                                 hint=ModelText("hint_corrupt")) from exc
+                raise ModelError(Msg("st_tensor_entry", name=tname, error=repr(exc)), file=str(shard),
+                                 hint=Msg("hint_corrupt")) from exc
             elements += count
             names.append(tname)
             if info.get("dtype") == "I8":
@@ -133,8 +134,8 @@ def _has_chat_template(folder: Path) -> bool | None:
 def _spec_from_folder(folder: Path, *, name: str, source: str, trust_remote_code: bool) -> ModelSpec:
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise ModelError(ModelText("no_config_json", folder=folder), file=str(folder),
-                         hint=ModelText("hint_model_dir"))
+        raise ModelError(Msg("no_config_json", folder=folder), file=str(folder),
+                         hint=Msg("hint_model_dir"))
     cfg = _read_json(config_path)
     spec = spec_from_config(cfg, name=name, source=source, where=str(config_path), local_path=str(folder),
                             trust_remote_code=trust_remote_code)
@@ -206,7 +207,7 @@ def _fetch_hub_config(repo_id: str, trust_remote_code: bool) -> ModelSpec | None
     try:
         path = Path(hf_hub_download(repo_id=repo_id, filename="config.json", etag_timeout=5))
     except GatedRepoError as exc:
-        raise ModelError(ModelText("gated", repo=repo_id), hint=ModelText("hint_gated")) from exc
+        raise ModelError(Msg("gated", repo=repo_id), hint=Msg("hint_gated")) from exc
     except (RepositoryNotFoundError, EntryNotFoundError):
         return None
     except Exception as exc:  # no network, timeouts, proxies: the caller reports the id as unresolved
@@ -229,14 +230,14 @@ def _looks_like_path(name: str) -> bool:
 def _try_hub(name: str, trust_remote_code: bool, allow_network: bool | None) -> tuple[ModelSpec | None, str]:
     """The hub's config.json for ``name`` when allowed, else None and why (for the "unknown model" message)."""
     if not _network_allowed(allow_network):
-        return None, ModelText("hub_offline")
+        return None, Msg("hub_offline")
     if name.count("/") > 1:
-        return None, ModelText("hub_id_form")
+        return None, Msg("hub_id_form")
     try:
         spec = _fetch_hub_config(name, trust_remote_code)
     except _HubUnreachable as exc:
-        return None, ModelText("hub_unreachable", error=str(exc))
-    return spec, ModelText("hub_not_found")
+        return None, Msg("hub_unreachable", error=str(exc))
+    return spec, Msg("hub_not_found")
 
 
 def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_network: bool | None = None,
@@ -249,7 +250,7 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     """
     name = str(name_or_path or "").strip()
     if not name:
-        raise ModelError(ModelText("no_model"), key="model_name_or_path", hint=ModelText("hint_no_model"))
+        raise ModelError(Msg("no_model"), key="model_name_or_path", hint=Msg("hint_no_model"))
     candidate = Path(name).expanduser()
     if base_dir is not None and not candidate.is_absolute():
         candidate = Path(base_dir) / candidate
@@ -258,8 +259,8 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     if candidate.is_dir():
         return _spec_from_folder(candidate, name=name, source="local", trust_remote_code=trust_remote_code)
     if _looks_like_path(name):
-        raise ModelError(ModelText("path_missing", path=candidate), key="model_name_or_path",
-                         hint=ModelText("hint_path_missing"))
+        raise ModelError(Msg("path_missing", path=candidate), key="model_name_or_path",
+                         hint=Msg("hint_path_missing"))
     snapshot = _cached_snapshot(name)
     if snapshot is not None:
         return _spec_from_folder(snapshot, name=name, source="hf-cache", trust_remote_code=trust_remote_code)
@@ -270,7 +271,7 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
     if spec is not None:
         return spec
     close = close_catalog_matches(name)
-    raise ModelError(ModelText("unknown_model", name=name, cache=hf_hub_cache_dir(), hub=hub_note),
+    raise ModelError(Msg("unknown_model", name=name, cache=hf_hub_cache_dir(), hub=hub_note),
                      key="model_name_or_path",
-                     hint=ModelText("hint_unknown_close", close=", ".join(close)) if close
-                     else ModelText("hint_unknown"))
+                     hint=Msg("hint_unknown_close", close=", ".join(close)) if close
+                     else Msg("hint_unknown"))

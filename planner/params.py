@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError, ModelError
-from .model_spec import FAMILIES, ModelSpec, ModelText
+from .messages import Msg
+from .model_spec import FAMILIES, ModelSpec
 from .params_meta import meta_model
 
 
@@ -81,7 +82,7 @@ class _Layer:
 def _layer(spec: ModelSpec, i: int) -> _Layer:
     fam = _family(spec)
     if fam is None:
-        raise ModelError(ModelText("no_formula", model_type=spec.model_type))
+        raise ModelError(Msg("no_formula", model_type=spec.model_type))
     h, d = spec.hidden_size, spec.head_dim
     q_out, kv_out = spec.num_attention_heads * d, spec.num_key_value_heads * d
     bias_mode = fam["bias"]
@@ -183,7 +184,7 @@ def layer_params(spec: ModelSpec, index: int = -1) -> int:
     n = spec.num_hidden_layers
     i = index + n if index < 0 else index
     if not 0 <= i < n:
-        raise ModelError(ModelText("layer_range", index=index, last=n - 1))
+        raise ModelError(Msg("layer_range", index=index, last=n - 1))
     if _family(spec) is None:
         return meta_model(spec).layer_totals[i]
     layer = _layer(spec, i)
@@ -196,7 +197,7 @@ def _parse_targets(targets: list[str] | str) -> list[str]:
         targets = targets.split(",")
     out = [t.strip() for t in targets if t and t.strip()]
     if not out:
-        raise ConfigError(ModelText("lora_target_empty"), key="lora_target")
+        raise ConfigError(Msg("lora_targets_empty"), key="lora_target")
     return out
 
 
@@ -214,7 +215,7 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     Checks (memory-model.md 2.5): Llama-2-7B r=8 q,v = 4,194,304; Llama-3-8B r=16 all = 41,943,040.
     """
     if isinstance(rank, bool) or not isinstance(rank, int) or rank <= 0:
-        raise ConfigError(ModelText("lora_rank", value=rank), key="lora_rank")
+        raise ConfigError(Msg("lora_rank", value=rank), key="lora_rank")
     names = _parse_targets(targets)
     want_all = any(t.lower() in ("all", "all-linear") for t in names)
     names = [t for t in names if t.lower() not in ("all", "all-linear")]
@@ -224,9 +225,9 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     unknown = [t for t in names if t not in extra and not any(_matches(m, t) for m in modules)]
     if unknown:
         available = sorted({m.split(".")[-1] for m in modules})
-        raise ConfigError(ModelText("lora_target_unknown", names=", ".join(unknown), model_type=spec.model_type,
+        raise ConfigError(Msg("lora_target_unknown", names=", ".join(unknown), model_type=spec.model_type,
                                     model=spec.name),
-                          key="lora_target", hint=ModelText("hint_lora_targets", available=", ".join(available)))
+                          key="lora_target", hint=Msg("hint_lora_targets", available=", ".join(available)))
     total = 0
     for layer in layers:
         for module, (d_in, d_out) in layer.items():

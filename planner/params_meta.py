@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ModelError
-from .model_spec import ModelSpec, ModelText
+from .messages import Msg
+from .model_spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ def _hf_config(spec: ModelSpec):
     try:
         return AutoConfig.for_model(model_type, **raw)
     except (ValueError, KeyError) as exc:
-        raise ModelError(ModelText("unknown_model_type", model_type=model_type, error=str(exc)),
-                         hint=ModelText("hint_unknown_model_type")) from exc
+        raise ModelError(Msg("unknown_model_type", model_type=model_type, error=str(exc)),
+                         hint=Msg("hint_unknown_model_type")) from exc
 
 
 def meta_model(spec: ModelSpec) -> MetaModel:
@@ -57,8 +58,8 @@ def meta_model(spec: ModelSpec) -> MetaModel:
             with torch.device("meta"):
                 model = AutoModelForCausalLM.from_config(config, trust_remote_code=spec.trust_remote_code)
         except ValueError as exc:
-            raise ModelError(ModelText("cannot_build", model_type=spec.model_type, error=str(exc)),
-                             hint=ModelText("hint_ships_code")) from exc
+            raise ModelError(Msg("cannot_build", model_type=spec.model_type, error=str(exc)),
+                             hint=Msg("hint_ships_code")) from exc
         _META_CACHE[key] = _classify_meta_model(model, spec.num_hidden_layers)
     return _META_CACHE[key]
 

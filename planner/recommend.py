@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import Coded, Joined, NothingFits
+from .errors import NothingFits
 from .memory import (
     GIB,
     MemoryEstimate,
@@ -35,7 +35,7 @@ from .memory import (
     estimate_setup,
     setup_from_config,
 )
-from .reasons import SET_BY_YOU, Reason
+from .messages import Msg
 from .timing import TimeEstimate, estimate_time
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ MAX_BATCH = 64
 # With a batch at least this large (or the whole target effective batch) per step, gradient checkpointing is left
 # off: recomputation costs ~1/3 more compute, and a bigger micro-batch buys less than that.
 MIN_BATCH_WITHOUT_GC = 4
+#: The reason of every value the user set. Every reason is a :class:`~.messages.Msg` (catalog area ``reasons``).
+SET_BY_YOU = Msg("set_by_you")
 
 
 @dataclass
@@ -89,20 +91,20 @@ def choose_precision(cfg, hw, reasons: dict[str, str]) -> dict[str, Any]:
             if key in user:
                 reasons[key] = SET_BY_YOU
         if cfg.bf16 and hw.bf16 is False:
-            reasons["bf16"] = Reason("bf16_user_unsupported", gpu=hw.name)
+            reasons["bf16"] = Msg("bf16_user_unsupported", gpu=hw.name)
         if "fp16" not in user and not cfg.bf16:
-            reasons["fp16"] = Reason("fp16_user_bf16_off")
+            reasons["fp16"] = Msg("fp16_user_bf16_off")
             return {"fp16": True}
         if "bf16" not in user and not cfg.fp16 and hw.bf16 is not False:
-            reasons["bf16"] = Reason("bf16_user_fp16_off")
+            reasons["bf16"] = Msg("bf16_user_fp16_off")
             return {"bf16": True}
         return {}
     if hw.bf16 is False:
-        reasons["bf16"] = Reason("bf16_off_unsupported", gpu=hw.name)
-        reasons["fp16"] = Reason("fp16_on_no_bf16")
+        reasons["bf16"] = Msg("bf16_off_unsupported", gpu=hw.name)
+        reasons["fp16"] = Msg("fp16_on_no_bf16")
         return {"bf16": False, "fp16": True}
-    reasons["bf16"] = Reason("bf16_on" if hw.bf16 else "bf16_on_assumed")
-    reasons["fp16"] = Reason("fp16_off_bf16_used")
+    reasons["bf16"] = Msg("bf16_on" if hw.bf16 else "bf16_on_assumed")
+    reasons["fp16"] = Msg("fp16_off_bf16_used")
     return {"bf16": True, "fp16": False}
 
 
@@ -122,19 +124,19 @@ def choose_cutoff(cfg, spec, data, reasons: dict[str, str]) -> dict[str, Any]:
             if "rope_scaling" in cfg.explicit:
                 reasons["rope_scaling"] = SET_BY_YOU
             else:
-                reasons["rope_scaling"] = Reason("rope_linear", cutoff=cfg.cutoff_len, factor=f"{factor:.1f}",
+                reasons["rope_scaling"] = Msg("rope_linear", cutoff=cfg.cutoff_len, factor=f"{factor:.1f}",
                                                  max_pos=max_pos)
                 return {"rope_scaling": "linear"}
         return {}
     p99 = getattr(data, "p99", None) if data is not None else None
     if p99:
         value = _round_len(int(p99))
-        why = Reason("cutoff_p99", value=value, p99=int(p99))
+        why = Msg("cutoff_p99", value=value, p99=int(p99))
     else:
         value = cfg.cutoff_len
-        why = Reason("cutoff_default", value=value)
+        why = Msg("cutoff_default", value=value)
     if max_pos and value > max_pos:
-        value, why = max_pos, Reason("cutoff_context", value=max_pos)
+        value, why = max_pos, Msg("cutoff_context", value=max_pos)
     reasons["cutoff_len"] = why
     return {"cutoff_len": value}
 
@@ -152,14 +154,14 @@ def choose_lora(cfg, spec, counts, data, reasons: dict[str, str]) -> dict[str, A
         small = counts.total < 3e9 or (rows is not None and rows < 5000)
         rank = 8 if small else 16
         size = f"{counts.total / 1e9:.1f}B" if counts.total >= 1e9 else f"{counts.total / 1e6:.0f}M"
-        reasons["lora_rank"] = (Reason("lora_rank_data", rank=rank, rows=rows) if (small and counts.total >= 3e9)
-                                else Reason("lora_rank_model", rank=rank, size=size))
+        reasons["lora_rank"] = (Msg("lora_rank_data", rank=rank, rows=rows) if (small and counts.total >= 3e9)
+                                else Msg("lora_rank_model", rank=rank, size=size))
         out["lora_rank"] = rank
     if "lora_alpha" in cfg.explicit:
         reasons["lora_alpha"] = SET_BY_YOU
     else:
         out["lora_alpha"] = 2 * rank
-        reasons["lora_alpha"] = Reason("lora_alpha", alpha=2 * rank)
+        reasons["lora_alpha"] = Msg("lora_alpha", alpha=2 * rank)
     return out
 
 
@@ -217,13 +219,13 @@ class _Searcher:
             return _Choice(est.setup, est, SET_BY_YOU) if b else None
         b_off, est_off = self.largest_batch(dataclasses.replace(setup, grad_ckpt=False), cap)
         if b_off >= min(MIN_BATCH_WITHOUT_GC, cap):
-            return _Choice(est_off.setup, est_off, Reason("gc_off_fits", batch=b_off))
+            return _Choice(est_off.setup, est_off, Msg("gc_off_fits", batch=b_off))
         b_on, est_on = self.largest_batch(dataclasses.replace(setup, grad_ckpt=True), cap)
         if b_on > b_off:
-            why = Reason("gc_on_bigger_batch", off=b_off, on=b_on) if b_off else Reason("gc_on_needed")
+            why = Msg("gc_on_bigger_batch", off=b_off, on=b_on) if b_off else Msg("gc_on_needed")
             return _Choice(est_on.setup, est_on, why)
         if b_off:
-            return _Choice(est_off.setup, est_off, Reason("gc_off_no_gain", batch=b_off))
+            return _Choice(est_off.setup, est_off, Msg("gc_off_no_gain", batch=b_off))
         return None
 
 
@@ -237,7 +239,7 @@ def _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n: int, budget: int, reaso
         trial = cfg1.replace(cutoff_len=length)
         choice = _search(_Searcher(trial, spec, counts, budget), setup_from_config(trial, hw, data, n_gpus=n), n)
         if choice is not None:
-            reasons["cutoff_len"] = Reason("cutoff_shortened", value=length, orig=cfg1.cutoff_len)
+            reasons["cutoff_len"] = Msg("cutoff_shortened", value=length, orig=cfg1.cutoff_len)
             return trial, choice
         length //= 2
     return None
@@ -273,77 +275,39 @@ def _lean(base: TrainSetup, cfg, **changes: Any) -> TrainSetup:
     return dataclasses.replace(base, **lean)
 
 
-def _unquantized_experts_note(counts: ParamCounts, base: TrainSetup, quant: int | None) -> FitText | None:
+def _unquantized_experts_note(counts: ParamCounts, base: TrainSetup, quant: int | None) -> Msg | None:
     """Why a quantized MoE model still needs so much: its experts (a large share of it) stay unquantized."""
     if not quant or counts.experts < 0.2 * counts.total:
         return None
     dtype = "fp32" if base.kbit_prepare or not base.half else "16-bit"
-    return FitText("moe_experts_unquantized", bits=quant, experts=f"{counts.experts / 1e9:.1f}", dtype=dtype)
+    return Msg("moe_experts_unquantized", bits=quant, experts=f"{counts.experts / 1e9:.1f}", dtype=dtype)
 
 
 def _leanest_quant(base: TrainSetup, cfg) -> int | None:
     return base.quant_bits if "quantization_bit" in cfg.explicit else (4 if cfg.finetuning_type == "lora" else None)
 
 
-#: The "nothing fits" message and its alternatives, in English and Chinese (the CLI prints the English text, the
-#: TUI renders :class:`FitText` in the user's language). A test checks both languages and their placeholders.
-MESSAGES: dict[str, dict[str, str]] = {
-    "moe_experts_unquantized": {
-        "en": "Why so much at {bits}-bit: the {experts}B expert parameters of this MoE model are not quantized "
-              "(bitsandbytes quantizes linear layers only, and transformers 5 keeps the experts fused in 3-D "
-              "tensors), so they stay in {dtype} beside the {bits}-bit rest.",
-        "zh": "为什么 {bits}-bit 下仍要这么多：这个 MoE 模型的 {experts}B 专家参数不会被量化（bitsandbytes 只量化线性层，"
-              "而 transformers 5 把专家合并存放在 3 维张量里），所以它们以 {dtype} 保存在 {bits}-bit 的其余部分旁边。"},
-    "nothing_fits": {
-        "en": "nothing fits: {model} ({method}) needs at least {need} GiB per GPU even with batch 1, gradient "
-              "checkpointing and the leanest settings your keys allow; the budget is {budget} GiB on {count} x {gpu} "
-              "(memory_margin {margin}). What would fit: {hints}.",
-        "zh": "怎样都放不下：{model}（{method}）即使 batch 为 1、开启梯度检查点、并在你设定的配置项允许的范围内用最省"
-              "显存的设置，每张卡也至少需要 {need} GiB；而 {count} x {gpu} 上的预算只有 {budget} GiB（memory_margin "
-              "{margin}）。这样可以放下：{hints}。"},
-    "with_quant": {"en": " and {bits}-bit quantization", "zh": "，并使用 {bits} 位量化"},
-    "fit_fsdp": {"en": "{n} x {gpu} with FSDP{quant} (weights, gradients and optimizer states sharded)",
-                 "zh": "{n} x {gpu} 配合 FSDP{quant}（权重、梯度和优化器状态分片存放）"},
-    "fit_qlora": {"en": "4-bit quantization (quantization_bit: 4, QLoRA)",
-                  "zh": "4 位量化（quantization_bit: 4，即 QLoRA）"},
-    "fit_lora4": {"en": "LoRA with 4-bit quantization (finetuning_type: lora, quantization_bit: 4)",
-                  "zh": "LoRA 配合 4 位量化（finetuning_type: lora，quantization_bit: 4）"},
-    "fit_cutoff": {"en": "a shorter cutoff_len: {length}{quant}", "zh": "更短的 cutoff_len：{length}{quant}"},
-    "fit_smaller_none": {
-        "en": "a smaller model (activations and logits alone exceed the budget at this cutoff_len)",
-        "zh": "更小的模型（在这个 cutoff_len 下，光是激活值和 logits 就已超出预算）"},
-    "fit_smaller": {"en": "a smaller model: about {size}B parameters or fewer with these settings",
-                    "zh": "更小的模型：在这些设置下约 {size}B 参数或更少"},
-}
-
-
-class FitText(Coded):
-    """The "nothing fits" message or one of its alternatives: English as ``str``, code and values for the TUI."""
-
-    CATALOG = MESSAGES
-
-
 def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     """What would fit, each checked with the same estimator."""
     cfg, out = s.cfg, []
     quant = _leanest_quant(base, cfg)
-    with_quant = FitText("with_quant", bits=quant) if quant else ""
+    with_quant = Msg("with_quant", bits=quant) if quant else ""
     for n in (2, 4, 8, 16, 32, 64):
         if n <= hw.count:
             continue
         if s.estimate(_lean(base, cfg, quant_bits=quant, n_gpus=n, strategy="fsdp")).fits:
-            out.append(FitText("fit_fsdp", n=n, gpu=hw.name, quant=with_quant))
+            out.append(Msg("fit_fsdp", n=n, gpu=hw.name, quant=with_quant))
             break
     if base.quant_bits != 4:
         if cfg.finetuning_type == "lora":
             if s.estimate(_lean(base, cfg, quant_bits=4)).fits:
-                out.append(FitText("fit_qlora"))
+                out.append(Msg("fit_qlora"))
         elif s.estimate(_lean(base, cfg, method="lora", quant_bits=4)).fits:
-            out.append(FitText("fit_lora4"))
+            out.append(Msg("fit_lora4"))
     length = base.seq_len // 2
     while length >= 128:
         if s.estimate(_lean(base, cfg, quant_bits=quant, seq_len=length)).fits:
-            out.append(FitText("fit_cutoff", length=length, quant=with_quant))
+            out.append(Msg("fit_cutoff", length=length, quant=with_quant))
             break
         length //= 2
     out.append(_smaller_model_hint(s, _lean(base, cfg, quant_bits=quant)))
@@ -358,8 +322,8 @@ def _smaller_model_hint(s: _Searcher, lean: TrainSetup) -> str:
         (1 + lean.fragmentation)
     room = (s.budget - fixed) / (1 + lean.fragmentation)
     if room <= 0 or per_param <= 0:
-        return FitText("fit_smaller_none")
-    return FitText("fit_smaller", size=f"{room / per_param / 1e9:.1f}")
+        return Msg("fit_smaller_none")
+    return Msg("fit_smaller", size=f"{room / per_param / 1e9:.1f}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -385,9 +349,9 @@ def _mark_user(cfg, reasons: dict[str, str]) -> None:
 def _cpu_plan(cfg, spec, counts, hw, data) -> Plan:
     changes = {k: False for k in ("bf16", "fp16") if k not in cfg.explicit}
     cfg2 = cfg.replace(**changes) if changes else cfg
-    reasons = {"hardware": Reason("hardware_none")}
+    reasons = {"hardware": Msg("hardware_none")}
     if changes:
-        reasons["bf16"] = reasons["fp16"] = Reason("precision_cpu")
+        reasons["bf16"] = reasons["fp16"] = Msg("precision_cpu")
     _mark_user(cfg, reasons)
     setup = setup_from_config(cfg2, None, data, n_gpus=1, strategy="single", include_context=False)
     est = estimate_setup(spec, counts, setup, None)
@@ -432,12 +396,12 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
         hints = _alternatives(searcher, base, hw)
         quant = _leanest_quant(base, cfg1)
         lean = searcher.estimate(_lean(base, cfg1, quant_bits=quant))
-        message = FitText(
+        message = Msg(
             "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=f"{lean.peak_bytes / GIB:.1f}",
             budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{cfg.memory_margin:.0%}",
-            hints=Joined(hints, "semicolon"))
+            hints=Msg.join(hints, "semicolon"))
         why = _unquantized_experts_note(counts, base, quant)
-        raise NothingFits(Joined([message, why], "space") if why else message)
+        raise NothingFits(Msg.join([message, why], "space") if why else message)
     final = _apply_choice(cfg1, choice, n, reasons)
     _mark_user(cfg, reasons)
     from .memory import estimate_memory
@@ -455,16 +419,16 @@ def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
     changes: dict[str, Any] = {}
     if "quantization_bit" not in user and cfg.finetuning_type == "lora":
         changes["quantization_bit"] = s.quant_bits
-        reasons["quantization_bit"] = Reason({None: "quant_none", 8: "quant_8", 4: "quant_4"}[s.quant_bits])
+        reasons["quantization_bit"] = Msg({None: "quant_none", 8: "quant_8", 4: "quant_4"}[s.quant_bits])
     elif "quantization_bit" not in user:
-        reasons["quantization_bit"] = Reason("quant_not_lora", method=cfg.finetuning_type)
+        reasons["quantization_bit"] = Msg("quant_not_lora", method=cfg.finetuning_type)
     if "optim" not in user:
         changes["optim"] = s.optimizer
-        reasons["optim"] = Reason(f"optim_{s.optimizer}")
+        reasons["optim"] = Msg(f"optim_{s.optimizer}")
     if "per_device_train_batch_size" not in user:
         changes["per_device_train_batch_size"] = s.batch
         capped = s.batch * 2 * n > cfg.target_effective_batch
-        reasons["per_device_train_batch_size"] = Reason(
+        reasons["per_device_train_batch_size"] = Msg(
             "batch_fit_capped" if capped else "batch_fit", batch=s.batch, margin=f"{cfg.memory_margin:.0%}",
             target=cfg.target_effective_batch)
     if "disable_gradient_checkpointing" not in user:
@@ -473,8 +437,8 @@ def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
     if "gradient_accumulation_steps" not in user:
         ga = max(1, math.ceil(cfg.target_effective_batch / (s.batch * n)))
         changes["gradient_accumulation_steps"] = ga
-        reasons["gradient_accumulation_steps"] = Reason(
+        reasons["gradient_accumulation_steps"] = Msg(
             "grad_accum_gpus" if n > 1 else "grad_accum", ga=ga, batch=s.batch, n=n, total=s.batch * ga * n,
             target=cfg.target_effective_batch)
-    reasons["strategy"] = Reason(f"strategy_{s.strategy}", n=n)
+    reasons["strategy"] = Msg(f"strategy_{s.strategy}", n=n)
     return cfg.replace(**changes) if changes else cfg

@@ -46,9 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ft_tui.planner.errors import DataError, Joined
-
-from .notes import Note
+from ft_tui.planner.errors import DataError
+from ft_tui.planner.messages import Msg
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig
@@ -87,15 +86,15 @@ IGNORE_INDEX = -100
 
 # Why a row was dropped (the keys of ``LoadedData.dropped`` and of the statistics' ``dropped_reasons``): coded
 # notes, so the TUI shows them in the user's language; their text is the English reason.
-DROP_EMPTY_RESPONSE = Note("drop_empty_response")
-DROP_EMPTY_TEXT = Note("drop_empty_text")
-DROP_HISTORY = Note("drop_history")
-DROP_MESSAGES = Note("drop_messages")
-DROP_MESSAGE_OBJECT = Note("drop_message_object")
-DROP_ALTERNATE = Note("drop_alternate")
-DROP_LAST_TURN = Note("drop_last_turn")
-DROP_NO_LABEL_EMPTY = Note("drop_no_label_empty")
-DROP_NO_LABEL = Note("drop_no_label")
+DROP_EMPTY_RESPONSE = Msg("drop_empty_response")
+DROP_EMPTY_TEXT = Msg("drop_empty_text")
+DROP_HISTORY = Msg("drop_history")
+DROP_MESSAGES = Msg("drop_messages")
+DROP_MESSAGE_OBJECT = Msg("drop_message_object")
+DROP_ALTERNATE = Msg("drop_alternate")
+DROP_LAST_TURN = Msg("drop_last_turn")
+DROP_NO_LABEL_EMPTY = Msg("drop_no_label_empty")
+DROP_NO_LABEL = Msg("drop_no_label")
 _NO_LIMIT = 1 << 30  # "cutoff" used to measure untruncated lengths
 
 
@@ -127,10 +126,10 @@ class DatasetSpec:
     @property
     def where(self) -> str:
         if self.hub_url:
-            return Note("where_hub", url=self.hub_url)
+            return Msg("where_hub", url=self.hub_url)
         if len(self.files) == 1:
             return str(self.files[0])
-        return Note("where_files", n=len(self.files), folder=str(self.files[0].parent))
+        return Msg("where_files", n=len(self.files), folder=str(self.files[0].parent))
 
 
 @dataclass
@@ -189,14 +188,14 @@ def read_registry(directory: Path) -> tuple[dict[str, Any], str] | None:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(Note("err_registry_unreadable", error=str(exc)), file=str(path)) from None
+        raise DataError(Msg("err_registry_unreadable", error=str(exc)), file=str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(Note("err_registry_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
-                        hint=Note("hint_registry_json")) from None
+        raise DataError(Msg("err_registry_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
+                        hint=Msg("hint_registry_json")) from None
     if not isinstance(data, dict):
-        raise DataError(Note("err_registry_object"), file=str(path))
+        raise DataError(Msg("err_registry_object"), file=str(path))
     return data, text
 
 
@@ -217,32 +216,32 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
                      warnings: list[str]) -> DatasetSpec:
     line = _key_line(text, name)
 
-    def fail(message: Note, hint: Note | None = None) -> DataError:
-        return DataError(Note("err_in_dataset", name=name, message=message), file=str(registry), line=line,
+    def fail(message: Msg, hint: Msg | None = None) -> DataError:
+        return DataError(Msg("err_in_dataset", name=name, message=message), file=str(registry), line=line,
                          hint=hint)
 
     if not isinstance(entry, dict):
-        raise fail(Note("err_entry_object"))
+        raise fail(Msg("err_entry_object"))
     if entry.get("ranking"):
-        raise fail(Note("err_ranking"))
+        raise fail(Msg("err_ranking"))
     if (entry.get("columns") or {}).get("kto_tag"):
-        raise fail(Note("err_kto"))
+        raise fail(Msg("err_kto"))
     for key in sorted(set(entry) - _ENTRY_KEYS):
-        warnings.append(Note("warn_entry_key", registry=str(registry), name=name, key=key))
+        warnings.append(Msg("warn_entry_key", registry=str(registry), name=name, key=key))
     if "num_samples" in entry:
-        warnings.append(Note("warn_num_samples", name=name))
+        warnings.append(Msg("warn_num_samples", name=name))
 
     formatting = entry.get("formatting", "alpaca")
     if formatting not in FORMATTINGS:
-        raise fail(Note("err_formatting", formatting=formatting, choices=", ".join(FORMATTINGS)))
+        raise fail(Msg("err_formatting", formatting=formatting, choices=", ".join(FORMATTINGS)))
     columns = entry.get("columns") or {}
     tags = entry.get("tags") or {}
     if not isinstance(columns, dict) or not isinstance(tags, dict):
-        raise fail(Note("err_columns_tags"))
+        raise fail(Msg("err_columns_tags"))
     for key in sorted(set(columns) - _COLUMN_KEYS):
-        warnings.append(Note("warn_column_key", name=name, key=key))
+        warnings.append(Msg("warn_column_key", name=name, key=key))
     for key in sorted(set(tags) - _TAG_KEYS):
-        warnings.append(Note("warn_tag_key", name=name, key=key))
+        warnings.append(Msg("warn_tag_key", name=name, key=key))
 
     spec = DatasetSpec(name=name, formatting=formatting, origin=str(registry),
                        columns={**DEFAULT_COLUMNS, **columns},
@@ -256,7 +255,7 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
     local = directory / file_name if isinstance(file_name, str) and file_name else None
     if local is not None and (local.exists() or not entry.get("hf_hub_url")):
         if not local.exists():
-            raise fail(Note("err_file_name_missing", file_name=file_name, path=str(local)), hint=Note("hint_dataset_dir"))
+            raise fail(Msg("err_file_name_missing", file_name=file_name, path=str(local)), hint=Msg("hint_dataset_dir"))
         spec.files = _data_files(local)
         return spec
     if entry.get("hf_hub_url"):
@@ -264,16 +263,16 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
         return spec
     others = [k for k in _SOURCE_KEYS if entry.get(k)]
     if others:
-        raise fail(Note("err_source_unsupported", source=others[0]))
-    raise fail(Note("err_no_source"))
+        raise fail(Msg("err_source_unsupported", source=others[0]))
+    raise fail(Msg("err_no_source"))
 
 
 def _data_files(path: Path) -> list[Path]:
     """The data files of a dataset path: the file itself, or every data file of one type in a folder."""
     if path.is_file():
         if path.suffix.lower() not in FILE_TYPES:
-            raise DataError(Note("err_file_type", suffix=path.suffix), file=str(path),
-                            hint=Note("hint_use_types", types=", ".join(sorted(FILE_TYPES))))
+            raise DataError(Msg("err_file_type", suffix=path.suffix), file=str(path),
+                            hint=Msg("hint_use_types", types=", ".join(sorted(FILE_TYPES))))
         return [path]
     if (path / "state.json").is_file() and any(path.glob("*.arrow")):
         return [path]  # a datasets.Dataset.save_to_disk folder
@@ -281,13 +280,13 @@ def _data_files(path: Path) -> list[Path]:
                                                                           p.relative_to(path).parts))
     typed = [p for p in files if p.suffix.lower() in FILE_TYPES]
     if not typed:
-        raise DataError(Note("err_folder_empty"), file=str(path),
-                        hint=Note("hint_put_types", types=", ".join(sorted(FILE_TYPES))))
+        raise DataError(Msg("err_folder_empty"), file=str(path),
+                        hint=Msg("hint_put_types", types=", ".join(sorted(FILE_TYPES))))
     kinds = {FILE_TYPES[p.suffix.lower()] for p in typed}
     if len(kinds) > 1:
         listing = ", ".join(f"{p.relative_to(path)} ({FILE_TYPES[p.suffix.lower()]})" for p in typed[:12])
-        raise DataError(Note("err_folder_mixed", kinds=", ".join(sorted(kinds)), listing=listing), file=str(path),
-                        hint=Note("hint_folder_mixed"))
+        raise DataError(Msg("err_folder_mixed", kinds=", ".join(sorted(kinds)), listing=listing), file=str(path),
+                        hint=Msg("hint_folder_mixed"))
     return typed
 
 
@@ -304,14 +303,14 @@ def resolve_dataset(name: str, cfg: TrainConfig, warnings: list[str] | None = No
     candidate = cfg.resolve_path(name)
     if candidate.suffix.lower() in FILE_TYPES or candidate.is_dir() or candidate.exists():
         if not candidate.exists():
-            raise DataError(Note("err_dataset_file_missing", name=name, path=str(candidate)), key="dataset",
-                            hint=Note("hint_relative_paths"))
+            raise DataError(Msg("err_dataset_file_missing", name=name, path=str(candidate)), key="dataset",
+                            hint=Msg("hint_relative_paths"))
         return DatasetSpec(name=name, files=_data_files(candidate), origin="path")
     known = list_datasets(cfg)
     where = (f"{user_dir / REGISTRY_NAME}" if (user_dir / REGISTRY_NAME).is_file()
-             else Note("where_no_registry", registry=REGISTRY_NAME, folder=str(user_dir)))
-    raise DataError(Note("err_unknown_dataset", name=name, where=where), key="dataset",
-                    hint=Note("hint_known_datasets", names=", ".join(known) or Note("none")))
+             else Msg("where_no_registry", registry=REGISTRY_NAME, folder=str(user_dir)))
+    raise DataError(Msg("err_unknown_dataset", name=name, where=where), key="dataset",
+                    hint=Msg("hint_known_datasets", names=", ".join(known) or Msg("none")))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -332,8 +331,8 @@ def _read_json(path: Path, limit: int | None) -> list[dict]:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # several top-level values: JSON Lines in a .json file
             return _read_jsonl(text.splitlines(), path, limit)
-        raise DataError(Note("err_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
-                        hint=Note("hint_json_lines")) from None
+        raise DataError(Msg("err_json", msg=exc.msg, col=exc.colno), file=str(path), line=exc.lineno,
+                        hint=Msg("hint_json_lines")) from None
     return _rows_from_object(data, path, limit)
 
 
@@ -345,12 +344,12 @@ def _rows_from_object(data: Any, path: Path, limit: int | None) -> list[dict]:
         else:
             data = [data]
     if not isinstance(data, list):
-        raise DataError(Note("err_json_array"), file=str(path))
+        raise DataError(Msg("err_json_array"), file=str(path))
     rows = data[:limit] if limit else data
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise DataError(Note("err_row_type", i=i + 1, kind=type(row).__name__), file=str(path),
-                            hint=Note("hint_row_object"))
+            raise DataError(Msg("err_row_type", i=i + 1, kind=type(row).__name__), file=str(path),
+                            hint=Msg("hint_row_object"))
     return rows
 
 
@@ -363,10 +362,10 @@ def _read_jsonl(fh: Iterable[str], path: Path, limit: int | None) -> list[dict]:
         try:
             row = loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(Note("err_jsonl_line", line=lineno, msg=exc.msg, col=exc.colno), file=str(path),
-                            line=lineno, hint=Note("hint_jsonl_line")) from None
+            raise DataError(Msg("err_jsonl_line", line=lineno, msg=exc.msg, col=exc.colno), file=str(path),
+                            line=lineno, hint=Msg("hint_jsonl_line")) from None
         if not isinstance(row, dict):
-            raise DataError(Note("err_jsonl_type", line=lineno, kind=type(row).__name__), file=str(path),
+            raise DataError(Msg("err_jsonl_type", line=lineno, kind=type(row).__name__), file=str(path),
                             line=lineno)
         rows.append(row)
         if limit and len(rows) >= limit:
@@ -380,7 +379,7 @@ def _read_csv(path: Path, limit: int | None) -> list[dict]:
         rows = []
         for row in reader:
             if None in row:  # more cells than header names
-                raise DataError(Note("err_csv_cells", line=reader.line_num), file=str(path), line=reader.line_num)
+                raise DataError(Msg("err_csv_cells", line=reader.line_num), file=str(path), line=reader.line_num)
             rows.append(row)
             if limit and len(rows) >= limit:
                 break
@@ -406,7 +405,7 @@ def _read_parquet(path: Path, limit: int | None) -> list[dict]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(Note("err_parquet", error=str(exc)), file=str(path)) from None
+        raise DataError(Msg("err_parquet", error=str(exc)), file=str(path)) from None
     return (table.slice(0, limit) if limit else table).to_pylist()
 
 
@@ -428,7 +427,7 @@ def _read_arrow(path: Path, limit: int | None) -> list[dict]:
                 source.seek(0)
                 table = pa.ipc.open_file(source).read_all()
     except (pa.ArrowException, OSError) as exc:
-        raise DataError(Note("err_arrow", error=str(exc)), file=str(path)) from None
+        raise DataError(Msg("err_arrow", error=str(exc)), file=str(path)) from None
     return (table.slice(0, limit) if limit else table).to_pylist()
 
 
@@ -444,17 +443,17 @@ def _hub_offline() -> bool:
 
 def _read_hub(spec: DatasetSpec, limit: int | None) -> list[dict]:
     if _hub_offline():
-        raise DataError(Note("err_hub_offline", name=spec.name, url=spec.hub_url), file=spec.registry,
-                        hint=Note("hint_download_data"))
+        raise DataError(Msg("err_hub_offline", name=spec.name, url=spec.hub_url), file=spec.registry,
+                        hint=Msg("hint_download_data"))
     import datasets
 
     try:
         ds = datasets.load_dataset(spec.hub_url, name=spec.subset, data_dir=spec.folder, split=spec.split)
     except Exception as exc:  # noqa: BLE001 - network, auth and missing-repo errors all mean "cannot load"
         first_line = str(exc).splitlines()[0] if str(exc) else ""
-        raise DataError(Note("err_hub_load", name=spec.name, url=spec.hub_url,
+        raise DataError(Msg("err_hub_load", name=spec.name, url=spec.hub_url,
                              error=f"{type(exc).__name__}: {first_line}"),
-                        file=spec.registry, hint=Note("hint_hub_load")) from None
+                        file=spec.registry, hint=Msg("hint_hub_load")) from None
     if limit:
         ds = ds.select(range(min(limit, len(ds))))
     return ds.to_list()
@@ -470,10 +469,10 @@ def read_rows(spec: DatasetSpec, limit: int | None = None) -> list[dict]:
         try:
             rows.extend(_READERS[kind](path, limit - len(rows) if limit else None))
         except UnicodeDecodeError as exc:
-            raise DataError(Note("err_not_utf8", reason=exc.reason, byte=exc.start), file=str(path),
-                            hint=Note("hint_utf8")) from None
+            raise DataError(Msg("err_not_utf8", reason=exc.reason, byte=exc.start), file=str(path),
+                            hint=Msg("hint_utf8")) from None
         except OSError as exc:
-            raise DataError(Note("err_file_unreadable", error=str(exc.strerror or exc)), file=str(path)) from None
+            raise DataError(Msg("err_file_unreadable", error=str(exc.strerror or exc)), file=str(path)) from None
         if limit and len(rows) >= limit:
             break
     return rows
@@ -523,11 +522,11 @@ def _guess_formatting(spec: DatasetSpec, columns: set[str], rows: Sequence[dict]
 def _require(spec: DatasetSpec, columns: set[str], needed: Iterable[tuple[str, str]], stage: str) -> None:
     missing = [f"'{col}' ({role})" for role, col in needed if col not in columns]
     if missing:
-        have = ", ".join(sorted(columns)) or Note("where_no_columns")
-        how = Note("how_map_columns" if spec.origin != "path" else "how_rename_columns")
-        raise DataError(Note("err_missing_columns", name=spec.name, formatting=spec.formatting, stage=stage,
+        have = ", ".join(sorted(columns)) or Msg("where_no_columns")
+        how = Msg("how_map_columns" if spec.origin != "path" else "how_rename_columns")
+        raise DataError(Msg("err_missing_columns", name=spec.name, formatting=spec.formatting, stage=stage,
                              missing=", ".join(missing), where=spec.where, have=have), file=spec.registry,
-                        hint=Note("hint_fix", how=how))
+                        hint=Msg("hint_fix", how=how))
 
 
 def _convert_alpaca(row: dict, cols: dict) -> tuple[list[dict] | None, str | None]:
@@ -599,9 +598,9 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
     cols = spec.columns
     media = [c for c in _MEDIA_COLUMNS if cols.get(c) and cols[c] in columns]
     if media:
-        loaded.warnings.append(Note("warn_media", name=spec.name, columns=", ".join(media)))
+        loaded.warnings.append(Msg("warn_media", name=spec.name, columns=", ".join(media)))
     if cols.get("tools") and any(row.get(cols["tools"]) for row in rows):
-        loaded.warnings.append(Note("warn_tools_column", name=spec.name, column=cols["tools"]))
+        loaded.warnings.append(Msg("warn_tools_column", name=spec.name, column=cols["tools"]))
 
     if stage == "pt":
         text_col = cols["prompt"] if spec.text_column_explicit or "text" not in columns else "text"
@@ -616,8 +615,8 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
         return out
 
     if spec.formatting == "alpaca" and "text" in columns and cols["response"] not in columns:
-        raise DataError(Note("err_text_only_sft", name=spec.name), file=spec.registry, key="stage",
-                        hint=Note("hint_text_only_sft"))
+        raise DataError(Msg("err_text_only_sft", name=spec.name), file=spec.registry, key="stage",
+                        hint=Msg("hint_text_only_sft"))
     tool_counts: Counter = Counter()
     convert: Callable[[dict], tuple[list[dict] | None, str | None]]
     if spec.formatting == "alpaca":
@@ -635,7 +634,7 @@ def _convert(spec: DatasetSpec, rows: list[dict], stage: str, loaded: LoadedData
         else:
             out.append(conv)
     if tool_counts:
-        loaded.warnings.append(Note("warn_tool_turns", name=spec.name, n=sum(tool_counts.values())))
+        loaded.warnings.append(Msg("warn_tool_turns", name=spec.name, n=sum(tool_counts.values())))
     return out
 
 
@@ -646,7 +645,7 @@ def load_conversations(cfg: TrainConfig, *, limit: int | None = None) -> LoadedD
     """
     names = cfg.datasets
     if not names:
-        raise DataError(Note("err_no_dataset"), key="dataset", hint=Note("hint_no_dataset"))
+        raise DataError(Msg("err_no_dataset"), key="dataset", hint=Msg("hint_no_dataset"))
     per = min(x for x in (cfg.max_samples, limit) if x) if (cfg.max_samples or limit) else None
     loaded = LoadedData(kind=cfg.stage, samples=[], rows={}, kept={})
     for name in names:
@@ -664,14 +663,14 @@ def load_conversations(cfg: TrainConfig, *, limit: int | None = None) -> LoadedD
     return loaded
 
 
-def _empty_message(loaded: LoadedData, cfg: TrainConfig, extra: Counter | None = None) -> Note:
+def _empty_message(loaded: LoadedData, cfg: TrainConfig, extra: Counter | None = None) -> Msg:
     total = loaded.total_rows
     if total == 0:
-        return Note("err_no_rows", names=", ".join(cfg.datasets))
+        return Msg("err_no_rows", names=", ".join(cfg.datasets))
     reasons = Counter(loaded.dropped)
     reasons.update(extra or {})
-    detail = Joined((Note("dropped_item", n=n, reason=r) for r, n in reasons.most_common()), "semicolon")
-    return Note("err_all_dropped", total=total, detail=detail)
+    detail = Msg.join((Msg("dropped_item", n=n, reason=r) for r, n in reasons.most_common()), "semicolon")
+    return Msg("err_all_dropped", total=total, detail=detail)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -718,7 +717,7 @@ def _encode_sft(cfg: TrainConfig, tokenizer: Any, template: Any, convs: list) ->
         if i in cut:
             enc = cut[i]
             if enc is None:
-                dropped[Note("drop_too_long", cutoff=cutoff)] += 1
+                dropped[Msg("drop_too_long", cutoff=cutoff)] += 1
                 continue
         a, b = _ids_labels(enc)
         if b.count(IGNORE_INDEX) == len(b):
@@ -750,7 +749,7 @@ def _encode_pt(cfg: TrainConfig, tokenizer: Any, texts: list[str]) -> _Encoded:
     bos = getattr(tokenizer, "bos_token_id", None)  # as encode.encode_pretrain_texts: bos starts each text
     warnings = []
     if eos is None:
-        warnings.append(Note("warn_no_eos"))
+        warnings.append(Msg("warn_no_eos"))
     token_ids = _tokenize_texts(tokenizer, texts)
     lengths = []
     flat: list[int] = []
@@ -761,12 +760,12 @@ def _encode_pt(cfg: TrainConfig, tokenizer: Any, texts: list[str]) -> _Encoded:
     n_blocks = len(flat) // cutoff
     dropped: Counter = Counter()
     if n_blocks == 0:
-        warnings.append(Note("warn_one_block", n=len(flat), cutoff=cutoff))
+        warnings.append(Msg("warn_one_block", n=len(flat), cutoff=cutoff))
         blocks = [flat] if flat else []
     else:
         blocks = [flat[i * cutoff:(i + 1) * cutoff] for i in range(n_blocks)]
         if len(flat) % cutoff:
-            warnings.append(Note("warn_last_block", n=len(flat) % cutoff))
+            warnings.append(Msg("warn_last_block", n=len(flat) % cutoff))
     return _Encoded(blocks, [list(b) for b in blocks], lengths, dropped, warnings, packed=True, kept=len(lengths))
 
 
@@ -805,8 +804,8 @@ def _split_indices(n: int, val_size: float, seed: int) -> tuple[list[int], list[
         return list(range(n)), []
     n_eval = int(val_size) if val_size >= 1 else max(1, math.ceil(round(n * val_size, 6)))
     if n_eval >= n:
-        raise DataError(Note("err_val_size", value=f"{val_size:g}", n_eval=n_eval, n=n), key="val_size",
-                        hint=Note("hint_val_size"))
+        raise DataError(Msg("err_val_size", value=f"{val_size:g}", n_eval=n_eval, n=n), key="val_size",
+                        hint=Msg("hint_val_size"))
     order = list(range(n))
     random.Random(seed).shuffle(order)
     return sorted(order[n_eval:]), sorted(order[:n_eval])

@@ -36,8 +36,8 @@ from itertools import chain
 from typing import Any
 
 from ft_tui.planner.errors import ConfigError, DataError
+from ft_tui.planner.messages import Msg
 
-from .notes import Note
 from .registry import BOS, CONTENT, EOS, Template, tokenizer_chat_template
 
 IGNORE_INDEX = -100
@@ -58,12 +58,12 @@ class Encoded:
 def _split(messages: Sequence[Message], *, need_reply: bool) -> tuple[str | None, list[tuple[str, str | None]]]:
     """Validate a conversation; return (system or None, [(user, reply or None), ...])."""
     if not isinstance(messages, Sequence) or isinstance(messages, str) or not messages:
-        raise DataError(Note("err_conv_empty"), hint=Note("hint_columns_mapping"))
+        raise DataError(Msg("err_conv_empty"), hint=Msg("hint_columns_mapping"))
     system: str | None = None
     pairs: list[tuple[str, str | None]] = []
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict) or not isinstance(msg.get("content"), str):
-            raise DataError(Note("err_conv_message", i=i, shown=f"{msg!r:.80}"))
+            raise DataError(Msg("err_conv_message", i=i, shown=f"{msg!r:.80}"))
         role = msg.get("role")
         if role == "system" and i == 0:
             system = msg["content"]
@@ -72,11 +72,11 @@ def _split(messages: Sequence[Message], *, need_reply: bool) -> tuple[str | None
         elif role == "assistant" and pairs and pairs[-1][1] is None:
             pairs[-1] = (pairs[-1][0], msg["content"])
         else:
-            raise DataError(Note("err_conv_order", i=i, role=repr(role)), hint=Note("hint_conv_order"))
+            raise DataError(Msg("err_conv_order", i=i, role=repr(role)), hint=Msg("hint_conv_order"))
     if not pairs:
-        raise DataError(Note("err_conv_no_user"))
+        raise DataError(Msg("err_conv_no_user"))
     if need_reply and pairs[-1][1] is None:
-        raise DataError(Note("err_conv_ends_user"))
+        raise DataError(Msg("err_conv_ends_user"))
     return system, pairs
 
 
@@ -176,8 +176,8 @@ def _apply_jinja(tokenizer: Any, convs: list[list[Message]], add_generation_prom
     try:
         out = tokenizer.apply_chat_template(convs, tokenize=False, add_generation_prompt=add_generation_prompt)
     except Exception as exc:  # jinja's raise_exception, TemplateError: the template rejects the data
-        raise DataError(Note("err_chat_template_render", error=str(exc)),
-                        hint=Note("hint_fix_data_or_template")) from None
+        raise DataError(Msg("err_chat_template_render", error=str(exc)),
+                        hint=Msg("hint_fix_data_or_template")) from None
     return [out] if isinstance(out, str) else list(out)
 
 
@@ -196,7 +196,7 @@ def _jinja_segments(tokenizer: Any, convs: list[list[Message]]) -> list[list[lis
     starts: list[list[int]] = [[] for _ in convs]
     for (c, _k), before in zip(owners, prefixes, strict=True):
         if not fulls[c].startswith(before):
-            raise ConfigError(Note("err_jinja_unstable"), key="template", hint=Note("hint_builtin_template"))
+            raise ConfigError(Msg("err_jinja_unstable"), key="template", hint=Msg("hint_builtin_template"))
         starts[c].append(len(before))
     edges: list[list[int]] = [[0] for _ in convs]
     for (c, k), through in zip(owners, throughs, strict=True):
@@ -253,8 +253,8 @@ def _tokenize(tokenizer: Any, texts: list[str]) -> list[list[int]]:
 def _special_id(tokenizer: Any, which: str, template: Template) -> int | None:
     tid = getattr(tokenizer, f"{which}_token_id", None)
     if tid is None and which == "eos":
-        raise ConfigError(Note("err_template_no_eos", name=template.name), key="template",
-                          hint=Note("hint_template_no_eos"))
+        raise ConfigError(Msg("err_template_no_eos", name=template.name), key="template",
+                          hint=Msg("hint_template_no_eos"))
     return tid
 
 
@@ -323,7 +323,7 @@ def encode_batch(template: Template, tokenizer: Any, conversations: Sequence[Seq
                 rendered.append(_segments(template, conv))
             except DataError as exc:
                 if not drop_invalid:
-                    raise DataError(Note("err_in_conversation", i=i, message=exc.message), hint=exc.hint) from None
+                    raise DataError(Msg("err_in_conversation", i=i, message=exc.message), hint=exc.hint) from None
                 rendered.append(None)
     return _encode_rendered(template, tokenizer, rendered, cutoff_len, train_on_prompt)
 
@@ -333,7 +333,7 @@ def _valid_or_none(conv: Sequence[Message], index: int, drop_invalid: bool) -> b
         _split(conv, need_reply=True)
     except DataError as exc:
         if not drop_invalid:
-            raise DataError(Note("err_in_conversation", i=index, message=exc.message), hint=exc.hint) from None
+            raise DataError(Msg("err_in_conversation", i=index, message=exc.message), hint=exc.hint) from None
         return False
     return True
 

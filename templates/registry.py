@@ -50,8 +50,7 @@ from typing import Any
 
 import yaml
 from ft_tui.planner.errors import ConfigError
-
-from .notes import Note
+from ft_tui.planner.messages import Msg
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 ROLES = ("system", "user", "assistant")
@@ -259,14 +258,14 @@ def _load_file(path: Path) -> Template:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(Note("err_template_unreadable", error=exc.strerror), file=str(path)) from None
+        raise ConfigError(Msg("err_template_unreadable", error=exc.strerror), file=str(path)) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(Note("err_template_yaml", error=str(getattr(exc, "problem", exc))), file=str(path), line=line,
-                          hint=Note("hint_template_yaml")) from None
+        raise ConfigError(Msg("err_template_yaml", error=str(getattr(exc, "problem", exc))), file=str(path), line=line,
+                          hint=Msg("hint_template_yaml")) from None
     return template_from_dict(raw, path)
 
 
@@ -283,8 +282,8 @@ def _load_dir(folder: Path) -> dict[str, Template]:
     for path in sorted(folder.glob("*.yaml")):
         t = _load_file(path)
         if t.name in out:
-            raise ConfigError(Note("err_template_twice", name=t.name, other=out[t.name].source), file=str(path),
-                              hint=Note("hint_template_twice"))
+            raise ConfigError(Msg("err_template_twice", name=t.name, other=out[t.name].source), file=str(path),
+                              hint=Msg("hint_template_twice"))
         out[t.name] = t
     return out
 
@@ -321,8 +320,8 @@ def get_template(name: str) -> Template:
     """The template called ``name``; ConfigError (listing the known names) if there is none."""
     templates = all_templates()
     if name not in templates:
-        raise ConfigError(Note("err_unknown_template", name=name), key="template",
-                          hint=Note("hint_known_templates", names=", ".join(sorted(templates)),
+        raise ConfigError(Msg("err_unknown_template", name=name), key="template",
+                          hint=Msg("hint_known_templates", names=", ".join(sorted(templates)),
                                     folder=user_template_dir()))
     return templates[name]
 
@@ -363,25 +362,25 @@ def resolve_template(name: str | None, tokenizer: Any = None, model_name: str = 
     ``default``.
     """
     if name:
-        return get_template(name), Note("tpl_set", name=name)
+        return get_template(name), Msg("tpl_set", name=name)
     templates = all_templates()
     ordered = [templates[n] for n in sorted(templates)]
     jinja = tokenizer_chat_template(tokenizer)
     if jinja:
         found = detect_from_chat_template(jinja, ordered)
         if found is not None:
-            return found, Note("tpl_detected", name=found.name)
-        return templates["default"], Note("tpl_tokenizer_own")
+            return found, Msg("tpl_detected", name=found.name)
+        return templates["default"], Msg("tpl_tokenizer_own")
     by_name = _best_name_match(ordered, model_name)
     if model_type:
         candidates = [t for t in ordered if model_type in t.model_types]
         if by_name is not None and by_name in candidates:
-            return by_name, Note("tpl_type_and_name", name=by_name.name, model_type=model_type)
+            return by_name, Msg("tpl_type_and_name", name=by_name.name, model_type=model_type)
         if by_name is None and len(candidates) == 1:
-            return candidates[0], Note("tpl_type", name=candidates[0].name, model_type=model_type)
+            return candidates[0], Msg("tpl_type", name=candidates[0].name, model_type=model_type)
     if by_name is not None:
-        return by_name, Note("tpl_name", name=by_name.name, model=model_name)
-    return templates["default"], Note("tpl_default")
+        return by_name, Msg("tpl_name", name=by_name.name, model=model_name)
+    return templates["default"], Msg("tpl_default")
 
 
 def _best_name_match(templates: list[Template], model_name: str) -> Template | None:
@@ -417,8 +416,8 @@ def is_base_model_warning(template: Template, tokenizer: Any = None, model_name:
     if model_name and looks_like_chat_model(template, model_name):
         return None
     if model_name:
-        return Note("warn_base_model", model=model_name, template=template.name, stop=template.stop_token)
-    return Note("warn_base_model_unnamed", template=template.name, stop=template.stop_token)
+        return Msg("warn_base_model", model=model_name, template=template.name, stop=template.stop_token)
+    return Msg("warn_base_model_unnamed", template=template.name, stop=template.stop_token)
 
 
 def template_warnings(template: Template, tokenizer: Any = None, model_name: str = "") -> list[str]:
@@ -432,7 +431,7 @@ def template_warnings(template: Template, tokenizer: Any = None, model_name: str
     if tokenizer is not None and hasattr(tokenizer, "get_vocab"):
         missing = missing_special_tokens(template, tokenizer)
         if missing:
-            out.append(Note("warn_missing_tokens", template=template.name, tokens=", ".join(missing)))
+            out.append(Msg("warn_missing_tokens", template=template.name, tokens=", ".join(missing)))
     return out
 
 

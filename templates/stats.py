@@ -20,15 +20,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .notes import Note, note_from_json, note_to_json, render_note
+from ft_tui.planner.messages import Msg, from_json, render, to_json
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig
 
     from .datasets import LoadedData
 
-#: Bump when the statistics are computed differently, so older cache entries are not reused.
-STATS_VERSION = 1
+#: Bump when the statistics are computed differently (or stored differently), so older cache entries are not reused.
+STATS_VERSION = 2
 
 
 @dataclass
@@ -167,11 +167,13 @@ def _cache_read(key: str) -> DataStats | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    notes = data.get("notes")
     try:
         stats = DataStats.from_dict(data)
-    except TypeError:  # written by an older layout
+        stats.dropped_reasons = {from_json(r): n for r, n in notes["dropped_reasons"]}
+        stats.warnings = [from_json(w) for w in notes["warnings"]]
+    except (TypeError, KeyError, ValueError):  # written by an older layout (or without the notes' codes)
         return None
-    _restore_notes(stats, data.get("notes"))
     stats.cached = True
     return stats
 
@@ -179,18 +181,8 @@ def _cache_read(key: str) -> DataStats | None:
 def _notes_json(stats: DataStats) -> dict[str, Any]:
     """The coded notes of ``stats`` (drop reasons, warnings) for the cache, so a cached entry still renders in
     Chinese (the ``to_dict`` fields hold their English text, as ``--json`` prints them)."""
-    return {"dropped_reasons": [[note_to_json(r), n] for r, n in stats.dropped_reasons.items()],
-            "warnings": [note_to_json(w) for w in stats.warnings]}
-
-
-def _restore_notes(stats: DataStats, notes: Any) -> None:
-    """Give the cached drop reasons and warnings their codes back (matched from the text for an older entry)."""
-    if isinstance(notes, dict):
-        stats.dropped_reasons = {note_from_json(r): n for r, n in notes.get("dropped_reasons", [])}
-        stats.warnings = [note_from_json(w) for w in notes.get("warnings", [])]
-    else:
-        stats.dropped_reasons = {note_from_json(r): n for r, n in stats.dropped_reasons.items()}
-        stats.warnings = [note_from_json(w) for w in stats.warnings]
+    return {"dropped_reasons": [[to_json(r), n] for r, n in stats.dropped_reasons.items()],
+            "warnings": [to_json(w) for w in stats.warnings]}
 
 
 def _cache_write(key: str, stats: DataStats) -> None:
@@ -229,7 +221,7 @@ def format_stats(stats: DataStats, lang: str = "en") -> str:
     Dataset warnings and drop reasons (English text made by ``templates.datasets``) are translated where the note
     catalog knows them."""
     def t(code: str, **params: Any) -> str:
-        return Note(code, **params).render(lang)
+        return render(Msg(code, **params), lang)
 
     per = (t("per_dataset", items=", ".join(f"{k}: {v:,}" for k, v in stats.per_dataset.items()))
            if len(stats.per_dataset) > 1 else "")
@@ -244,10 +236,10 @@ def format_stats(stats: DataStats, lang: str = "en") -> str:
     lines.append(t("epoch" + packed, seqs=f"{stats.train_sequences:,}", longest=f"{stats.max_seq_len:,}",
                    tokens=f"{stats.total_tokens:,}", trained=f"{stats.trainable_tokens:,}") + evals)
     if stats.dropped:
-        detail = t("list_sep").join(t("dropped_item", n=f"{n:,}", reason=render_note(r, lang))
-                           for r, n in sorted(stats.dropped_reasons.items(), key=lambda x: -x[1]))
+        detail = Msg.join(Msg("dropped_item", n=f"{n:,}", reason=r)
+                          for r, n in sorted(stats.dropped_reasons.items(), key=lambda x: -x[1]))
         lines.append(t("dropped", n=f"{stats.dropped:,}", detail=detail))
-    lines.extend(t("warning", text=render_note(w, lang)) for w in stats.warnings)
+    lines.extend(t("warning", text=w) for w in stats.warnings)
     return "\n".join(lines)
 
 
@@ -296,11 +288,11 @@ class SampleCount:
 
 def count_samples(cfg) -> tuple[Any, str]:
     """Count the samples (no tokenizer needed) so the time estimate knows the number of steps. The note (a
-    :class:`Note`, English as text) says what the estimate assumes."""
+    :class:`~ft_tui.planner.messages.Msg`, English as text) says what the estimate assumes."""
     if cfg.stage != "sft":  # pre-training text is packed into blocks: rows say nothing about steps
-        return None, Note("no_tokenizer", cutoff=cfg.cutoff_len)
+        return None, Msg("no_tokenizer", cutoff=cfg.cutoff_len)
     from .datasets import load_conversations
 
     loaded = load_conversations(cfg)
     rows = len(loaded.samples)
-    return SampleCount(rows=rows), Note("no_tokenizer_counted", cutoff=cfg.cutoff_len, rows=rows)
+    return SampleCount(rows=rows), Msg("no_tokenizer_counted", cutoff=cfg.cutoff_len, rows=rows)

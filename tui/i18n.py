@@ -416,37 +416,6 @@ def worker_name(lang: str | None, name: str) -> str:
     return label_or(lang, f"worker_{name}", name)
 
 
-def error_text(error: BaseException) -> ErrorText:
-    """An exception as one line of text that can still be said in the user's language (see :class:`ErrorText`)."""
-    return ErrorText(error)
-
-
-class ErrorText(str):
-    """An error shown in the TUI: its English text as a ``str`` (an :class:`InputError` renders itself; any other
-    exception shows its type), and ``render(lang)`` to say it in another language when the error is coded."""
-
-    error: BaseException
-
-    def __new__(cls, error: BaseException) -> ErrorText:
-        from ft_tui.planner.errors import InputError, NothingFits
-
-        if isinstance(error, (InputError, NothingFits)):
-            text = error.render()
-        else:
-            text = f"{type(error).__name__}: {error}"
-        obj = super().__new__(cls, text)
-        obj.error = error
-        return obj
-
-    def render(self, lang: str | None = None) -> str:
-        """The error in ``lang`` (English for an error without a message code)."""
-        render = getattr(self.error, "render", None)
-        return render(lang) if callable(render) else str(self)
-
-    def __reduce__(self):
-        return (ErrorText, (self.error,))
-
-
 def status_label(lang: str | None, status: str) -> str:
     """A run status word (``running``, ``interrupted``...) in ``lang``."""
     return STATUS.get(lang or "en", {}).get(status, status)

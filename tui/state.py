@@ -24,8 +24,9 @@ from ft_tui.planner.config import (
     config_from_dict,
     is_key_warning,
 )
-from ft_tui.planner.errors import NothingFits, in_lang
+from ft_tui.planner.errors import NothingFits
 from ft_tui.planner.memory import MemoryEstimate, estimate_memory
+from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.timing import TimeEstimate, estimate_time
 from ft_tui.tui.i18n import label
 
@@ -158,11 +159,11 @@ class SetupState:
         if not self.config.model_name_or_path:
             out.append(label(lang, "blocker_no_model"))
         elif self.model_error:
-            out.append(in_lang(self.model_error, lang))
+            out.append(render(self.model_error, lang))
         if not self.config.dataset:
             out.append(label(lang, "blocker_no_dataset"))
         elif self.data_error:
-            out.append(in_lang(self.data_error, lang))
+            out.append(render(self.data_error, lang))
         return out
 
     def value_warnings(self) -> list[Any]:
@@ -361,11 +362,10 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
     transformers for the tokenizer, so it only ever runs in a worker thread.
     """
     from ft_tui.templates.datasets import list_datasets, resolve_dataset
-    from ft_tui.templates.notes import Note, join_notes, warning_note
 
     names = list_datasets(cfg)
     if not cfg.dataset:
-        return DataFacts(note=Note("no_dataset"), dataset_names=names)
+        return DataFacts(note=Msg("no_dataset"), dataset_names=names)
     warnings: list[str] = []
     for name in cfg.datasets:
         resolve_dataset(name, cfg, warnings)
@@ -376,7 +376,7 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
         from ft_tui.templates.stats import count_samples
 
         counted, note = count_samples(cfg)
-        return DataFacts(stats=counted, note=join_notes([*warnings, note]), dataset_names=names)
+        return DataFacts(stats=counted, note=Msg.join([*warnings, note], "line"), dataset_names=names)
     from ft_tui.templates.registry import resolve_template
     from ft_tui.templates.stats import compute_stats, preview_rows
     from transformers import AutoTokenizer
@@ -385,9 +385,9 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
     template, reason = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path or "", spec.model_type)
     from ft_tui.templates.registry import template_warnings
 
-    warnings = [*warnings, *(warning_note(w) for w in template_warnings(template, tokenizer,
-                                                                        cfg.model_name_or_path or ""))]
+    warnings = [*warnings, *(Msg("warning", text=w) for w in template_warnings(template, tokenizer,
+                                                                             cfg.model_name_or_path or ""))]
     stats = compute_stats(cfg, tokenizer, template)
     rows = preview_rows(cfg, tokenizer, template, n=preview_n)
-    return DataFacts(stats=stats, preview=rows, template_reason=reason, note=join_notes(warnings),
-                     dataset_names=names)
+    return DataFacts(stats=stats, preview=rows, template_reason=reason,
+                     note=Msg.join(warnings, "line") if warnings else None, dataset_names=names)

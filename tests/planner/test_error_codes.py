@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from pathlib import Path
 
 import pytest
-from ft_tui.planner import model_spec, recommend
 from ft_tui.planner.config import load_config
-from ft_tui.planner.errors import SEPARATORS, Coded, InputError, Joined, ModelError, NothingFits, in_lang
+from ft_tui.planner.errors import InputError, ModelError, NothingFits
 from ft_tui.planner.hardware import resolve_hardware
-from ft_tui.planner.model_spec import ModelText
+from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.models import hf_hub_cache_dir, inspect_model
-from ft_tui.planner.recommend import FitText, make_plan
+from ft_tui.planner.recommend import make_plan
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 #: English words that never appear in a Chinese message once key names, paths and values are taken out.
 ENGLISH = re.compile(r"\b(the|is|not|in|and|or|must|cannot|does|with|has|no|nothing|would|fit|pass|check)\b")
 
@@ -25,22 +22,6 @@ ENGLISH = re.compile(r"\b(the|is|not|in|and|or|must|cannot|does|with|has|no|noth
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-def fields(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-
-
-@pytest.mark.parametrize("catalog", [model_spec.MESSAGES, recommend.MESSAGES], ids=["models", "recommend"])
-def test_every_code_has_english_and_chinese_with_the_same_placeholders(catalog):
-    for code, texts in catalog.items():
-        assert set(texts) == {"en", "zh"}, code
-        assert fields(texts["en"]) == fields(texts["zh"]), code
-        assert CJK.search(texts["zh"]), code
-
-
-def test_separators_have_both_languages():
-    assert all(set(v) == {"en", "zh"} for v in SEPARATORS.values())
 
 
 def zh_prose(text: str, *literals: str) -> str:
@@ -103,7 +84,7 @@ def test_missing_model_path_and_no_model():
 
 
 def test_gated_message_in_both_languages():
-    err = ModelError(ModelText("gated", repo="meta-llama/X"), hint=ModelText("hint_gated"))
+    err = ModelError(Msg("gated", repo="meta-llama/X"), hint=Msg("hint_gated"))
     assert err.render() == ("'meta-llama/X' is gated on the Hugging Face hub and this machine has no access. Accept "
                             "its licence on the hub and `huggingface-cli login`, or pass a local copy with --model "
                             "/path/to/model.")
@@ -121,7 +102,7 @@ def test_nothing_fits_english_is_unchanged_and_chinese_is_complete():
     hints = text.split("What would fit: ")[1]
     assert hints.endswith(".") and "with FSDP" in hints and "a smaller model" in hints
     message = info.value.args[0]
-    assert isinstance(message, FitText) and message.code == "nothing_fits"
+    assert isinstance(message, Msg) and message.code == "nothing_fits"
     zh = info.value.render("zh")
     assert zh.startswith("怎样都放不下：meta-llama/Llama-3.1-70B（lora）") and "配合 FSDP" in zh and "更小的模型" in zh
     assert not ENGLISH.search(zh_prose(zh, "meta-llama/Llama-3.1-70B", "NVIDIA GeForce RTX 4090")), zh
@@ -132,7 +113,7 @@ def test_an_uncoded_error_stays_english_whole_and_a_coded_one_names_its_key_in_c
     plain = InputError("something odd", key="lora_rank", hint="Fix it.")
     assert plain.render("zh") == plain.render() == "key 'lora_rank': something odd. Fix it."
     assert plain.code is None and plain.params == {}
-    coded = InputError(ModelText("lora_rank", value=0), key="lora_rank")
+    coded = InputError(Msg("lora_rank", value=0), key="lora_rank")
     assert coded.render() == "key 'lora_rank': must be a positive integer, got 0."
     assert coded.render("zh") == "配置项 'lora_rank'：必须是正整数，当前为 0。"
     assert coded.code == "lora_rank" and coded.params == {"value": 0}
@@ -142,11 +123,11 @@ def test_coded_texts_survive_copies_pickles_and_joins():
     import copy
     import pickle
 
-    hint = FitText("fit_cutoff", length=512, quant=FitText("with_quant", bits=4))
-    joined = Joined([hint, FitText("fit_qlora")], "semicolon")
+    hint = Msg("fit_cutoff", length=512, quant=Msg("with_quant", bits=4))
+    joined = Msg.join([hint, Msg("fit_qlora")], "semicolon")
     assert str(joined) == "a shorter cutoff_len: 512 and 4-bit quantization; 4-bit quantization (quantization_bit: 4, QLoRA)"
-    assert joined.render("zh") == "更短的 cutoff_len：512，并使用 4 位量化；4 位量化（quantization_bit: 4，即 QLoRA）"
+    assert render(joined, "zh") == "更短的 cutoff_len：512，并使用 4 位量化；4 位量化（quantization_bit: 4，即 QLoRA）"
     for clone in (copy.deepcopy(joined), pickle.loads(pickle.dumps(joined))):
-        assert clone == joined and clone.render("zh") == joined.render("zh")
-    assert isinstance(pickle.loads(pickle.dumps(hint)), Coded)
-    assert in_lang(hint, "zh") == hint.render("zh") and in_lang("plain", "zh") == "plain" and in_lang(None, "zh") == ""
+        assert clone == joined and render(clone, "zh") == render(joined, "zh")
+    assert isinstance(pickle.loads(pickle.dumps(hint)), Msg)
+    assert render("plain", "zh") == "plain" and render(None, "zh") == ""

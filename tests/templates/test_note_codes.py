@@ -1,24 +1,22 @@
-"""Dataset warnings, dropped-row reasons, template reasons and data errors carry message codes (templates.notes
-``Note``): their English text is what it always was, and they render in Chinese from the code, with no text
-matching. Statistics cached on disk keep the codes; an older cache entry (text only) is matched back."""
+"""Dataset warnings, dropped-row reasons, template reasons and data errors carry message codes (``Msg``): their
+English text is what it always was, and they render in Chinese from the code, with no text matching. Statistics
+cached on disk keep the codes; an entry without them is not reused."""
 
 from __future__ import annotations
 
 import json
 import re
-import string
 from pathlib import Path
 
 import pytest
 import yaml
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import ConfigError, DataError
-from ft_tui.templates import notes, registry, stats
+from ft_tui.planner.messages import Msg, render
+from ft_tui.templates import registry, stats
 from ft_tui.templates.datasets import load_conversations
-from ft_tui.templates.notes import NOTES, Note, render_note
 from ft_tui.templates.stats import DataStats, compute_stats, format_stats
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH = re.compile(r"\b(the|is|not|in|and|or|must|cannot|does|with|has|no|was|were|are|dataset|rows?)\b")
 
 
@@ -39,17 +37,6 @@ def prose(text: str) -> str:
     """Chinese text without what stays as it is: quoted names, paths, key names, code spans, JSON examples."""
     text = re.sub(r"`[^`]*`|'[^']*'|\"[^\"]*\"|\{[^}]*\}|(?:/[\w.\-<>]+)+|\w+_\w+(?:_\w+)*", " ", text)
     return text
-
-
-def test_every_note_has_both_languages_with_the_same_placeholders():
-    def fields(text):
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-
-    for code, texts in NOTES.items():
-        assert set(texts) == {"en", "zh"}, code
-        assert fields(texts["en"]) == fields(texts["zh"]), code
-        if code.startswith(("err_", "hint_", "warn_", "drop_", "tpl_", "how_", "where_")):
-            assert CJK.search(texts["zh"]), code
 
 
 def sharegpt_registry(folder: Path) -> None:
@@ -79,19 +66,19 @@ def test_warnings_and_drop_reasons_are_coded_with_their_old_english(tmp_path: Pa
         "dataset 'chats': column key 'colour' is unknown and ignored",
         "dataset 'chats': tag key 'odd_tag' is unknown and ignored",
     ]
-    assert all(isinstance(w, Note) for w in loaded.warnings)
+    assert all(isinstance(w, Msg) for w in loaded.warnings)
     assert dict(loaded.dropped) == {"empty response": 1, "turns do not alternate user/assistant": 1,
                                     "conversation does not end with an assistant turn": 1,
                                     "messages is empty or not a list": 1}
     assert {r.code for r in loaded.dropped} == {"drop_empty_response", "drop_alternate", "drop_last_turn",
                                                 "drop_messages"}
-    zh = [w.render("zh") for w in loaded.warnings]
+    zh = [render(w, "zh") for w in loaded.warnings]
     assert zh[1] == "数据集 'chats'：'num_samples' 会被忽略；请在配置里用 max_samples"
     for line in zh:
         assert not ENGLISH.search(prose(line)), line
 
 
-def test_stats_cache_keeps_the_codes_and_an_old_entry_is_matched_back(tmp_path: Path, tokenizer, template):
+def test_stats_cache_keeps_the_codes_and_an_entry_without_them_is_not_reused(tmp_path: Path, tokenizer, template):
     data = tmp_path / "data"
     data.mkdir()
     sharegpt_registry(data)
@@ -99,25 +86,25 @@ def test_stats_cache_keeps_the_codes_and_an_old_entry_is_matched_back(tmp_path: 
     fresh = compute_stats(cfg, tokenizer, template)
     cached = compute_stats(cfg, tokenizer, template)
     assert cached.cached and cached.to_dict() | {"cached": False} == fresh.to_dict() | {"cached": False}
-    assert all(isinstance(r, Note) for r in cached.dropped_reasons)
-    assert all(isinstance(w, Note) for w in cached.warnings)
+    assert all(isinstance(r, Msg) for r in cached.dropped_reasons)
+    assert all(isinstance(w, Msg) for w in cached.warnings)
     assert format_stats(cached, "zh") == format_stats(fresh, "zh") and "回复为空" in format_stats(cached, "zh")
     assert format_stats(cached) == format_stats(fresh)
-    # an entry written before the cache kept codes: plain text, matched back to its notes
+    # an entry without the notes' codes (text only): computed again, never matched back from its text
     entry = next(stats.cache_dir().glob("*.json"))
     raw = json.loads(entry.read_text(encoding="utf-8"))
     raw.pop("notes")
     entry.write_text(json.dumps(raw), encoding="utf-8")
     old = compute_stats(cfg, tokenizer, template)
-    assert old.cached and {r.code for r in old.dropped_reasons} == {r.code for r in fresh.dropped_reasons}
+    assert not old.cached and {r.code for r in old.dropped_reasons} == {r.code for r in fresh.dropped_reasons}
     assert format_stats(old, "zh") == format_stats(fresh, "zh")
 
 
 def test_format_stats_english_is_unchanged_for_coded_notes():
     s = DataStats(kind="sft", rows=10, rows_read=12, dropped=2,
-                  dropped_reasons={Note("drop_too_long", cutoff=64): 2}, p50=1, p90=2, p99=3, max_len=4,
+                  dropped_reasons={Msg("drop_too_long", cutoff=64): 2}, p50=1, p90=2, p99=3, max_len=4,
                   mean_len=1.5, cutoff_len=64, truncated_share=0.0, train_sequences=10, eval_sequences=0,
-                  total_tokens=100, trainable_tokens=50, packed=False, warnings=[Note("warn_no_eos")])
+                  total_tokens=100, trainable_tokens=50, packed=False, warnings=[Msg("warn_no_eos")])
     lines = format_stats(s).splitlines()
     assert lines[-2] == "dropped 2: 2 longer than cutoff_len=64 with nothing left to train; raise cutoff_len"
     assert lines[-1] == "warning: the tokenizer has no eos token; texts are concatenated without a separator"
@@ -178,9 +165,9 @@ def test_all_rows_dropped_lists_the_reasons_in_either_language(tmp_path: Path):
 def test_template_reasons_warnings_and_errors_are_coded():
     tpl, reason = registry.resolve_template(None, None, "Qwen/Qwen2.5-7B-Instruct", "qwen2")
     assert reason == "chose 'qwen' from model_type 'qwen2' and the model name" and reason.code == "tpl_type_and_name"
-    assert reason.render("zh") == "根据 model_type 'qwen2' 和模型名称选了 'qwen'"
+    assert render(reason, "zh") == "根据 model_type 'qwen2' 和模型名称选了 'qwen'"
     _, reason = registry.resolve_template("chatml")
-    assert reason == "template 'chatml' set in the config" and reason.render("zh") == "配置里设定了模板 'chatml'"
+    assert reason == "template 'chatml' set in the config" and render(reason, "zh") == "配置里设定了模板 'chatml'"
 
     class BareTokenizer:  # a base model's tokenizer: no chat template, none of the template's special tokens
         chat_template = None
@@ -192,9 +179,9 @@ def test_template_reasons_warnings_and_errors_are_coded():
     assert [w.code for w in warnings] == ["warn_base_model", "warn_missing_tokens"]
     assert str(warnings[0]).startswith("'acme/base-7b' looks like a base model (its tokenizer has no chat template")
     unnamed = registry.is_base_model_warning(tpl, BareTokenizer(), "")
-    assert str(unnamed).startswith("this model looks like a base model") and unnamed.render("zh").startswith("这个模型")
+    assert str(unnamed).startswith("this model looks like a base model") and render(unnamed, "zh").startswith("这个模型")
     for w in (*warnings, unnamed):
-        zh = render_note(notes.warning_note(w), "zh")
+        zh = render(Msg("warning", text=w), "zh")
         assert zh.startswith("注意：") and not ENGLISH.search(prose(zh)), zh
 
     with pytest.raises(ConfigError) as err:
@@ -204,10 +191,10 @@ def test_template_reasons_warnings_and_errors_are_coded():
 
 
 def test_joined_notes_render_each_line_and_keep_the_english_text():
-    note = Note("no_tokenizer_counted", cutoff=1024, rows=12)
-    joined = notes.join_notes([Note("warn_num_samples", name="d"), note])
+    note = Msg("no_tokenizer_counted", cutoff=1024, rows=12)
+    joined = Msg.join([Msg("warn_num_samples", name="d"), note], "line")
     assert str(joined) == "dataset 'd': 'num_samples' is ignored; use max_samples in the config\n" + note
-    zh = render_note(joined, "zh").splitlines()
+    zh = render(joined, "zh").splitlines()
     assert zh[0] == "数据集 'd'：'num_samples' 会被忽略；请在配置里用 max_samples" and "12 条样本" in zh[1]
-    assert render_note(joined, "en") == joined
-    assert notes.join_notes([note]) == note and notes.join_notes([]) is None
+    assert render(joined, "en") == joined
+    assert Msg.join([note], "line") == note and Msg.join([], "line") == ""

@@ -8,8 +8,8 @@ import string
 from pathlib import Path
 
 import pytest
+from ft_tui.planner.messages import Msg, render
 from ft_tui.templates import registry
-from ft_tui.templates.notes import NOTES, Note, match_note, render_note, warning_note
 from ft_tui.templates.stats import DataStats, count_samples, format_stats
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
@@ -48,12 +48,6 @@ def test_every_label_has_both_languages_with_the_same_placeholders():
     untranslated = [k for k, v in LABELS["zh"].items() if v == LABELS["en"][k] and re.search(r"[a-z]{3}", v)
                     and not k.startswith(("log_title", "key_help.language", "sec_LoRA", "summary_batch"))]
     assert not untranslated, untranslated
-
-
-def test_every_note_has_both_languages_with_the_same_placeholders():
-    for code, texts in NOTES.items():
-        assert set(texts) == {"en", "zh"}, code
-        assert placeholders(texts["en"]) == placeholders(texts["zh"]), code
 
 
 def test_every_binding_has_a_label_in_both_languages_and_english_stays_as_declared():
@@ -153,12 +147,11 @@ async def test_the_not_fit_dialog_and_path_dialog_are_chinese(catalog_config, se
 
 def sample_stats(**kw) -> DataStats:
     base = dict(kind="sft", rows=1234, rows_read=1300, dropped=66,
-                dropped_reasons={"empty response": 60,
-                                 "longer than cutoff_len=1024 with nothing left to train; raise cutoff_len": 6},
+                dropped_reasons={Msg("drop_empty_response"): 60, Msg("drop_too_long", cutoff=1024): 6},
                 p50=100, p90=300, p99=900, max_len=2000, mean_len=150.5, cutoff_len=1024, truncated_share=0.0123,
                 train_sequences=1200, eval_sequences=34, total_tokens=200000, trainable_tokens=90000, packed=False,
                 max_seq_len=1024, per_dataset={"a": 1000, "b": 234},
-                warnings=["dataset 'a': column key 'x' is unknown and ignored"])
+                warnings=[Msg("warn_column_key", name="a", key="x")])
     return DataStats(**{**base, **kw})
 
 
@@ -182,17 +175,18 @@ def test_format_stats_english_is_unchanged_and_chinese_is_complete():
 
 
 def test_notes_keep_their_english_text_and_render_in_chinese(tmp_path: Path):
-    """Notes as plain text (an older stats cache entry) are still matched back and translated."""
-    cfg_note = Note("no_tokenizer_counted", cutoff=1024, rows=12)
+    """Joined notes keep every line's code (nothing is matched back from English text); plain text stays."""
+    cfg_note = Msg("no_tokenizer_counted", cutoff=1024, rows=12)
     assert str(cfg_note).startswith("token lengths need the model's tokenizer on disk")
-    joined = "\n".join(["warning: dataset 'd': 'num_samples' is ignored; use max_samples in the config", cfg_note,
-                        "some line nobody translated"])  # join drops the code: matched back from the text
-    zh = render_note(joined, "zh").splitlines()
+    joined = Msg.join([Msg("warning", text=Msg("warn_num_samples", name="d")), cfg_note,
+                       "some line nobody translated"], "line")
+    zh = render(joined, "zh").splitlines()
     assert zh[0] == "注意：数据集 'd'：'num_samples' 会被忽略；请在配置里用 max_samples"
     assert zh[1].startswith("统计 token 长度需要本地有模型的分词器") and "12 条样本" in zh[1]
     assert zh[2] == "some line nobody translated"
-    assert render_note(joined, "en") == joined
-    assert match_note("no trainable token (empty response)").code == "drop_no_label_empty"
+    assert render(joined, "en") == joined == "\n".join(
+        ["warning: dataset 'd': 'num_samples' is ignored; use max_samples in the config", cfg_note,
+         "some line nobody translated"])
 
 
 def test_template_warnings_of_the_registry_render_in_chinese():
@@ -207,7 +201,7 @@ def test_template_warnings_of_the_registry_render_in_chinese():
     warnings = registry.template_warnings(template, BareTokenizer(), "acme/base-7b")
     assert [w.code for w in warnings] == ["warn_base_model", "warn_missing_tokens"]
     for w in warnings:
-        zh = render_note(warning_note(w), "zh")
+        zh = render(Msg("warning", text=w), "zh")
         assert zh.startswith("注意：") and CJK.search(zh[3:]) and "looks like" not in zh and "pick the" not in zh
 
 

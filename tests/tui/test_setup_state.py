@@ -8,6 +8,7 @@ import time
 import pytest
 from ft_tui.planner.config import config_from_dict, load_config
 from ft_tui.planner.hardware import resolve_hardware
+from ft_tui.planner.messages import render
 from ft_tui.planner.models import inspect_model
 from ft_tui.planner.params import count_params
 from ft_tui.tui.state import (
@@ -197,7 +198,7 @@ def test_problems_and_blockers_are_in_the_users_language():
     state.edit("learning_rate", "fast")
     zh = " ".join(state.start_blockers("zh"))
     assert "learning_rate" in zh and "must be a number" not in zh and "配置项" in zh
-    assert state.problems["learning_rate"].text("zh") != state.problems["learning_rate"].message
+    assert render(state.problems["learning_rate"].message, "zh") != state.problems["learning_rate"].message
     empty = SetupState.from_config(load_config(None), resolve_hardware("rtx4090"))
     assert all("配置项" in b for b in empty.start_blockers("zh"))
     assert empty.start_blockers() == empty.start_blockers("en")

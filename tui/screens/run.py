@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ft_tui.planner.errors import in_lang
+from ft_tui.planner.messages import render
 from ft_tui.runner.rundir import RunDir
 from ft_tui.runner.status import LIVE_STATUSES, RESUMABLE
 from ft_tui.tui import keymap as K
@@ -223,7 +223,7 @@ class RunScreen(Screen):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
             self.notify(label(self.lang, "worker_failed", name=worker_name(self.lang, event.worker.name),
-                              error=in_lang(event.worker.error, self.lang)),
+                              error=render(event.worker.error, self.lang)),
                         severity="error", markup=False)
 
     # -- messages ----------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ft_tui.planner.errors import InputError, in_lang
+from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import render
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
 from ft_tui.runner.status import COMPLETED, RESUMABLE
 from ft_tui.tui import keymap as K
@@ -298,7 +299,7 @@ class RunsScreen(Screen):
             self.busy.clear()
             self.refresh_bindings()
             self.notify(label(self.lang, "worker_failed", name=worker_name(self.lang, event.worker.name),
-                              error=in_lang(event.worker.error, self.lang)),
+                              error=render(event.worker.error, self.lang)),
                         severity="error", markup=False)
             if run_paths:
                 self.action_refresh()

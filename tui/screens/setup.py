@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ft_tui.planner.config import warning_text
-from ft_tui.planner.errors import InputError, in_lang
-from ft_tui.planner.reasons import SET_BY_YOU
+from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg, render
+from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import ErrorText, label
+from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
 from ft_tui.tui.state import (
     SECTIONS,
@@ -55,12 +55,6 @@ DEBOUNCE_S = 0.4
 
 def tab_id(title: str) -> str:
     return "tab-" + "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-").replace("--", "-")
-
-
-def error_text(error: BaseException) -> ErrorText:
-    """One line for an exception raised in a worker: InputError renders itself (and, when coded, in the user's
-    language: ``render(lang)``); others show their type."""
-    return ErrorText(error)
 
 
 class SetupScreen(Screen):
@@ -131,7 +125,7 @@ class SetupScreen(Screen):
         self.refresh_view()
         self.watch(self.app, "lang", self._language_changed, init=False)
         if self.state.load_warnings:
-            self.notify("\n".join(warning_text(w, self.app.lang) for w in self.state.load_warnings), title=label(self.app.lang, "config_notes"),
+            self.notify("\n".join(render(w, self.app.lang) for w in self.state.load_warnings), title=label(self.app.lang, "config_notes"),
                         markup=False)
         if self.state.config.model_name_or_path:
             self.inspect_model(delay=0.0)
@@ -167,17 +161,17 @@ class SetupScreen(Screen):
             key = row.key
             problem = s.problems.get(key)
             reason = s.reason(key)
-            note = in_lang(reason, self.app.lang)
+            note = render(reason, self.app.lang)
             rec = s.recommendation(key)
             if rec is not None:
                 note = label(self.app.lang, "planner_would_pick", value=rec) + (
                     f" — {note}" if reason and reason != SET_BY_YOU else "")
             if key == "model_name_or_path" and s.model_error:
-                problem_text = in_lang(s.model_error, self.app.lang)
+                problem_text = render(s.model_error, self.app.lang)
             elif key == "dataset" and s.data_error:
-                problem_text = in_lang(s.data_error, self.app.lang)
+                problem_text = render(s.data_error, self.app.lang)
             else:
-                problem_text = problem.text(self.app.lang) if problem else None
+                problem_text = render(problem.message, self.app.lang) if problem else None
             shown = (s.display(key), s.is_user_set(key), note, problem_text)
             if self._shown.get(key) != shown:
                 self._shown[key] = shown
@@ -196,7 +190,6 @@ class SetupScreen(Screen):
             self.refresh_bindings()
 
     def _show_data(self) -> None:
-        from ft_tui.templates.notes import Note, render_note
         from ft_tui.templates.stats import format_stats
 
         previews = self.query(DataPreview)
@@ -212,8 +205,8 @@ class SetupScreen(Screen):
         elif hasattr(s.data, "p50"):
             stats_text = format_stats(s.data, lang)
         else:  # only the sample count is known (no tokenizer on disk)
-            stats_text = Note("samples_only", rows=s.data.rows).render(lang)
-        previews.first().show(stats_text, s.preview, render_note(s.data_note, lang), lang=lang)
+            stats_text = render(Msg("samples_only", rows=s.data.rows), lang)
+        previews.first().show(stats_text, s.preview, render(s.data_note, lang), lang=lang)
 
     def _language_changed(self, lang: str) -> None:
         """Section titles, footer keys, placeholders, the plan panel, data notes and the help follow the language
@@ -310,7 +303,7 @@ class SetupScreen(Screen):
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
-        text = error_text(error) if error is not None else "failed"
+        text = Msg("error", error=error) if error is not None else "failed"
         if event.worker.group == "model":
             self.state.set_spec(None, None, name=self.state.config.model_name_or_path, error=text)
             self.call_after_refresh(self.populate_sections)
@@ -400,7 +393,7 @@ class SetupScreen(Screen):
         self.refresh_view()
         fixed = len(self.state.user_keys)
         if self.state.plan_error:
-            self.notify(in_lang(self.state.plan_error, lang), title=label(lang, "nothing_fits"), severity="error",
+            self.notify(render(self.state.plan_error, lang), title=label(lang, "nothing_fits"), severity="error",
                         markup=False)
         else:
             self.notify(label(lang, "replanned_one") if fixed == 1 else label(lang, "replanned", n=fixed),
@@ -481,7 +474,7 @@ class SetupScreen(Screen):
         else:
             self.inspect_data()
         if cfg.warnings:
-            self.notify("\n".join(warning_text(w, self.app.lang) for w in cfg.warnings), title=label(self.app.lang, "loaded_notes", name=path.name),
+            self.notify("\n".join(render(w, self.app.lang) for w in cfg.warnings), title=label(self.app.lang, "loaded_notes", name=path.name),
                         markup=False)
         else:
             self.notify(label(self.app.lang, "loaded", path=path), markup=False)

@@ -3,7 +3,7 @@ Chinese (:mod:`ft_tui.tui.help`), plus the planner's reason for the field's curr
 
 from __future__ import annotations
 
-from ft_tui.planner.errors import in_lang
+from ft_tui.planner.messages import render
 from ft_tui.tui.help import help_for
 from ft_tui.tui.i18n import label
 from rich.text import Text
@@ -23,7 +23,7 @@ def help_text(key: str, lang: str, reason: str = "", recommendation: str | None 
         out.append(body + "\n")
     if reason:
         out.append(label(lang, "help_planner"), style="bold")
-        out.append(in_lang(reason, lang) + "\n")
+        out.append(render(reason, lang) + "\n")
     if recommendation is not None:
         out.append(label(lang, "help_recommended"), style="bold")
         out.append(recommendation + "\n")

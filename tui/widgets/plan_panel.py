@@ -8,9 +8,8 @@ the same with NO_COLOR.
 
 from __future__ import annotations
 
-from ft_tui.planner.config import warning_text
-from ft_tui.planner.errors import in_lang
 from ft_tui.planner.memory import GIB
+from ft_tui.planner.messages import render
 from ft_tui.planner.timing import format_duration
 from ft_tui.tui.i18n import label, label_or
 from ft_tui.tui.state import SetupState
@@ -74,7 +73,7 @@ def memory_lines(state: SetupState, width: int = 20, lang: str = "en") -> Text:
     gpu_known = getattr(state.hardware, "source", "none") != "none"
     out.append(label(lang, "plan_memory_gpu" if gpu_known else "plan_memory_proc") + "\n", style="bold")
     if est is None:
-        why = in_lang(state.model_error, lang) or label(lang, "plan_waiting_model")
+        why = render(state.model_error, lang) or label(lang, "plan_waiting_model")
         out.append(f"  {why}\n", style="italic")
         return out
     budget = est.budget_bytes
@@ -127,7 +126,7 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
     out = Text()
     if state.plan_error:
         out.append(label(lang, "plan_plan") + "\n", style="bold")
-        out.append(f"  {in_lang(state.plan_error, lang)}\n", style="bold red")
+        out.append(f"  {render(state.plan_error, lang)}\n", style="bold red")
     blockers = state.start_blockers(lang)
     if blockers:
         out.append(label(lang, "plan_start_disabled") + "\n", style="bold")
@@ -140,7 +139,7 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
     if state.problems and state.estimate is not None:
         out.append("  " + label(lang, "plan_last_valid") + "\n", style="dim")
     for w in state.value_warnings():
-        out.append(f"  ⚠ {warning_text(w, lang)}\n", style="yellow")
+        out.append(f"  ⚠ {render(w, lang)}\n", style="yellow")
     return out
 
 

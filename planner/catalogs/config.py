@@ -1,23 +1,16 @@
-"""The config validation messages, in English and Chinese.
+"""Config messages: every problem and warning the config schema gives (coercion, range, unknown key,
+cross-key rule, warning), and the config file's read errors.
 
-Same pattern as :mod:`.reasons`: a :class:`Message` is a ``str`` (its English text), so the CLI, JSON output and
-tests use it as plain text, and it also keeps its message code and values, so the TUI can show it in the user's
-language (``Message.render(lang)``, :func:`text`). Every message the config schema gives (coercion, range,
-unknown key, cross-key rule, warning) has an entry in :data:`CATALOG`; a test checks both languages and their
-placeholders. Key names, values and file names stay as they are inside the Chinese text.
-
-No torch, no textual: imported on every start-up path.
+Part of the one message catalog (see :mod:`ft_tui.planner.messages`): code -> {"en": ..., "zh": ...}.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from .errors import Coded
-
 CATALOG: dict[str, dict[str, str]] = {
     # -- layout: how a problem names its key (Problem.render) ---------------------------------------------------
     "problem": {"en": "key '{key}' {message}", "zh": "配置项 '{key}'：{message}"},
+    "problems_first": {"en": "'{key}' {message}{more}", "zh": "'{key}'：{message}{more}"},
+    "problems_more": {"en": " (and {n} more: {items})", "zh": "（另有 {n} 处：{items}）"},
     # -- values that do not fit the key's type ------------------------------------------------------------------
     "empty": {"en": "must not be empty", "zh": "不能为空"},
     "not_bool": {"en": "must be true or false, got {value!r}",
@@ -183,23 +176,3 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "a TrainingArguments option of older transformers releases; ft-tui does not forward it",
         "zh": "这是旧版 transformers 的 TrainingArguments 选项；ft-tui 不转发它"},
 }
-
-
-class Message(Coded):
-    """A validation message: its English text as a ``str``, plus the code and values to say it in another language
-    (:class:`~.errors.Coded` over :data:`CATALOG`). A value that is itself a coded text (the reason inside a
-    warning) is rendered in the same language."""
-
-    CATALOG = CATALOG
-
-
-def text(message: Any, lang: str | None) -> str:
-    """``message`` in ``lang`` when it is a :class:`Message`; any other text as it is."""
-    if isinstance(message, Message):
-        return message.render(lang)
-    return "" if message is None else str(message)
-
-
-def warning_text(warning: Any, lang: str | None) -> str:
-    """A config warning (an item of ``TrainConfig.warnings``) in ``lang``; other warnings pass through as text."""
-    return text(warning, lang)

@@ -1,13 +1,9 @@
-"""The planner's one-line reasons, in English and Chinese.
+"""The planner's reasons: why each value of a plan was chosen (``Plan.reasons``).
 
-A :class:`Reason` is a ``str`` (its English text), so JSON output, tests and the CLI use it as plain text, and it
-also remembers its message code and values, so the TUI can show it in the user's language with
-:func:`render`. Every reason the planner gives has an entry in :data:`CATALOG`; a test checks both languages.
+Part of the one message catalog (see :mod:`ft_tui.planner.messages`): code -> {"en": ..., "zh": ...}.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 CATALOG: dict[str, dict[str, str]] = {
     "set_by_you": {"en": "set by you", "zh": "由你设定"},
@@ -126,36 +122,3 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "FSDP on {n} GPUs: the run does not fit one GPU; weights, gradients and states are sharded",
         "zh": "{n} 卡 FSDP：单卡放不下；权重、梯度和优化器状态分片存放"},
 }
-
-
-class Reason(str):
-    """A reason: its English text as a ``str``, plus the code and values to say it in another language."""
-
-    code: str
-    params: dict[str, Any]
-
-    def __new__(cls, code: str, **params: Any) -> Reason:
-        obj = super().__new__(cls, CATALOG[code]["en"].format(**params))
-        obj.code, obj.params = code, params
-        return obj
-
-    def render(self, lang: str | None) -> str:
-        template = CATALOG[self.code].get(lang or "en") or CATALOG[self.code]["en"]
-        return template.format(**self.params)
-
-    def __reduce__(self):  # keep copies and pickles working (str subclasses with extra state need this)
-        return (_rebuild, (self.code, self.params))
-
-
-def _rebuild(code: str, params: dict[str, Any]) -> Reason:
-    return Reason(code, **params)
-
-
-def render(reason: Any, lang: str | None) -> str:
-    """``reason`` in ``lang`` when it is a :class:`Reason`; any other text as it is."""
-    if isinstance(reason, Reason):
-        return reason.render(lang)
-    return "" if reason is None else str(reason)
-
-
-SET_BY_YOU = Reason("set_by_you")

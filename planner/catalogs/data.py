@@ -1,23 +1,12 @@
-"""The data notes, in English and Chinese: every message ``templates/`` makes about the data (the statistics
-summary's lines, dropped-row reasons, dataset and template warnings, data errors) by code, and the helpers that
-render, join, store and read them back.
+"""Data notes: the statistics summary's lines, the notes made when statistics cannot be had, dropped-row
+reasons, dataset and template warnings and data errors of ``ft_tui.templates``.
 
-A leaf module: the other ``templates/`` modules import it, it imports none of them.
+Part of the one message catalog (see :mod:`ft_tui.planner.messages`): code -> {"en": ..., "zh": ...}.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from functools import lru_cache
-from typing import Any
-
-from ft_tui.planner.errors import Coded, Joined, localized
-
-#: Every data note by code: the statistics summary's lines, the notes made when statistics cannot be had, and the
-#: notes of ``templates.datasets`` / ``templates.registry`` (dropped-row reasons, warnings) so they can be shown
-#: in Chinese too. Key names, values and paths stay as they are in both languages.
-NOTES: dict[str, dict[str, str]] = {
+CATALOG: dict[str, dict[str, str]] = {
     # format_stats lines
     "kept_samples": {"en": "{rows} samples kept of {read} rows read", "zh": "读取 {read} 行，保留 {rows} 条样本"},
     "kept_texts": {"en": "{rows} texts kept of {read} rows read", "zh": "读取 {read} 行，保留 {rows} 段文本"},
@@ -34,7 +23,6 @@ NOTES: dict[str, dict[str, str]] = {
     "epoch_eval_packed": {"en": "; eval: {seqs} packed sequences", "zh": "；验证集：{seqs} 条打包序列"},
     "dropped": {"en": "dropped {n}: {detail}", "zh": "丢弃 {n} 条：{detail}"},
     "dropped_item": {"en": "{n} {reason}", "zh": "{n} 条（{reason}）"},
-    "list_sep": {"en": "; ", "zh": "；"},
     "warning": {"en": "warning: {text}", "zh": "注意：{text}"},
     "samples_only": {"en": "{rows} samples", "zh": "{rows} 条样本"},
     # when there are no statistics
@@ -287,101 +275,3 @@ NOTES: dict[str, dict[str, str]] = {
         "zh": "val_size={value} 占用了全部 {n} 条训练序列中的 {n_eval} 条，没有剩下可训练的"},
     "hint_val_size": {"en": "Lower val_size or add data.", "zh": "请调小 val_size 或增加数据。"},
 }
-
-
-class Note(Coded):
-    """A data note: its English text as a ``str`` (CLI output and JSON stay English), plus the code and values to
-    say it in another language with :func:`render_note`."""
-
-    CATALOG = NOTES
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    """A regex matching the English ``template``'s text, one named group per ``{placeholder}`` (a repeated
-    placeholder must repeat the same text)."""
-    out, seen, pos = [], set(), 0
-    for m in re.finditer(r"\{(\w+)\}", template):
-        out.append(re.escape(template[pos:m.start()]))
-        name = m.group(1)
-        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
-        seen.add(name)
-        pos = m.end()
-    out.append(re.escape(template[pos:]))
-    return re.compile("".join(out), re.DOTALL)
-
-
-#: Codes whose English text can arrive as plain text and is matched back: statistics cached as JSON by an older
-#: version (before the cache kept the codes) hold drop reasons and warnings as text. Everything ft-tui makes now
-#: carries its code; the summary's line fragments are never matched against free text.
-_MATCHED_PREFIXES = ("no_", "drop_", "warn_")
-_WARNING_PREFIX = "warning: "
-
-
-@lru_cache(maxsize=1)
-def _patterns() -> list[tuple[str, re.Pattern[str]]]:
-    """The matched codes' patterns, the most specific (longest) first: "no trainable token (empty response)"
-    before "no trainable token"."""
-    codes = [c for c in NOTES if c.startswith(_MATCHED_PREFIXES)]
-    return [(c, _pattern(NOTES[c]["en"])) for c in sorted(codes, key=lambda c: -len(NOTES[c]["en"]))]
-
-
-def match_note(text: str) -> Note | None:
-    """The :class:`Note` whose English text is ``text`` (fallback for a note stored as plain text, e.g. in an
-    older statistics cache entry), or None."""
-    if isinstance(text, Note):
-        return text
-    for code, pattern in _patterns():
-        m = pattern.fullmatch(text)
-        if m:
-            return Note(code, **m.groupdict())
-    return None
-
-
-def render_note(text: Any, lang: str | None) -> str:
-    """``text`` in ``lang``: a coded note (a :class:`Note`, :class:`~ft_tui.planner.errors.Joined` notes, a
-    planner reason) renders from its codes; plain text is shown as it is, except lines whose English matches the
-    catalog (the fallback for text from an older cache)."""
-    if not text:
-        return ""
-    rendered = localized(text, lang)
-    if rendered is not text or (lang or "en") == "en":
-        return str(rendered)
-    return "\n".join(_render_line(line, lang) for line in str(text).split("\n"))
-
-
-def _render_line(line: str, lang: str | None) -> str:
-    if line.startswith(_WARNING_PREFIX):
-        return Note("warning", text=_render_line(line[len(_WARNING_PREFIX):], lang)).render(lang)
-    note = match_note(line)
-    return line if note is None else note.render(lang)
-
-
-def warning_note(text: Any) -> Note:
-    """``warning: TEXT`` as a note (``TEXT`` renders in the note's language when it is coded)."""
-    return Note("warning", text=text)
-
-
-def join_notes(notes: Sequence[Any]) -> Joined | None:
-    """Several notes as one text, one a line, each still rendering in the user's language (None when empty)."""
-    return Joined(notes, "line") if notes else None
-
-
-def note_to_json(note: Any) -> Any:
-    """A note (or plain text) as JSON: ``{"code": ..., "params": {...}}`` for a coded note, the text otherwise."""
-    if isinstance(note, Note):
-        return {"code": note.code, "params": {k: note_to_json(v) for k, v in note.params.items()}}
-    if note is None or isinstance(note, (bool, int, float)):
-        return note
-    return str(note)  # paths and other values: their text, as the English message shows them
-
-
-def note_from_json(data: Any) -> Any:
-    """The inverse of :func:`note_to_json`; text from an older cache is matched back to its note when it can be."""
-    if isinstance(data, dict) and data.get("code") in NOTES:
-        try:
-            return Note(data["code"], **{k: note_from_json(v) for k, v in (data.get("params") or {}).items()})
-        except (KeyError, IndexError, ValueError):  # a catalog entry changed since the cache was written
-            return str(data.get("code"))
-    if isinstance(data, str):
-        return match_note(data) or data
-    return data
