@@ -15,7 +15,6 @@ No torch and no transformers at import time (checked by a test).
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from .errors import ModelError
 from .messages import Msg
 from .model_catalog import close_catalog_matches, spec_from_catalog
 from .model_spec import ModelSpec, instruct_from_name, spec_from_config
+from .paths import hf_hub_cache_dir, hf_offline, is_local_model_ref
 
 # ------------------------------------------------------------------------------------------------------------------
 # Local directories: config.json, tokenizer files, safetensors headers
@@ -153,20 +153,10 @@ def _spec_from_folder(folder: Path, *, name: str, source: str, trust_remote_code
 # Hugging Face hub cache (offline) and the hub (config.json only)
 # ------------------------------------------------------------------------------------------------------------------
 
-def hf_hub_cache_dir() -> Path:
-    """The hub cache folder: HF_HUB_CACHE, else HF_HOME/hub, else XDG_CACHE_HOME or ~/.cache, /huggingface/hub."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "huggingface" / "hub"
-
-
 def _cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of ``repo_id`` in the hub cache that holds a config.json (refs/main first)."""
     cache = hf_hub_cache_dir()
-    if not cache.is_dir() or repo_id.count("/") > 1:
+    if not cache.is_dir():
         return None
     folder_name = "models--" + repo_id.replace("/", "--")
     repo_dir = cache / folder_name
@@ -183,14 +173,6 @@ def _cached_snapshot(repo_id: str) -> Path | None:
             return snap
     candidates = [p for p in snapshots.glob("*") if (p / "config.json").is_file()] if snapshots.is_dir() else []
     return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
-
-
-def _network_allowed(allow_network: bool | None) -> bool:
-    offline = any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-                  for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    if offline:
-        return False
-    return True if allow_network is None else bool(allow_network)
 
 
 class _HubUnreachable(Exception):
@@ -222,17 +204,10 @@ def _fetch_hub_config(repo_id: str, trust_remote_code: bool) -> ModelSpec | None
 # inspect_model
 # ------------------------------------------------------------------------------------------------------------------
 
-def _looks_like_path(name: str) -> bool:
-    return (name.startswith(("/", "./", "../", "~", ".\\")) or name in (".", "..")
-            or name.count("/") > 1 or "\\" in name)
-
-
 def _try_hub(name: str, trust_remote_code: bool, allow_network: bool | None) -> tuple[ModelSpec | None, str]:
     """The hub's config.json for ``name`` when allowed, else None and why (for the "unknown model" message)."""
-    if not _network_allowed(allow_network):
+    if hf_offline() or (allow_network is not None and not allow_network):
         return None, Msg("hub_offline")
-    if name.count("/") > 1:
-        return None, Msg("hub_id_form")
     try:
         spec = _fetch_hub_config(name, trust_remote_code)
     except _HubUnreachable as exc:
@@ -246,7 +221,8 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
 
     Order: a local directory (relative to ``base_dir`` when given), the HF hub cache (offline), the built-in
     catalog, then the hub's config.json when the network is allowed (``allow_network`` None = allowed unless
-    HF_HUB_OFFLINE is set). Raises :class:`ModelError` when nothing matches or a config is unreadable.
+    HF_HUB_OFFLINE is set). A reference that cannot be a hub id is a path (:func:`.paths.is_local_model_ref`).
+    Raises :class:`ModelError` when nothing matches or a config is unreadable.
     """
     name = str(name_or_path or "").strip()
     if not name:
@@ -258,7 +234,10 @@ def inspect_model(name_or_path: str, *, trust_remote_code: bool = False, allow_n
         candidate = candidate.parent
     if candidate.is_dir():
         return _spec_from_folder(candidate, name=name, source="local", trust_remote_code=trust_remote_code)
-    if _looks_like_path(name):
+    if candidate.exists():
+        raise ModelError(Msg("path_not_folder", path=candidate), key="model_name_or_path",
+                         hint=Msg("hint_model_dir"))
+    if is_local_model_ref(name, base_dir):  # cannot be a hub id: a path, and it does not exist
         raise ModelError(Msg("path_missing", path=candidate), key="model_name_or_path",
                          hint=Msg("hint_path_missing"))
     snapshot = _cached_snapshot(name)

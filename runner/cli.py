@@ -21,6 +21,7 @@ from typing import Any
 
 from ft_tui.planner.config import KEYS, TrainConfig, load_config, save_config
 from ft_tui.planner.errors import DataError, InputError, ModelError
+from ft_tui.planner.paths import hf_offline, is_hub_id, is_local_model_ref
 from ft_tui.runner import launch
 from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, format_clock, log_tail
 from ft_tui.runner.rundir import (
@@ -60,7 +61,7 @@ def check_model(cfg: TrainConfig) -> None:
     if not ref:
         raise ModelError("no model is set", hint="Set model_name_or_path to a local folder or a hub id such as "
                                                  "Qwen/Qwen2.5-0.5B-Instruct.", **where)
-    if launch.is_local_model_ref(ref, cfg):
+    if is_local_model_ref(ref, cfg.base_dir):
         path = cfg.resolve_path(ref)
         if not path.is_dir():
             raise ModelError(f"model folder {path} does not exist", hint="Check the path (relative paths are read "
@@ -69,7 +70,7 @@ def check_model(cfg: TrainConfig) -> None:
             raise ModelError(f"{path} has no config.json, so it is not a transformers model folder",
                              hint="Point model_name_or_path at the folder save_pretrained wrote.", **where)
         return
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+    if hf_offline():
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(ref, "config.json")
@@ -362,7 +363,7 @@ def dry_run(cfg: TrainConfig, args: argparse.Namespace) -> int:
 
 def _model_type(cfg: TrainConfig) -> str | None:
     ref = cfg.model_name_or_path or ""
-    if launch.is_local_model_ref(ref, cfg):
+    if is_local_model_ref(ref, cfg.base_dir):
         data = read_json(cfg.resolve_path(ref) / "config.json", default={}) or {}
         return data.get("model_type")
     try:
@@ -380,7 +381,7 @@ def _model_type(cfg: TrainConfig) -> str | None:
 def _short_model(model: str | None) -> str:
     if not model:
         return "-"
-    return Path(model.rstrip("/")).name if model.startswith(("/", ".", "~")) else model
+    return model if is_hub_id(model) else Path(model.rstrip("/")).name
 
 
 def _when(ts: float | None) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.paths import cache_dir
 
 #: Bump when anything that changes the built files changes (sizes, special tokens, template, builder code), so
 #: caches from an older version are not reused. Changes to the corpus files are caught by their digest as well.
@@ -90,8 +91,7 @@ def demo_dataset_dir() -> Path:
 
 def default_cache_dir() -> Path:
     """``${XDG_CACHE_HOME:-~/.cache}/ft-tui/demo-kit``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ft-tui" / "demo-kit"
+    return cache_dir() / "demo-kit"
 
 
 # --------------------------------------------------------------------------------------------------- corpus

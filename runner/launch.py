@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import TrainConfig, dump_config
+from ft_tui.planner.paths import is_local_model_ref
 from ft_tui.runner.rundir import (
     RunDir,
     atomic_write_json,
@@ -82,22 +83,11 @@ def run_path_for(cfg: TrainConfig, run_id: str) -> Path:
     return (Path.cwd() / "runs" / run_id).resolve()
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
-
-def is_local_model_ref(value: str, cfg: TrainConfig) -> bool:
-    """Whether ``model_name_or_path`` names a local folder (as transformers decides: an existing path wins, and
-    anything that cannot be a hub id ``org/name`` is a path)."""
-    if value.startswith((".", "/", "~")) or not _HUB_ID.match(value):
-        return True
-    return cfg.resolve_path(value).exists()
-
-
 def resolved_config(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with a local model path and ``dataset_dir`` made absolute, so the run does not depend on a cwd."""
     changes: dict[str, Any] = {}
     model = cfg.model_name_or_path
-    if model and is_local_model_ref(model, cfg):
+    if model and is_local_model_ref(model, cfg.base_dir):
         changes["model_name_or_path"] = str(cfg.resolve_path(model).resolve())
     if cfg.dataset_dir:
         changes["dataset_dir"] = str(cfg.resolve_path(cfg.dataset_dir).resolve())

@@ -35,6 +35,7 @@ from typing import Any
 
 from ft_tui.planner.config import TrainConfig
 from ft_tui.planner.errors import ConfigError, InputError, ModelError
+from ft_tui.planner.paths import is_local_model_ref
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,7 @@ def model_path(cfg: TrainConfig) -> str:
             raise ModelError(f"model path {local} is a file, not a model folder", key="model_name_or_path",
                              hint="Point model_name_or_path at the folder holding config.json.")
         return str(local)
-    looks_local = ref.startswith(("/", ".", "~")) or ref.count("/") > 1
-    if looks_local:
+    if is_local_model_ref(ref, cfg.base_dir):  # cannot be a hub id, so a path, and it does not exist
         raise ModelError(f"model folder {local} does not exist", key="model_name_or_path",
                          hint="Check the path, or give a Hugging Face model id such as Qwen/Qwen2.5-0.5B.")
     return ref

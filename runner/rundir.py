@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.paths import state_dir
 from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, UNKNOWN
 
 PROTOCOL_VERSION = 1
@@ -430,11 +431,6 @@ def summarize(run: RunDir) -> RunSummary:
         step=step, total_steps=total, loss=loss, started=state.get("started") or state.get("created"),
         ended=state.get("ended"), eta_s=eta if status in LIVE_STATUSES else None,
     )
-
-
-def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "ft-tui"
 
 
 def index_path() -> Path:

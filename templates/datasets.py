@@ -38,7 +38,6 @@ import csv
 import functools
 import json
 import math
-import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from ft_tui.planner.errors import DataError
 from ft_tui.planner.messages import Msg
+from ft_tui.planner.paths import hf_offline
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig
@@ -436,13 +436,8 @@ _READERS: dict[str, Callable[[Path, int | None], list[dict]]] = {
 }
 
 
-def _hub_offline() -> bool:
-    return any(os.environ.get(v, "").strip().upper() in ("1", "ON", "YES", "TRUE")
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
-
-
 def _read_hub(spec: DatasetSpec, limit: int | None) -> list[dict]:
-    if _hub_offline():
+    if hf_offline(datasets=True):
         raise DataError(Msg("err_hub_offline", name=spec.name, url=spec.hub_url), file=spec.registry,
                         hint=Msg("hint_download_data"))
     import datasets

@@ -40,7 +40,6 @@ id when encoding). Any other brace is literal text, so content with braces is sa
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from typing import Any
 import yaml
 from ft_tui.planner.errors import ConfigError
 from ft_tui.planner.messages import Msg
+from ft_tui.planner.paths import config_dir
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 ROLES = ("system", "user", "assistant")
@@ -271,8 +271,7 @@ def _load_file(path: Path) -> Template:
 
 def user_template_dir() -> Path:
     """``${XDG_CONFIG_HOME:-~/.config}/ft-tui/templates``."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "ft-tui" / "templates"
+    return config_dir() / "templates"
 
 
 def _load_dir(folder: Path) -> dict[str, Template]:

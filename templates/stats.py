@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ft_tui.planner import paths
 from ft_tui.planner.messages import Msg, from_json, render, to_json
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -104,8 +105,7 @@ def stats_from(cfg: TrainConfig, loaded: LoadedData, enc: Any, split: Any) -> Da
 
 def cache_dir() -> Path:
     """``${XDG_CACHE_HOME:-~/.cache}/ft-tui/data-stats``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ft-tui" / "data-stats"
+    return paths.cache_dir() / "data-stats"
 
 
 def _file_digest(path: Path) -> str:

@@ -8,12 +8,12 @@ Every binding in the TUI has a stable id (the constants below); a user remaps ke
 from __future__ import annotations
 
 import importlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.paths import config_dir
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from textual.dom import DOMNode
@@ -73,8 +73,7 @@ def keys_for(binding_id: str) -> str:
 
 def keymap_path() -> Path:
     """``${XDG_CONFIG_HOME:-~/.config}/ft-tui/keymap.yaml``."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "ft-tui" / "keymap.yaml"
+    return config_dir() / "keymap.yaml"
 
 
 def load_keymap(path: Path | None = None) -> dict[str, str]:

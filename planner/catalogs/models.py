@@ -61,6 +61,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "请把 model_name_or_path 设为 Hub 上的模型名（如 Qwen/Qwen2.5-0.5B-Instruct）或本地目录（--model "
               "/path/to/model）。"},
     "path_missing": {"en": "model path '{path}' does not exist.", "zh": "模型路径 '{path}' 不存在。"},
+    "path_not_folder": {"en": "model path '{path}' is a file, not a model folder.",
+                        "zh": "模型路径 '{path}' 是一个文件，不是模型文件夹。"},
     "hint_path_missing": {"en": "Check the path; relative paths are taken from the config file's folder.",
                           "zh": "请检查路径；相对路径是相对配置文件所在的文件夹。"},
     "unknown_model": {
@@ -69,7 +71,6 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "未知的模型 '{name}'：内置模型目录里没有，本地 Hugging Face 缓存（{cache}）里也没有{hub}。"},
     "hub_offline": {"en": " and the hub is offline (HF_HUB_OFFLINE, or network not allowed)",
                     "zh": "，而且无法访问 Hub（设置了 HF_HUB_OFFLINE，或不允许联网）"},
-    "hub_id_form": {"en": " (hub ids have the form org/name)", "zh": "（Hub 上的模型名形如 org/name）"},
     "hub_unreachable": {"en": " and the hub could not be reached ({error})", "zh": "，而且连不上 Hub（{error}）"},
     "hub_not_found": {"en": " nor on the hub", "zh": "，Hub 上也没有"},
     "hint_unknown": {"en": "Or pass a local model directory with --model /path/to/model.",

@@ -12,7 +12,8 @@ from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import InputError, ModelError, NothingFits
 from ft_tui.planner.hardware import resolve_hardware
 from ft_tui.planner.messages import Msg, render
-from ft_tui.planner.models import hf_hub_cache_dir, inspect_model
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.paths import hf_hub_cache_dir
 from ft_tui.planner.recommend import make_plan
 
 #: English words that never appear in a Chinese message once key names, paths and values are taken out.

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ft_tui.planner import model_catalog, model_spec, models, params
+from ft_tui.planner import model_catalog, model_spec, models, params, paths
 from ft_tui.planner.errors import ConfigError, ModelError
 
 # Published totals that the formula must reproduce exactly (model cards / Hub safetensors index, tied lm_head once).
@@ -240,7 +240,7 @@ def test_hf_cache_is_read_offline(tmp_path, monkeypatch):
     assert spec.has_chat_template is True and spec.is_instruct is True and spec.tie_word_embeddings is True
     monkeypatch.delenv("HF_HUB_CACHE")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
-    assert models.hf_hub_cache_dir() == tmp_path / "home" / "hub"
+    assert paths.hf_hub_cache_dir() == tmp_path / "home" / "hub"
 
 
 def test_local_dir_relative_to_base_dir_and_defaults(tmp_path):

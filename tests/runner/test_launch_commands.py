@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ft_tui.planner.config import load_config
+from ft_tui.planner.paths import is_local_model_ref
 from ft_tui.runner import launch
 from ft_tui.runner.rundir import indexed_runs, process_start_ticks
 
@@ -71,8 +72,8 @@ def test_output_dir_is_relative_to_the_config_file(tmp_path: Path, cfg_file: Pat
 def test_hub_id_is_left_alone(cfg_file: Path) -> None:
     cfg = load_config(cfg_file, ["model_name_or_path=Qwen/Qwen2.5-0.5B"])
     assert launch.resolved_config(cfg).model_name_or_path == "Qwen/Qwen2.5-0.5B"
-    assert not launch.is_local_model_ref("Qwen/Qwen2.5-0.5B", cfg)
-    assert launch.is_local_model_ref("./model", cfg) and launch.is_local_model_ref("a/b/c", cfg)
+    assert not is_local_model_ref("Qwen/Qwen2.5-0.5B", cfg.base_dir)
+    assert is_local_model_ref("./model", cfg.base_dir) and is_local_model_ref("a/b/c", cfg.base_dir)
 
 
 def test_spawn_worker_detaches_and_logs_to_train_log(tmp_path: Path, cfg_file: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import render
+from ft_tui.planner.paths import is_hub_id
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
 from ft_tui.runner.status import COMPLETED, RESUMABLE
 from ft_tui.tui import keymap as K
@@ -78,7 +79,7 @@ def progress_cell(run: RunSummary) -> str:
 def model_cell(model: str | None) -> str:
     if not model:
         return "-"
-    return Path(model.rstrip("/")).name if model.startswith(("/", ".", "~")) else model
+    return model if is_hub_id(model) else Path(model.rstrip("/")).name
 
 
 def started_cell(ts: float | None) -> str:
