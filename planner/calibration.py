@@ -18,6 +18,7 @@ import yaml
 from .errors import ConfigError
 from .measured import load_measured_points
 from .memory import TrainSetup, estimate_setup, weight_bytes
+from .messages import Msg
 
 UNITS = {"GB": 1e9, "GiB": 1024 ** 3, "MB": 1e6, "MiB": 1024 ** 2}
 SETUP_FIELDS = {f.name for f in fields(TrainSetup)}
@@ -62,7 +63,7 @@ def load_points() -> tuple[dict[str, Any], ...]:
         point = {**defaults, **p}
         unknown = set(point) - SETUP_FIELDS - POINT_ONLY - {"quant"}
         if unknown:
-            raise ConfigError(f"point {point.get('id')}: unknown field(s) {sorted(unknown)}",
+            raise ConfigError(Msg("calibration_unknown_fields", point=point.get("id"), fields=sorted(unknown)),
                               file="planner/data/calibration.yaml")
         out.append(point)
     return tuple(out) + load_measured_points()

@@ -14,6 +14,7 @@ from typing import Any
 from .config import load_config, parse_overrides, save_config
 from .errors import ConfigError, InputError
 from .memory import GIB, MemoryEstimate, estimate_memory, precision_label
+from .messages import Msg
 from .timing import TimeEstimate, estimate_time, format_duration
 
 BAR_WIDTH = 30
@@ -39,9 +40,7 @@ def _build_config(path: str | None, args) -> Any:
         overrides["dataset"] = args.dataset
     cfg = load_config(path, overrides)
     if not cfg.model_name_or_path:
-        raise ConfigError("no model given", key="model_name_or_path", file=path,
-                          hint="Pass --model (a local folder or a hub id such as meta-llama/Llama-3.1-8B) or set "
-                               "model_name_or_path in the config.")
+        raise ConfigError(Msg("plan_no_model"), key="model_name_or_path", file=path, hint=Msg("hint_plan_no_model"))
     for w in cfg.warnings:
         _warn(w)
     return cfg
@@ -185,7 +184,7 @@ def cmd_plan(args) -> int:
         try:
             save_config(plan.config, args.output)
         except OSError as exc:
-            raise InputError(f"cannot write the config ({exc})", file=args.output) from None
+            raise InputError(Msg("plan_write_failed", error=str(exc)), file=args.output) from None
         print(f"wrote {args.output}", file=sys.stderr)
     if args.json:
         out = plan.to_dict()

@@ -491,11 +491,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
-            raise ConfigError(f"--set takes key=value, got '{item}'", hint="Example: --set lora_rank=16")
+            raise ConfigError(Msg("set_not_key_value", item=item), hint=Msg("hint_set_example"))
         key, _, raw = item.partition("=")
         key = key.strip()
         if not key:
-            raise ConfigError(f"--set has an empty key in '{item}'")
+            raise ConfigError(Msg("set_empty_key", item=item))
         try:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:

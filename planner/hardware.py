@@ -23,6 +23,7 @@ import yaml
 from . import gpu_probe
 from .errors import InputError
 from .gpu_probe import HardwareReport
+from .messages import Msg
 
 GIB = 1024**3
 
@@ -78,25 +79,24 @@ class GpuProfile:
         return data
 
 
-def _profile_error(name: str, message: str) -> InputError:
-    return InputError(message, file="ft_tui/planner/data/gpus.yaml", key=name,
-                      hint="This file ships with ft-tui; reinstall it or fix the entry.")
+def _profile_error(name: str, message: Msg) -> InputError:
+    return InputError(message, file="ft_tui/planner/data/gpus.yaml", key=name, hint=Msg("hint_gpu_profile"))
 
 
 def _parse_profile(name: str, raw: Any) -> GpuProfile:
     if not isinstance(raw, dict):
-        raise _profile_error(name, "a profile must be a mapping of fields.")
+        raise _profile_error(name, Msg("gpu_profile_not_mapping"))
     missing = [k for k in _PROFILE_FIELDS if k not in raw]
     if missing:
-        raise _profile_error(name, f"missing field(s): {', '.join(missing)}.")
+        raise _profile_error(name, Msg("gpu_profile_missing", fields=Msg.join(missing, "list")))
     cc = raw["compute_capability"]
     if not (isinstance(cc, list) and len(cc) == 2):
-        raise _profile_error(name, "compute_capability must be [major, minor].")
+        raise _profile_error(name, Msg("gpu_profile_capability"))
     for key in ("memory_gib", "fp16_tflops", "bandwidth_gbs"):
         if not isinstance(raw[key], (int, float)) or raw[key] <= 0:
-            raise _profile_error(name, f"{key} must be a positive number, got {raw[key]!r}.")
+            raise _profile_error(name, Msg("gpu_profile_positive", key=key, value=raw[key]))
     if bool(raw["bf16"]) != (raw["bf16_tflops"] is not None):
-        raise _profile_error(name, "bf16_tflops must be set exactly when bf16 is true.")
+        raise _profile_error(name, Msg("gpu_profile_bf16"))
     return GpuProfile(
         name=name, label=str(raw["label"]), memory_gib=float(raw["memory_gib"]),
         compute_capability=(int(cc[0]), int(cc[1])), bf16=bool(raw["bf16"]),
@@ -194,16 +194,13 @@ def parse_memory_size(text: str) -> int | None:
 def _unknown_gpu(gpu: str) -> InputError:
     names = [n for p in load_profiles().values() for n in (p.name, *p.aliases)]
     close = difflib.get_close_matches(gpu.lower().replace(" ", "-"), names, n=4, cutoff=0.5)
-    suggestion = f" Did you mean {', '.join(close)}?" if close else ""
-    return InputError(f"unknown GPU '{gpu}'.{suggestion}", key="--gpu",
-                      hint="Use 'auto', a profile name (`ft-tui gpus --profiles` lists them) or a memory size "
-                           "such as 24GiB.")
+    suggestion = Msg("gpu_did_you_mean", close=Msg.join(close, "list")) if close else ""
+    return InputError(Msg("gpu_unknown", gpu=gpu, suggestion=suggestion), key="--gpu", hint=Msg("hint_gpu_unknown"))
 
 
 def _check_count(gpus: int | None) -> None:
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
-        raise InputError(f"the GPU count must be a whole number >= 1, got {gpus!r}.", key="--gpus",
-                         hint="Drop --gpus to use the probed count (or 1 for a named GPU).")
+        raise InputError(Msg("gpu_count_whole", gpus=gpus), key="--gpus", hint=Msg("hint_gpu_count"))
 
 
 def _from_probe(report: HardwareReport, gpus: int | None) -> HardwareTarget:
@@ -213,8 +210,8 @@ def _from_probe(report: HardwareReport, gpus: int | None) -> HardwareTarget:
                               peak_tflops=None, bandwidth_gbs=None, source="none",
                               notes=[report.message or "No GPU found."])
     if gpus is not None and gpus > found:
-        raise InputError(f"--gpus {gpus} asks for more GPUs than this process can see ({found}).", key="--gpus",
-                         hint="To plan for another box, name its card too, e.g. --gpu h100-80gb --gpus 8.")
+        raise InputError(Msg("gpu_count_too_many", gpus=gpus, found=found), key="--gpus",
+                         hint=Msg("hint_gpu_count_other_box"))
     used = report.gpus[: gpus or found]
     totals = [g.total_bytes for g in used if g.total_bytes is not None]
     frees = [g.free_bytes for g in used if g.free_bytes is not None]
@@ -262,8 +259,7 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
     size = parse_memory_size(text)
     if size is not None:
         if size <= 0:
-            raise InputError(f"GPU memory size '{text}' must be positive.", key="--gpu",
-                             hint="Give a size such as 24GiB.")
+            raise InputError(Msg("gpu_size_positive", text=text), key="--gpu", hint=Msg("hint_gpu_size"))
         return HardwareTarget(
             name=f"{size / GIB:g} GiB GPU", count=gpus or 1, memory_bytes=size, budget_base_bytes=size, bf16=None,
             peak_tflops=None, bandwidth_gbs=None, source="size",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .messages import Msg
 
 #: Repository layout: planner/ and bench/ are siblings.
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "bench" / "results"
@@ -80,10 +81,9 @@ def load_measured_points(results_dir: Path | str | None = None) -> tuple[dict[st
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read the GPU measurements in {path}: {exc}", file=str(path),
-                              hint="Re-run bench/gpu_calibrate.py on the GPU machine, or delete the file.") from None
+            raise ConfigError(Msg("measured_unreadable", path=str(path), error=str(exc)), file=str(path),
+                              hint=Msg("hint_measured")) from None
         if not isinstance(record, dict) or not isinstance(record.get("points"), list):
-            raise ConfigError(f"{path} is not a bench/gpu_calibrate.py result (no 'points' list)", file=str(path),
-                              hint="Re-run bench/gpu_calibrate.py on the GPU machine, or delete the file.")
+            raise ConfigError(Msg("measured_not_result", path=str(path)), file=str(path), hint=Msg("hint_measured"))
         points.extend(points_from_record(record, f"bench/results/{path.name}"))
     return tuple(points)

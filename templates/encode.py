@@ -306,7 +306,7 @@ def encode_batch(template: Template, tokenizer: Any, conversations: Sequence[Seq
     ``drop_invalid=True``.
     """
     if not isinstance(cutoff_len, int) or cutoff_len < 1:
-        raise ConfigError(f"cutoff_len must be a positive integer, got {cutoff_len!r}", key="cutoff_len")
+        raise ConfigError(Msg("cutoff_not_positive", value=cutoff_len), key="cutoff_len")
     rendered: list[list[list[str]] | None] = []
     if _uses_jinja(template, tokenizer):
         valid = []
@@ -428,7 +428,7 @@ def encode_pretrain_texts(tokenizer: Any, texts: Sequence[str], cutoff_len: int,
     ``add_bos`` (default: when the tokenizer has a bos token) starts each text with bos.
     """
     if not isinstance(cutoff_len, int) or cutoff_len < 1:
-        raise ConfigError(f"cutoff_len must be a positive integer, got {cutoff_len!r}", key="cutoff_len")
+        raise ConfigError(Msg("cutoff_not_positive", value=cutoff_len), key="cutoff_len")
     bos = getattr(tokenizer, "bos_token_id", None)
     eos = getattr(tokenizer, "eos_token_id", None)
     use_bos = bos is not None if add_bos is None else add_bos and bos is not None

@@ -146,16 +146,15 @@ class Template:
 
 # ------------------------------------------------------------------------------------------------ loading
 
-def _fail(path: Path | str, message: str, hint: str = "") -> ConfigError:
-    return ConfigError(f"chat template file is malformed: {message}", file=str(path),
-                       hint=hint or "See templates/builtin/README.md for the format.")
+def _fail(path: Path | str, problem: Msg, hint: Msg | None = None) -> ConfigError:
+    return ConfigError(Msg("tplf_malformed", problem=problem), file=str(path), hint=hint or Msg("hint_tplf_format"))
 
 
 def _str_list(path: Path, key: str, value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(path, f"key '{key}' must be a list of strings, got {value!r}")
+        raise _fail(path, Msg("tplf_str_list", key=key, value=value))
     return tuple(value)
 
 
@@ -163,10 +162,10 @@ def _match_section(path: Path, raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise _fail(path, "key 'match' must be a mapping with chat_template / model_types / names")
+        raise _fail(path, Msg("tplf_match_mapping"))
     unknown = set(raw) - {"chat_template", "model_types", "names"}
     if unknown:
-        raise _fail(path, f"unknown key(s) under 'match': {', '.join(sorted(unknown))}")
+        raise _fail(path, Msg("tplf_unknown_under", section="match", keys=Msg.join(sorted(unknown), "list")))
     groups = []
     for group in raw.get("chat_template") or []:
         groups.append(_str_list(path, "match.chat_template", group if isinstance(group, list) else [group]))
@@ -175,7 +174,7 @@ def _match_section(path: Path, raw: Any) -> dict[str, Any]:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise _fail(path, f"match.names pattern {pattern!r} is not a regular expression ({exc})") from None
+            raise _fail(path, Msg("tplf_bad_regex", pattern=pattern, error=str(exc))) from None
     return {"chat_template_signatures": tuple(groups),
             "model_types": _str_list(path, "match.model_types", raw.get("model_types")),
             "name_patterns": names}
@@ -185,10 +184,10 @@ def _thinking(path: Path, raw: Any) -> Thinking | None:
     if raw is None:
         return None
     if not isinstance(raw, dict) or not isinstance(raw.get("empty"), str):
-        raise _fail(path, "key 'thinking' must be a mapping with a string 'empty' (and optional bool 'in_prompt')")
+        raise _fail(path, Msg("tplf_thinking"))
     unknown = set(raw) - {"empty", "in_prompt", "open_tag", "close_tag"}
     if unknown:
-        raise _fail(path, f"unknown key(s) under 'thinking': {', '.join(sorted(unknown))}")
+        raise _fail(path, Msg("tplf_unknown_under", section="thinking", keys=Msg.join(sorted(unknown), "list")))
     return Thinking(empty=raw["empty"], in_prompt=bool(raw.get("in_prompt", False)),
                     open_tag=str(raw.get("open_tag", "<think>")), close_tag=str(raw.get("close_tag", "</think>")))
 
@@ -197,35 +196,35 @@ def template_from_dict(raw: Any, source: Path | str) -> Template:
     """Validate one parsed YAML document and build a :class:`Template`; ConfigError names ``source``."""
     path = Path(source)
     if not isinstance(raw, dict):
-        raise _fail(path, "the file must hold a YAML mapping (name: ..., user: ..., assistant: ...)")
+        raise _fail(path, Msg("tplf_not_mapping"))
     unknown = set(raw) - _KNOWN_KEYS
     if unknown:
-        raise _fail(path, f"unknown key(s): {', '.join(sorted(unknown))}")
+        raise _fail(path, Msg("tplf_unknown_keys", keys=Msg.join(sorted(unknown), "list")))
     for key in ("name", "user", "assistant"):
         if not isinstance(raw.get(key), str) or (key == "name" and not raw[key].strip()):
-            raise _fail(path, f"key '{key}' is required and must be a string")
+            raise _fail(path, Msg("tplf_required", key=key))
     kwargs: dict[str, Any] = {"name": raw["name"].strip(), "source": str(path)}
     for key in _STR_KEYS:
         if key in raw and raw[key] is not None:
             if not isinstance(raw[key], str):
-                raise _fail(path, f"key '{key}' must be a string, got {raw[key]!r}")
+                raise _fail(path, Msg("tplf_not_string", key=key, value=raw[key]))
             kwargs[key] = raw[key]
     for key in _BOOL_KEYS:
         if key in raw:
             if not isinstance(raw[key], bool):
-                raise _fail(path, f"key '{key}' must be true or false, got {raw[key]!r}")
+                raise _fail(path, Msg("tplf_not_bool", key=key, value=raw[key]))
             kwargs[key] = raw[key]
     strip = _str_list(path, "strip", raw.get("strip"))
     bad_roles = set(strip) - set(ROLES)
     if bad_roles:
-        raise _fail(path, f"key 'strip' lists unknown role(s) {sorted(bad_roles)}; use system, user, assistant")
+        raise _fail(path, Msg("tplf_strip_roles", roles=sorted(bad_roles)))
     kwargs["strip"] = frozenset(strip)
     kwargs["stop_words"] = _str_list(path, "stop_words", raw.get("stop_words"))
     kwargs["special_tokens"] = _str_list(path, "special_tokens", raw.get("special_tokens"))
     tokens = raw.get("tokens") or {}
     if not isinstance(tokens, dict) or set(tokens) - {"bos", "eos"} or not all(
             isinstance(v, str) for v in tokens.values()):
-        raise _fail(path, "key 'tokens' must map bos/eos to strings")
+        raise _fail(path, Msg("tplf_tokens"))
     kwargs["tokens"] = dict(tokens)
     kwargs["thinking"] = _thinking(path, raw.get("thinking"))
     kwargs.update(_match_section(path, raw.get("match")))
@@ -237,21 +236,20 @@ def template_from_dict(raw: Any, source: Path | str) -> Template:
 def _check_slots(t: Template, path: Path) -> None:
     """The reply slot holds ``{content}`` once and ends with the stop token; other slots use content sensibly."""
     if t.assistant.count("{content}") != 1:
-        raise _fail(path, "key 'assistant' must contain {content} exactly once")
+        raise _fail(path, Msg("tplf_content_once", key="assistant"))
     if t.user.count("{content}") != 1:
-        raise _fail(path, "key 'user' must contain {content} exactly once")
+        raise _fail(path, Msg("tplf_content_once", key="user"))
     if t.system.count("{content}") != 1:
-        raise _fail(path, "key 'system' must contain {content} exactly once")
+        raise _fail(path, Msg("tplf_content_once", key="system"))
     if not t.stop_token:
-        raise _fail(path, "key 'stop_token' must not be empty: without it the model never learns to stop")
+        raise _fail(path, Msg("tplf_stop_empty"))
     if not t.assistant.endswith(t.stop_token):
-        raise _fail(path, f"key 'assistant' ({t.assistant!r}) must end with the stop token {t.stop_token!r}",
-                    hint="The stop token is trained as part of every reply; put it at the end of 'assistant'.")
+        raise _fail(path, Msg("tplf_stop_end", assistant=t.assistant, stop=t.stop_token), hint=Msg("hint_tplf_stop_end"))
     if t.system_in_user and ("{bos}" in t.system or "{eos}" in t.system):
-        raise _fail(path, "key 'system' cannot use {bos}/{eos} when system_in_user is true (it becomes user text)")
+        raise _fail(path, Msg("tplf_system_bos_eos"))
     for key in ("prefix", "assistant_start", "separator", "suffix"):
         if "{content}" in getattr(t, key):
-            raise _fail(path, f"key '{key}' cannot contain {{content}}")
+            raise _fail(path, Msg("tplf_no_content", key=key))
 
 
 def _load_file(path: Path) -> Template:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import config_dir
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -87,22 +88,21 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the keymap ({exc})", file=str(p),
-                         hint="Write lines like `setup.start: f9`.") from None
+        raise InputError(Msg("keymap_unreadable", error=str(exc)), file=str(p), hint=Msg("hint_keymap_lines")) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError("must be a mapping of binding id to keys, like `setup.start: f9`", file=str(p))
+        raise InputError(Msg("keymap_not_mapping"), file=str(p))
     out: dict[str, str] = {}
     known: dict[str, tuple[str, str]] | None = None
     for key, value in data.items():
         if key not in DEFAULT_KEYS:
             known = known if known is not None else known_binding_ids()
             if key not in known:
-                raise InputError(f"unknown binding id '{key}'", file=str(p),
-                                 hint=f"Known ids: {', '.join(sorted(known))}.")
+                raise InputError(Msg("keymap_unknown_id", key=key), file=str(p),
+                                 hint=Msg("hint_keymap_known", ids=Msg.join(sorted(known), "list")))
         if not isinstance(value, str) or not value.strip():
-            raise InputError(f"binding '{key}' needs a key string such as 'f9' or 'ctrl+g,f9'", file=str(p))
+            raise InputError(Msg("keymap_no_keys", key=key), file=str(p))
         out[str(key)] = ",".join(k.strip() for k in value.split(",") if k.strip())
     return out
 

@@ -172,6 +172,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "file_bad_yaml": {"en": "is not valid YAML: {problem}", "zh": "不是合法的 YAML：{problem}"},
     "file_not_mapping": {"en": "must be a YAML mapping of key: value lines",
                          "zh": "必须是由 key: value 行组成的 YAML 映射"},
+    # --set key=value (planner.config.parse_overrides)
+    "set_not_key_value": {"en": "--set takes key=value, got '{item}'", "zh": "--set 要写成 key=value，当前为 '{item}'"},
+    "hint_set_example": {"en": "Example: --set lora_rank=16", "zh": "例如：--set lora_rank=16"},
+    "set_empty_key": {"en": "--set has an empty key in '{item}'", "zh": "--set '{item}' 里的配置项名为空"},
     "why_transformers_old": {
         "en": "a TrainingArguments option of older transformers releases; ft-tui does not forward it",
         "zh": "这是旧版 transformers 的 TrainingArguments 选项；ft-tui 不转发它"},
