@@ -69,8 +69,8 @@ def run(rows: int, cutoff_len: int, packing: bool) -> dict[str, object]:
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     from ft_tui.planner.config import config_from_dict
     from ft_tui.runner.demo_kit import build_tokenizer
-    from ft_tui.templates.datasets import prepare_datasets
     from ft_tui.templates.registry import resolve_template
+    from ft_tui.templates.trainset import prepare_datasets
 
     with tempfile.TemporaryDirectory(prefix="ft-tui-bench-") as tmp:
         t0 = time.perf_counter()

@@ -68,12 +68,12 @@ def load_data_stats(cfg, spec) -> tuple[Any, str | None]:
         return None, None
     local = getattr(spec, "local_path", None)
     if not local:
-        from ft_tui.templates.stats import count_samples
+        from ft_tui.templates.trainset import count_samples
 
         return count_samples(cfg)
     try:
         from ft_tui.templates.registry import resolve_template
-        from ft_tui.templates.stats import compute_stats
+        from ft_tui.templates.trainset import compute_stats
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(local)

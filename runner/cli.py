@@ -86,7 +86,7 @@ def check_datasets(cfg: TrainConfig) -> list[str]:
     Uses the same resolver the trainer uses; returns its warnings. Reading and converting the rows is left to the
     trainer (and to ``--dry-run``), which report a broken row with its file and line.
     """
-    from ft_tui.templates.datasets import resolve_dataset
+    from ft_tui.templates.trainset import check_dataset
 
     if not cfg.datasets:
         raise DataError("no dataset is set", key="dataset", file=cfg.source,
@@ -94,7 +94,7 @@ def check_datasets(cfg: TrainConfig) -> list[str]:
                              "dataset: demo_alpaca_en.")
     warnings: list[str] = []
     for name in cfg.datasets:
-        resolve_dataset(name, cfg, warnings)
+        check_dataset(name, cfg, warnings)
     return warnings
 
 
@@ -290,7 +290,8 @@ def check_rows(cfg: TrainConfig) -> int:
     """Read and convert every row of the local datasets before anything is launched, so a malformed line, a
     missing column or an empty dataset is reported here (exit 2) rather than as a failed run. Hub datasets are
     left to the trainer. Returns the number of samples read."""
-    from ft_tui.templates.datasets import load_conversations, resolve_dataset
+    from ft_tui.templates.datasets import resolve_dataset
+    from ft_tui.templates.trainset import load_conversations
 
     if any(resolve_dataset(name, cfg).hub_url for name in cfg.datasets):
         return 0
@@ -340,7 +341,8 @@ def dry_run(cfg: TrainConfig, args: argparse.Namespace) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     from ft_tui.runner.modeling import load_tokenizer
     from ft_tui.templates.registry import resolve_template
-    from ft_tui.templates.stats import compute_stats, format_stats
+    from ft_tui.templates.stats import format_stats
+    from ft_tui.templates.trainset import compute_stats
 
     tokenizer = load_tokenizer(cfg)
     model_type = _model_type(cfg)

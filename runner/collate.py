@@ -1,6 +1,6 @@
 """Batch collation for causal-LM fine-tuning: right padding, label masking and the attention mask.
 
-The datasets from ``ft_tui.templates.datasets.prepare_datasets`` are unpadded (``input_ids``, ``labels`` and
+The datasets from ``ft_tui.templates.trainset.prepare_datasets`` are unpadded (``input_ids``, ``labels`` and
 possibly ``length``). The collator pads each batch to its longest row (optionally rounded up to a multiple, which
 tensor cores like): ``input_ids`` with the pad id, ``labels`` with -100 (ignored by the loss) and an
 ``attention_mask`` of 1 on real tokens. Extra columns are dropped. The Trainer counts non-padding tokens from the

@@ -162,12 +162,11 @@ def supervisor_pid() -> int | None:
 
 def prepare_data(cfg: TrainConfig, tokenizer: Any, model_type: str) -> tuple[Any, Any, str]:
     """(PreparedData, Template, reason the template was chosen)."""
-    from ft_tui.templates import datasets as tdata
-    from ft_tui.templates import registry
+    from ft_tui.templates import registry, trainset
 
     template, reason = registry.resolve_template(cfg.template, tokenizer, cfg.model_name_or_path or "",
                                                  model_type)
-    data = tdata.prepare_datasets(cfg, tokenizer, template)
+    data = trainset.prepare_datasets(cfg, tokenizer, template)
     if data.train is None or len(data.train) == 0:
         raise InputError("the dataset has no training samples left after encoding", key="dataset",
                          hint="Check the dataset and cutoff_len (samples with nothing trainable are dropped).")

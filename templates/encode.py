@@ -239,7 +239,7 @@ def _common_prefix_len(a: str, b: str) -> int:
 
 # ------------------------------------------------------------------------------------------------ tokenizing
 
-def _tokenize(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+def tokenize_texts(tokenizer: Any, texts: list[str]) -> list[list[int]]:
     """Token ids of each text without special tokens added; one parallel batch call on a fast tokenizer."""
     if not texts:
         return []
@@ -368,7 +368,7 @@ def _encode_rendered(template: Template, tokenizer: Any, rendered: list[list[lis
         plans.append(plan)
     bos_id = _special_id(tokenizer, "bos", template) if need_bos else None
     eos_id = _special_id(tokenizer, "eos", template) if need_eos else None
-    token_ids = _tokenize(tokenizer, texts)
+    token_ids = tokenize_texts(tokenizer, texts)
     # the negative codes index the end of the list: -2 is eos, -1 is bos
     token_ids.append([eos_id] if need_eos else [])
     token_ids.append([bos_id] if bos_id is not None else [])
@@ -419,24 +419,3 @@ def encode_messages(template: Template, tokenizer: Any, messages: Sequence[Messa
                     train_on_prompt: bool = False) -> Encoded | None:
     """Encode one conversation (see the module docstring); ``None`` when no trainable token is left."""
     return encode_batch(template, tokenizer, [messages], cutoff_len, train_on_prompt)[0]
-
-
-def encode_pretrain_texts(tokenizer: Any, texts: Sequence[str], cutoff_len: int, *,
-                          add_bos: bool | None = None) -> list[list[int]]:
-    """Stage pt: tokenize texts, end each with eos, concatenate, cut into ``cutoff_len`` blocks, drop the rest.
-
-    ``add_bos`` (default: when the tokenizer has a bos token) starts each text with bos.
-    """
-    if not isinstance(cutoff_len, int) or cutoff_len < 1:
-        raise ConfigError(Msg("cutoff_not_positive", value=cutoff_len), key="cutoff_len")
-    bos = getattr(tokenizer, "bos_token_id", None)
-    eos = getattr(tokenizer, "eos_token_id", None)
-    use_bos = bos is not None if add_bos is None else add_bos and bos is not None
-    flat: list[int] = []
-    for ids in _tokenize(tokenizer, list(texts)):
-        if use_bos:
-            flat.append(bos)
-        flat += ids
-        if eos is not None:
-            flat.append(eos)
-    return [flat[i:i + cutoff_len] for i in range(0, len(flat) - cutoff_len + 1, cutoff_len)]

@@ -6,7 +6,8 @@ samples that truncation then leaves with nothing to train and drops), so the pla
 truncation and packing; the planner turns them into steps and time.
 
 Statistics are cached on disk under ``${XDG_CACHE_HOME:-~/.cache}/ft-tui/data-stats/``, keyed by the content of
-the data files, the tokenizer, the template and every config key that changes the result.
+the data files, the tokenizer, the template and every config key that changes the result. Computing them (from
+the training set each stage builds) is ``trainset.compute_stats``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from ft_tui.planner import paths
 from ft_tui.planner.messages import Msg, from_json, render, to_json
 
+from .datasets import resolve_dataset
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ft_tui.planner.config import TrainConfig
 
-    from .datasets import LoadedData
+    from .readers import LoadedData
 
 #: Bump when the statistics are computed differently (or stored differently), so older cache entries are not reused.
 STATS_VERSION = 2
@@ -77,7 +80,7 @@ def percentile(sorted_values: Sequence[int], q: float) -> int:
 
 
 def stats_from(cfg: TrainConfig, loaded: LoadedData, enc: Any, split: Any) -> DataStats:
-    """Build :class:`DataStats` from the encoded data (see ``datasets.encode_and_measure``)."""
+    """Build :class:`DataStats` from the encoded data (see ``trainset.build_training_set``)."""
     lengths = sorted(enc.full_lengths)
     cutoff = cfg.cutoff_len
     truncated = 0 if loaded.kind == "pt" else sum(1 for n in lengths if n > cutoff)
@@ -143,8 +146,6 @@ def template_identity(template: Any) -> str:
 
 def stats_key(cfg: TrainConfig, tokenizer: Any, template: Any) -> str:
     """Cache key: data file contents, tokenizer, template and the config keys that change the statistics."""
-    from .datasets import resolve_dataset
-
     sources = []
     for name in cfg.datasets:
         spec = resolve_dataset(name, cfg, [])
@@ -161,7 +162,8 @@ def stats_key(cfg: TrainConfig, tokenizer: Any, template: Any) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
-def _cache_read(key: str) -> DataStats | None:
+def read_cached(key: str) -> DataStats | None:
+    """The cached statistics under ``key`` (see :func:`stats_key`), or None."""
     path = cache_dir() / f"{key}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -185,7 +187,8 @@ def _notes_json(stats: DataStats) -> dict[str, Any]:
             "warnings": [to_json(w) for w in stats.warnings]}
 
 
-def _cache_write(key: str, stats: DataStats) -> None:
+def write_cached(key: str, stats: DataStats) -> None:
+    """Cache ``stats`` under ``key``, atomically; a cache that cannot be written is skipped."""
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -196,21 +199,6 @@ def _cache_write(key: str, stats: DataStats) -> None:
         pass  # a read-only cache (or a value JSON cannot hold) only costs the next run a recomputation
 
 
-def compute_stats(cfg: TrainConfig, tokenizer: Any, template: Any, *, use_cache: bool = True) -> DataStats:
-    """Statistics of ``cfg``'s data as ``prepare_datasets`` would build it; cached on disk by content."""
-    from .datasets import encode_and_measure
-
-    key = stats_key(cfg, tokenizer, template) if use_cache else None
-    if key:
-        hit = _cache_read(key)
-        if hit is not None:
-            return hit
-    _, stats = encode_and_measure(cfg, tokenizer, template)
-    if key:
-        _cache_write(key, stats)
-    return stats
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Presentation
 # ----------------------------------------------------------------------------------------------------------------
@@ -218,7 +206,7 @@ def compute_stats(cfg: TrainConfig, tokenizer: Any, template: Any, *, use_cache:
 def format_stats(stats: DataStats, lang: str = "en") -> str:
     """A short multi-line summary for ``ft-tui train --dry-run`` (English) and the TUI (``lang``: en or zh).
 
-    Dataset warnings and drop reasons (English text made by ``templates.datasets``) are translated where the note
+    Dataset warnings and drop reasons (coded messages made by the dataset readers) are translated where the note
     catalog knows them."""
     def t(code: str, **params: Any) -> str:
         return render(Msg(code, **params), lang)
@@ -243,56 +231,8 @@ def format_stats(stats: DataStats, lang: str = "en") -> str:
     return "\n".join(lines)
 
 
-def preview_rows(cfg: TrainConfig, tokenizer: Any, template: Any, n: int = 3) -> list[list[tuple[str, bool]]]:
-    """The first ``n`` samples as the model sees them: per sample, segments ``(text, trained)``.
-
-    ``trained`` is True for tokens that carry a label (the response, or every token in pre-training). The
-    segments of one sample concatenate to its templated (and truncated) text.
-    """
-    from .datasets import load_conversations
-
-    loaded = load_conversations(cfg, limit=n)
-    out: list[list[tuple[str, bool]]] = []
-    if loaded.kind == "pt":
-        for text in loaded.samples[:n]:
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"][: cfg.cutoff_len]
-            out.append([(tokenizer.decode(ids, skip_special_tokens=False), True)])
-        return out
-    from .encode import encode_batch
-
-    for enc in encode_batch(template, tokenizer, loaded.samples[:n], cfg.cutoff_len, cfg.train_on_prompt):
-        if enc is None:
-            continue
-        ids = list(enc.input_ids)
-        labels = list(enc.labels)
-        out.append(_segments(tokenizer, ids, [lab != -100 for lab in labels]))
-    return out
-
-
-def _segments(tokenizer: Any, ids: list[int], trained: list[bool]) -> list[tuple[str, bool]]:
-    segs: list[tuple[str, bool]] = []
-    start = 0
-    for i in range(1, len(ids) + 1):
-        if i == len(ids) or trained[i] != trained[start]:
-            segs.append((tokenizer.decode(ids[start:i], skip_special_tokens=False), trained[start]))
-            start = i
-    return segs
-
-
 @dataclass(frozen=True)
 class SampleCount:
     """What is known about a dataset without a tokenizer: how many samples it has (token lengths unknown)."""
 
     rows: int
-
-
-def count_samples(cfg) -> tuple[Any, str]:
-    """Count the samples (no tokenizer needed) so the time estimate knows the number of steps. The note (a
-    :class:`~ft_tui.planner.messages.Msg`, English as text) says what the estimate assumes."""
-    if cfg.stage != "sft":  # pre-training text is packed into blocks: rows say nothing about steps
-        return None, Msg("no_tokenizer", cutoff=cfg.cutoff_len)
-    from .datasets import load_conversations
-
-    loaded = load_conversations(cfg)
-    rows = len(loaded.samples)
-    return SampleCount(rows=rows), Msg("no_tokenizer_counted", cutoff=cfg.cutoff_len, rows=rows)

@@ -74,7 +74,7 @@ class SetupState:
     spec_for: str | None = None  # the model_name_or_path that ``spec`` describes
     data: Any = None  # templates.stats.DataStats
     data_note: str | None = None
-    preview: list = field(default_factory=list)  # templates.stats.preview_rows output
+    preview: list = field(default_factory=list)  # templates.trainset.preview_rows output
     dataset_names: list = field(default_factory=list)  # names the dataset field can suggest
     plan: Any = None  # planner.recommend.Plan
     recommended: dict[str, Any] = field(default_factory=dict)
@@ -361,24 +361,25 @@ def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFact
     statistics need a tokenizer on disk (``spec.local_path``); without one the facts carry a note instead. Imports
     transformers for the tokenizer, so it only ever runs in a worker thread.
     """
-    from ft_tui.templates.datasets import list_datasets, resolve_dataset
+    from ft_tui.templates.datasets import list_datasets
+    from ft_tui.templates.trainset import check_dataset
 
     names = list_datasets(cfg)
     if not cfg.dataset:
         return DataFacts(note=Msg("no_dataset"), dataset_names=names)
     warnings: list[str] = []
     for name in cfg.datasets:
-        resolve_dataset(name, cfg, warnings)
+        check_dataset(name, cfg, warnings)
     local = getattr(spec, "local_path", None) if spec is not None else None
     if not local:
         # No tokenizer: still read every row (a broken line shows inline now, not as a failed run) and count the
         # samples, so the time estimate knows its steps.
-        from ft_tui.templates.stats import count_samples
+        from ft_tui.templates.trainset import count_samples
 
         counted, note = count_samples(cfg)
         return DataFacts(stats=counted, note=Msg.join([*warnings, note], "line"), dataset_names=names)
     from ft_tui.templates.registry import resolve_template
-    from ft_tui.templates.stats import compute_stats, preview_rows
+    from ft_tui.templates.trainset import compute_stats, preview_rows
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(local)

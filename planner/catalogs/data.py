@@ -36,7 +36,7 @@ CATALOG: dict[str, dict[str, str]] = {
               "({cutoff}) tokens; steps are counted from its {rows} samples",
         "zh": "统计 token 长度需要本地有模型的分词器；现按每条样本都是 cutoff_len（{cutoff}）个 token 估算；"
               "步数按其 {rows} 条样本计算"},
-    # why rows were dropped (templates.datasets)
+    # why rows were dropped (templates.readers, templates.trainset)
     "drop_empty_response": {"en": "empty response", "zh": "回复为空"},
     "drop_empty_text": {"en": "empty text", "zh": "文本为空"},
     "drop_history": {"en": "history is not a list of [query, answer] pairs",
@@ -50,7 +50,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "drop_no_label": {"en": "no trainable token", "zh": "没有可训练的 token"},
     "drop_too_long": {"en": "longer than cutoff_len={cutoff} with nothing left to train; raise cutoff_len",
                       "zh": "超过 cutoff_len={cutoff}，截断后没有可训练的部分；请调大 cutoff_len"},
-    # warnings of templates.datasets
+    # warnings of templates.datasets, readers and trainset
     "warn_entry_key": {"en": "{registry}: dataset '{name}': key '{key}' is not a dataset_info.json key and is ignored",
                        "zh": "{registry}：数据集 '{name}'：'{key}' 不是 dataset_info.json 的键，已忽略"},
     "warn_num_samples": {"en": "dataset '{name}': 'num_samples' is ignored; use max_samples in the config",

@@ -39,14 +39,14 @@ def test_baseline_trains_the_same_tokens_as_the_runner(tmp_path: Path, tokenizer
     """Same ids (no truncation here: the runner truncates turn-aware, the baseline cuts the tail); the labels
     differ only on the newline after each reply's <|im_end|> (the baseline trains it)."""
     from ft_tui.planner.config import config_from_dict
-    from ft_tui.templates import datasets, registry
+    from ft_tui.templates import registry, trainset
 
     kit, tok = tokenizer
     data_file = throughput.write_dataset(tmp_path / "data", throughput.make_conversations(12, seed=0))
     cfg = config_from_dict({"model_name_or_path": str(kit.model_dir), "dataset": "bench_conversations",
                             "dataset_dir": str(tmp_path / "data"), "cutoff_len": 2048})
     template, _ = registry.resolve_template(None, tok, str(kit.model_dir), "llama")
-    ours = datasets.prepare_datasets(cfg, tok, template).train
+    ours = trainset.prepare_datasets(cfg, tok, template).train
     theirs = [baseline.tokenize_conversation(tok, m, 2048) for m in baseline.load_conversations(str(data_file))]
     assert len(ours) == len(theirs) == 12
     newline = tok.encode("\n", add_special_tokens=False)

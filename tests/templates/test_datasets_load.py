@@ -11,7 +11,9 @@ import pytest
 import yaml
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import DataError
-from ft_tui.templates.datasets import load_conversations, pack_sequences, read_rows, resolve_dataset
+from ft_tui.templates.datasets import resolve_dataset
+from ft_tui.templates.readers import read_rows
+from ft_tui.templates.trainset import load_conversations, pack_sequences
 
 LF_DIR = Path(__file__).parent / "data" / "lf"
 
@@ -88,6 +90,22 @@ def test_ranking_is_refused_with_a_clear_message(tmp_path):
     msg = err.value.render()
     assert "preference data (DPO/RM) is not supported yet" in msg
     assert "dataset_info.json:" in msg  # file and line of the entry
+
+
+def test_the_stage_refuses_ranking_data_before_any_row_is_read(tmp_path):
+    """The registry records what an entry holds; the training stage decides (sft and pt read no pairs), also in
+    the check run before a launch, which reads no rows (a hub entry would otherwise reach the trainer)."""
+    from ft_tui.templates.trainset import check_dataset
+
+    cfg = lf_cfg(tmp_path, dataset="dpo_demo")
+    spec = resolve_dataset("dpo_demo", cfg)
+    assert spec.ranking and spec.data_kind == "ranking" and spec.line is not None
+    for stage in ("sft", "pt"):
+        with pytest.raises(DataError) as err:
+            check_dataset("dpo_demo", cfg.replace(stage=stage))
+        assert "preference data (DPO/RM) is not supported yet" in err.value.render()
+        assert f"dataset_info.json:{spec.line}" in err.value.render()
+    assert check_dataset("alpaca_demo", cfg).data_kind == "plain"
 
 
 def test_hub_dataset_offline_says_so(tmp_path, monkeypatch):

@@ -34,7 +34,7 @@ def col(ds, name):
 
 
 def prepare(cfg, tokenizer, template):
-    from ft_tui.templates.datasets import prepare_datasets
+    from ft_tui.templates.trainset import prepare_datasets
 
     return prepare_datasets(cfg, tokenizer, template)
 
@@ -49,7 +49,7 @@ def test_sft_rows_become_masked_token_sequences(tmp_path, tokenizer, template):
     row = out.train[0]
     assert len(row["input_ids"]) == len(row["labels"]) == row["length"]
     assert row["labels"][0] == IGNORE and any(x != IGNORE for x in row["labels"])  # prompt masked, reply trained
-    from ft_tui.templates.datasets import load_conversations
+    from ft_tui.templates.trainset import load_conversations
 
     direct = encode_messages(template, tokenizer, load_conversations(cfg).samples[0], 256, False)
     assert row["input_ids"] == list(direct.input_ids) and row["labels"] == list(direct.labels)
@@ -92,6 +92,33 @@ def test_pretraining_packs_texts_into_cutoff_blocks(tmp_path, tokenizer, templat
     assert flat.count(tokenizer.eos_token_id) >= len(texts) - 1  # texts are joined with eos
     assert out.stats.packed and out.stats.train_sequences == n_tokens // 16 and out.stats.max_seq_len == 16
     assert out.stats.rows == len(texts) and out.stats.total_tokens == 16 * (n_tokens // 16)
+
+
+def test_pretraining_blocks_are_bos_text_eos_cut_exactly(tmp_path, make_tokenizer):
+    """Stage pt through the path the trainer takes: bos + text + eos per text (bos only when the tokenizer has
+    one), concatenated and cut into cutoff_len blocks, the remainder dropped with a warning; text shorter than one
+    block is kept as one short block (with a warning) rather than leaving nothing to train."""
+    texts = ["Hello there.", "The quick brown fox.", "Paris is the capital of France."]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    tok = make_tokenizer(bos="<s>", eos="</s>")
+    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    flat = [x for seq in ids for x in [tok.bos_token_id, *seq, tok.eos_token_id]]
+    cfg = make_cfg(tmp_path, dataset="texts.txt", stage="pt", cutoff_len=5)
+    out = prepare(cfg, tok, None)
+    blocks = col(out.train, "input_ids")
+    assert blocks == [flat[i:i + 5] for i in range(0, len(flat) - 4, 5)] and len(blocks) == len(flat) // 5
+    assert col(out.train, "labels") == blocks
+    assert out.stats.rows == 3 and out.stats.total_tokens == 5 * (len(flat) // 5)
+    if len(flat) % 5:
+        assert f"the last {len(flat) % 5} tokens (less than one block) are dropped" in out.stats.warnings
+    one = prepare(cfg.replace(cutoff_len=10_000), tok, None)
+    assert col(one.train, "input_ids") == [flat]
+    assert (f"all text is {len(flat)} tokens, less than one cutoff_len=10000 block; training on one shorter block"
+            in one.stats.warnings)
+    no_bos = make_tokenizer(bos=None, eos="</s>")
+    plain = col(prepare(cfg.replace(cutoff_len=4), no_bos, None).train, "input_ids")
+    assert plain and all(len(b) == 4 for b in plain)
+    assert no_bos.convert_tokens_to_ids("<s>") not in [x for b in plain for x in b]
 
 
 def test_sft_packing_fits_cutoff_and_keeps_every_token(tmp_path, tokenizer, template):
@@ -137,8 +164,8 @@ def test_rows_with_nothing_left_after_truncation_are_counted_and_explained(tmp_p
 
 
 def test_truncation_is_counted_from_full_lengths(tmp_path, tokenizer, template):
-    from ft_tui.templates.datasets import load_conversations
     from ft_tui.templates.encode import encode_messages
+    from ft_tui.templates.trainset import load_conversations
 
     cfg = make_cfg(tmp_path, dataset="alpaca_full,sharegpt_demo,alpaca_demo", cutoff_len=40)
     out = prepare(cfg, tokenizer, template)

@@ -13,7 +13,6 @@ from ft_tui.templates.encode import (
     _assemble,
     encode_batch,
     encode_messages,
-    encode_pretrain_texts,
     render_text,
 )
 from ft_tui.templates.registry import get_template, list_templates, resolve_template
@@ -303,19 +302,6 @@ def test_batch_is_fast(family_tokenizer):
     elapsed = time.perf_counter() - start
     assert all(e is not None for e in out)
     assert elapsed < 10, f"10k rows took {elapsed:.1f}s (a per-row tokenizer call would be about 10x slower)"
-
-
-def test_pretrain_blocks(family_tokenizer):
-    tok = family_tokenizer("llama2")
-    texts = ["Hello there.", "The quick brown fox.", "Paris is the capital of France."]
-    ids = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
-    flat = [x for seq in ids for x in [tok.bos_token_id, *seq, tok.eos_token_id]]
-    blocks = encode_pretrain_texts(tok, texts, 5)
-    assert blocks == [flat[i:i + 5] for i in range(0, len(flat) - 4, 5)]
-    assert all(len(b) == 5 for b in blocks) and len(blocks) == len(flat) // 5
-    assert encode_pretrain_texts(tok, texts, 10_000) == []
-    no_bos = encode_pretrain_texts(tok, texts, 3, add_bos=False)
-    assert tok.bos_token_id not in [x for b in no_bos for x in b]
 
 
 # ------------------------------------------------------------------------------------------------ demo tokenizer

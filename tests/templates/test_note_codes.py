@@ -14,8 +14,8 @@ from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import ConfigError, DataError
 from ft_tui.planner.messages import Msg, render
 from ft_tui.templates import registry, stats
-from ft_tui.templates.datasets import load_conversations
-from ft_tui.templates.stats import DataStats, compute_stats, format_stats
+from ft_tui.templates.stats import DataStats, format_stats
+from ft_tui.templates.trainset import compute_stats, load_conversations
 
 ENGLISH = re.compile(r"\b(the|is|not|in|and|or|must|cannot|does|with|has|no|was|were|are|dataset|rows?)\b")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from ft_tui.planner.config import load_config
-from ft_tui.templates.stats import DataStats, compute_stats, format_stats, percentile, preview_rows
+from ft_tui.templates.stats import DataStats, format_stats, percentile
+from ft_tui.templates.trainset import compute_stats, preview_rows
 
 LF_DIR = Path(__file__).parent / "data" / "lf"
 
@@ -63,8 +64,8 @@ def test_format_stats_mentions_the_numbers_a_user_checks(tmp_path, tokenizer, te
 
 
 def test_preview_segments_rebuild_the_templated_text(tmp_path, tokenizer, template):
-    from ft_tui.templates.datasets import load_conversations
     from ft_tui.templates.encode import encode_messages
+    from ft_tui.templates.trainset import load_conversations
 
     cfg = make_cfg(tmp_path, dataset="alpaca_demo", dataset_dir=str(LF_DIR), cutoff_len=256)
     rows = preview_rows(cfg, tokenizer, template, n=3)

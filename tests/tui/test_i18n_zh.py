@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from ft_tui.planner.messages import Msg, render
 from ft_tui.templates import registry
-from ft_tui.templates.stats import DataStats, count_samples, format_stats
+from ft_tui.templates.stats import DataStats, format_stats
+from ft_tui.templates.trainset import count_samples
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
 from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, status_message, worker_name
