@@ -153,6 +153,12 @@ def render_plan(plan) -> str:
               f"{setup.seq_len} tokens):"]
     lines += render_breakdown(plan.estimate)
     lines += ["", render_time(plan.time)]
+    model = plan.model or {}
+    if model.get("catalog_id"):
+        note = f"; {model['catalog_note']}" if model.get("catalog_note") else ""
+        lines.append(f"Model facts: built-in catalog entry {model['catalog_id']}{note}")
+    if plan.history_text:
+        lines.append(str(plan.history_text)[:1].upper() + str(plan.history_text)[1:])
     return "\n".join(lines)
 
 
@@ -169,8 +175,11 @@ def render_estimate(path: str, cfg, est: MemoryEstimate, t: TimeEstimate | None,
 # Commands
 # ----------------------------------------------------------------------------------------------------------------
 
-def cmd_plan(args) -> int:
-    """`ft-tui plan [CONFIG] [--model M] [--dataset D] [--gpu G] [--gpus N] [--set k=v] [--json] [-o OUT.yaml]`."""
+def cmd_plan(args, history=None) -> int:
+    """`ft-tui plan [CONFIG] [--model M] [--dataset D] [--gpu G] [--gpus N] [--set k=v] [--json] [-o OUT.yaml]`.
+
+    ``history``: this machine's finished runs (``ft_tui.runner.history.past_runs``, which ``ft-tui plan`` passes
+    in; the planner does not read the run index itself)."""
     from .recommend import make_plan
 
     cfg = _build_config(getattr(args, "config", None), args)
@@ -179,7 +188,7 @@ def cmd_plan(args) -> int:
     data, note = load_data_stats(cfg, spec)
     if note:
         _warn(note)
-    plan = make_plan(cfg, hw, spec, data)
+    plan = make_plan(cfg, hw, spec, data, history=history)
     if getattr(args, "output", None):
         try:
             save_config(plan.config, args.output)

@@ -99,6 +99,7 @@ class TrainConfig:
     seed: int = _f(42, "training", "int", minimum=0)
     target_effective_batch: int = _f(16, "training", "int", minimum=1)  # ft-tui: planner's target
     memory_margin: float = _f(0.10, "training", "float", minimum=0, maximum=0.9)  # ft-tui: planner's headroom
+    use_run_history: bool = _f(True, "training", "bool")  # ft-tui: widen the margin as past runs here measured
 
     # LoRA
     lora_rank: int = _f(8, "lora", "int", minimum=1, maximum=4096)

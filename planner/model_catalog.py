@@ -39,6 +39,7 @@ def _catalog() -> tuple[list[dict], dict[str, tuple[dict, str]]]:
     by_id: dict[str, dict] = {}
     for raw in data["models"]:
         entry = dict(raw)
+        entry["raw_config"] = dict(entry.get("config") or {})  # the entry's own keys, before `like` fills in
         config = dict(by_id[entry["like"]]["config"]) if entry.get("like") else {}
         config.update(entry.get("config") or {})
         entry["config"] = config
@@ -71,18 +72,74 @@ def _catalog_lookup(name: str) -> tuple[dict, str] | None:
     return index.get(key) or index.get(key.split("/")[-1])
 
 
-def close_catalog_matches(name: str, n: int = 5) -> list[str]:
-    """Catalog ids whose id or alias resembles ``name``."""
-    _, index = _catalog()
+# A size in a model name: 7b, 0.6b, 135m, 8x7b (an MoE's "-a3b" active size comes after it).
+_SIZE_RE = re.compile(r"(?<![a-z0-9.])(?:\d+x)?\d+(?:\.\d+)?[bm](?=$|[-_.])")
+
+
+def name_family(bare: str) -> tuple[str, str]:
+    """(family, size) of a bare model name: ``qwen3-4b-instruct-2507`` -> ("qwen3", "4b"),
+    ``meta-llama-3.1-8b`` -> ("metallama3.1", "8b"), ``phi-4-mini-instruct`` -> ("phi4", "")."""
+    m = _SIZE_RE.search(bare)
+    if m:
+        head, size = bare[: m.start()], m.group(0)
+    else:
+        head, size = "-".join(bare.split("-")[:2]), ""
+    return re.sub(r"[^a-z0-9.]", "", head).strip("."), size
+
+
+def _same_family(a: str, b: str) -> bool:
+    return bool(a and b) and (a == b or a.endswith(b) or b.endswith(a))
+
+
+def rank_close_names(name: str, candidates: list[str], n: int = 5) -> list[str]:
+    """The ``n`` candidate names most like ``name``: the same family first (``qwen3`` for Qwen3-4B-Instruct-2507),
+    within it the same size first, then by name similarity; other families only when their name is close
+    (difflib ratio >= 0.6) or contains ``name``. Candidates are bare lower-case names."""
     bare = _norm(name).split("/")[-1]
-    keys = difflib.get_close_matches(bare, [k for k in index if "/" not in k], n=n * 3, cutoff=0.6)
-    keys += [k for k in index if "/" not in k and bare and bare in k]
+    family, size = name_family(bare)
+    scored = []
+    for cand in candidates:
+        fam, sz = name_family(cand)
+        ratio = difflib.SequenceMatcher(None, bare, cand).ratio()
+        same = _same_family(family, fam)
+        if same or ratio >= 0.6 or (bare and bare in cand):
+            scored.append(((same, same and bool(size) and size == sz, ratio), cand))
+    scored.sort(key=lambda item: item[0], reverse=True)
+    return [cand for _, cand in scored[:n]]
+
+
+def close_catalog_matches(name: str, n: int = 5) -> list[str]:
+    """Catalog ids whose id or alias resembles ``name``, the same model family first (see
+    :func:`rank_close_names`)."""
+    _, index = _catalog()
+    keys = rank_close_names(name, [k for k in index if "/" not in k], n=len(index))
     out: list[str] = []
     for key in keys:
         cid = index[key][0]["id"]
         if cid not in out:
             out.append(cid)
     return out[:n]
+
+
+_SHAPE_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
+               "intermediate_size", "vocab_size", "tie_word_embeddings", "moe_intermediate_size", "num_experts",
+               "num_experts_per_tok", "num_local_experts", "model_type")
+
+
+def catalog_note(entry: dict, spelled: str) -> str | None:
+    """What the plan says about a catalog hit: an alias has the same shapes as its entry; a variant (``like:``)
+    says what it shares and what differs (its ``reason``, else derived from the keys it overrides)."""
+    if _norm(spelled) != _norm(entry["id"]) and _norm(spelled) != _norm(entry["id"]).split("/")[-1]:
+        return f"same shapes as {entry['id']}"
+    if entry.get("reason"):
+        return " ".join(str(entry["reason"]).split())
+    like = entry.get("like")
+    if not like:
+        return None
+    changed = [k for k in _SHAPE_KEYS if k in (entry.get("raw_config") or {})]
+    if changed:
+        return f"{like}'s config.json with other {', '.join(changed)}"
+    return f"same shapes as {like}"
 
 
 def spec_from_catalog(name: str) -> ModelSpec | None:
@@ -95,7 +152,7 @@ def spec_from_catalog(name: str) -> ModelSpec | None:
     hit = _catalog_lookup(lookup_name)
     if hit is None:
         return None
-    entry, _ = hit
+    entry, spelled = hit
     spec = spec_from_config(copy.deepcopy(entry["config"]), name=name, source="catalog",
                             where=f"{CATALOG_PATH} ({entry['id']})")
     by_name = instruct_from_name(lookup_name)
@@ -104,4 +161,6 @@ def spec_from_catalog(name: str) -> ModelSpec | None:
     spec.published_params = entry.get("published_params")
     spec.extra_params = int(entry.get("extra_params") or 0)
     spec.quantized_checkpoint = quant
+    spec.catalog_note = catalog_note(entry, spelled)
+    spec.catalog_source = " ".join(str(entry["source"]).split()) if entry.get("source") else None
     return spec

@@ -37,9 +37,11 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "mixtral": {"bias": "none", "norms": 2, "qk_norm": False, "fused": False, "moe": "mixtral", "tie": False},
     "qwen2_moe": {"bias": "qkv_config", "norms": 2, "qk_norm": False, "fused": False, "moe": "qwen", "tie": False},
     "qwen3_moe": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "qwen", "tie": False},
+    # Qwen3-VL's text decoder is Qwen3's (per-head q/k norms; multimodal RoPE changes no parameter)
+    "qwen3_vl_text": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "", "tie": False},
 }
 # Multimodal wrappers whose text decoder is one of the families above (config.json nests it under text_config).
-_TEXT_WRAPPERS = {"gemma3": "gemma3_text"}
+_TEXT_WRAPPERS = {"gemma3": "gemma3_text", "qwen3_vl": "qwen3_vl_text"}
 
 # config.json spellings of the same quantity in older or non-Llama configs.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -106,6 +108,8 @@ class ModelSpec:
     catalog_id: str | None = None            # the catalog entry that matched, when source == "catalog"
     published_params: int | None = None      # the model card's total, for catalog entries
     extra_params: int = 0                    # vision tower + projector of multimodal wrappers (catalog only)
+    catalog_note: str | None = None          # for a catalog alias or variant: "same shapes as <id>; ..."
+    catalog_source: str | None = None        # where the catalog entry's facts were checked
     trust_remote_code: bool = False
     param_method: str = "formula"
     raw_config: dict | None = field(default=None, repr=False, compare=False)
@@ -114,6 +118,16 @@ class ModelSpec:
     def is_moe(self) -> bool:
         """True when some decoder layers route tokens to experts."""
         return self.num_experts > 0
+
+
+def model_facts(spec: ModelSpec) -> dict[str, Any]:
+    """Where the planner's facts about the model came from, for ``plan --json`` and plan.json."""
+    facts: dict[str, Any] = {"name": spec.name, "model_type": spec.model_type, "source": spec.source}
+    if spec.catalog_id:
+        facts.update(catalog_id=spec.catalog_id, catalog_note=spec.catalog_note, catalog_source=spec.catalog_source)
+    if spec.local_path:
+        facts["local_path"] = spec.local_path
+    return facts
 
 
 # ------------------------------------------------------------------------------------------------------------------

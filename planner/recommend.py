@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .errors import NothingFits
+from .history import history_note, widened_margin
 from .memory import (
     GIB,
     MemoryEstimate,
@@ -36,6 +37,7 @@ from .memory import (
     setup_from_config,
 )
 from .messages import Msg
+from .model_spec import model_facts
 from .timing import TimeEstimate, estimate_time
 
 if TYPE_CHECKING:
@@ -63,6 +65,9 @@ class Plan:
     time: TimeEstimate | None = None
     strategy: str = "single"
     warnings: list[str] = field(default_factory=list)
+    model: dict[str, Any] | None = None       # where the model's facts came from (model_spec.model_facts)
+    history: dict[str, Any] | None = None     # past runs on this GPU and model family (history.HistoryNote)
+    history_text: Any = None                  # its one-line note (a coded text)
 
     def to_dict(self) -> dict[str, Any]:
         """DESIGN.md's ``plan --json``: config, estimate, reasons, hardware (+ time, strategy, user_keys)."""
@@ -76,6 +81,8 @@ class Plan:
             "strategy": self.strategy,
             "user_keys": list(self.user_keys),
             "warnings": list(self.warnings),
+            "model": self.model,
+            "history": self.history,
         }
 
 
@@ -356,13 +363,16 @@ def _cpu_plan(cfg, spec, counts, hw, data) -> Plan:
     setup = setup_from_config(cfg2, None, data, n_gpus=1, strategy="single", include_context=False)
     est = estimate_setup(spec, counts, setup, None)
     return Plan(config=cfg2, estimate=est, reasons=reasons, user_keys=sorted(cfg.explicit), hardware=hw,
-                time=None, strategy="single")
+                time=None, strategy="single", model=model_facts(spec))
 
 
-def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
+def make_plan(cfg, hw, spec=None, data=None, *, counts=None, history=None) -> Plan:
     """Recommend a config for ``cfg`` on hardware ``hw`` (a HardwareTarget) and model ``spec``.
 
     Keys in ``cfg.explicit`` are kept and marked "set by you". Raises :class:`NothingFits` when no candidate fits.
+    ``history`` is this machine's finished runs (:class:`~.history.PastRun`, read by the runner): when those of the
+    same GPU and model family measured more than planned, the memory margin widens by that much
+    (``use_run_history: false`` keeps it as configured; the note says so either way).
     """
     from .params import count_params
 
@@ -384,7 +394,9 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
     cfg1 = cfg.replace(**changes) if changes else cfg
 
     n = max(1, int(hw.count or 1))
-    budget = budget_for(hw, cfg.memory_margin)
+    note = history_note(history or (), hw.name, spec.model_type)
+    margin = widened_margin(cfg.memory_margin, note) if cfg.use_run_history else cfg.memory_margin
+    budget = budget_for(hw, margin)
     searcher = _Searcher(cfg1, spec, counts, budget)
     base = setup_from_config(cfg1, hw, data, n_gpus=n)
     choice = _search(searcher, base, n)
@@ -398,11 +410,11 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
         lean = searcher.estimate(_lean(base, cfg1, quant_bits=quant))
         message = Msg(
             "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=f"{lean.peak_bytes / GIB:.1f}",
-            budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{cfg.memory_margin:.0%}",
+            budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{margin:.0%}",
             hints=Msg.join(hints, "semicolon"))
         why = _unquantized_experts_note(counts, base, quant)
         raise NothingFits(Msg.join([message, why], "space") if why else message)
-    final = _apply_choice(cfg1, choice, n, reasons)
+    final = _apply_choice(cfg1, choice, n, reasons, margin)
     _mark_user(cfg, reasons)
     from .memory import estimate_memory
 
@@ -411,10 +423,12 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None) -> Plan:
         raise AssertionError("planner chose a setup its own estimate rejects")
     time = estimate_time(final, spec, counts, choice.setup, hw, est.trainable_params, data)
     return Plan(config=final, estimate=est, reasons=reasons, user_keys=sorted(cfg.explicit), hardware=hw,
-                time=time, strategy=choice.setup.strategy, warnings=list(cfg.warnings))
+                time=time, strategy=choice.setup.strategy, warnings=list(cfg.warnings), model=model_facts(spec),
+                history=note.to_dict(cfg.memory_margin, enabled=cfg.use_run_history) if note else None,
+                history_text=note.text(cfg.memory_margin, enabled=cfg.use_run_history) if note else None)
 
 
-def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
+def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str], margin: float):
     s, user = choice.setup, cfg.explicit
     changes: dict[str, Any] = {}
     if "quantization_bit" not in user and cfg.finetuning_type == "lora":
@@ -429,7 +443,7 @@ def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str]):
         changes["per_device_train_batch_size"] = s.batch
         capped = s.batch * 2 * n > cfg.target_effective_batch
         reasons["per_device_train_batch_size"] = Msg(
-            "batch_fit_capped" if capped else "batch_fit", batch=s.batch, margin=f"{cfg.memory_margin:.0%}",
+            "batch_fit_capped" if capped else "batch_fit", batch=s.batch, margin=f"{margin:.0%}",
             target=cfg.target_effective_batch)
     if "disable_gradient_checkpointing" not in user:
         changes["disable_gradient_checkpointing"] = not s.grad_ckpt

@@ -62,6 +62,38 @@ def gpu_memory() -> dict[str, float] | None:
             "gpu_mem_allocated_gib": round(torch.cuda.max_memory_allocated() / GIB, 3)}
 
 
+def device_memory() -> dict[str, Any] | None:
+    """What this process's GPU measured so far: torch's peak allocated and reserved memory and the device total,
+    in GiB, with the device name (None without CUDA). A thin call to torch.cuda; tests replace it.
+
+    The peaks are since the last ``torch.cuda.reset_peak_memory_stats`` (the OOM back-off resets them, so they
+    belong to the attempt that finished)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    index = torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
+    return {"device": str(props.name), "max_allocated_gib": round(torch.cuda.max_memory_allocated(index) / GIB, 3),
+            "max_reserved_gib": round(torch.cuda.max_memory_reserved(index) / GIB, 3),
+            "total_gib": round(props.total_memory / GIB, 3)}
+
+
+def measured_memory(rank: int = 0) -> list[dict[str, Any]] | None:
+    """:func:`device_memory` of every rank, rank 0 first (a collective in a multi-process run: every rank calls
+    it at the same point); None when no rank has a GPU (a CPU run records nothing, never zeros)."""
+    mine = device_memory()
+    mine = None if mine is None else {"rank": rank, **mine}
+    rows: list[Any] = [mine]
+    if _distributed():
+        import torch.distributed as dist
+
+        rows = [None] * dist.get_world_size()
+        dist.all_gather_object(rows, mine)
+    rows = sorted((r for r in rows if isinstance(r, dict)), key=lambda r: r.get("rank", 0))
+    return rows or None
+
+
 def _distributed() -> bool:
     import torch.distributed as dist
 

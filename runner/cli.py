@@ -136,7 +136,9 @@ def plan_run(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None,
     no_gpu = getattr(hw, "source", None) == "none"
     try:
         spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
-        plan = make_plan(cfg, hw, spec, data=data)
+        from .history import past_runs
+
+        plan = make_plan(cfg, hw, spec, data=data, history=past_runs())
     except InputError as exc:
         if not no_gpu:
             raise
@@ -394,7 +396,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """List the runs in the index (any directory), oldest first; --json prints a JSON array."""
     summaries = [summarize(r) for r in indexed_runs()]
     if getattr(args, "json", False):
-        print(json.dumps([s.to_dict() for s in summaries], indent=1, default=str))
+        from .history import memory_comparison
+
+        rows = [{**s.to_dict(), "memory": memory_comparison(s.planned, s.measured)} for s in summaries]
+        print(json.dumps(rows, indent=1, default=str))
         return 0
     if not summaries:
         print("no runs yet: start one with `ft-tui train CONFIG` or `ft-tui demo`")

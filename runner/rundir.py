@@ -399,6 +399,8 @@ class RunSummary:
     started: float | None = None
     ended: float | None = None
     eta_s: float | None = None
+    planned: dict[str, Any] | None = None         # the end event's memory record (runner/history.py): the plan's
+    measured: list[dict[str, Any]] | None = None  # peak, and each rank's GPU measurement (None on a CPU run)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -412,6 +414,7 @@ def summarize(run: RunDir) -> RunSummary:
     state = run.read_state()
     events = run.events()
     step, total, loss, eta = 0, state.get("total_steps"), None, None
+    planned = measured = None
     for ev in events:
         t = ev.get("type")
         if t == "start":
@@ -425,11 +428,14 @@ def summarize(run: RunDir) -> RunSummary:
         elif t == "end":
             step = ev.get("step", step) or step
             total = ev.get("total_steps", total)
+            planned = ev.get("planned") if isinstance(ev.get("planned"), dict) else None
+            measured = ev.get("measured") if isinstance(ev.get("measured"), list) else None
     status = run.status(events)
     return RunSummary(
         id=run.id, path=str(run.path), status=status, model=state.get("model"), method=state.get("method"),
         step=step, total_steps=total, loss=loss, started=state.get("started") or state.get("created"),
-        ended=state.get("ended"), eta_s=eta if status in LIVE_STATUSES else None,
+        ended=state.get("ended"), eta_s=eta if status in LIVE_STATUSES else None, planned=planned,
+        measured=measured,
     )
 
 

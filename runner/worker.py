@@ -392,7 +392,8 @@ def run_training(ctx: Context) -> int:
 
     begin_phase(ctx, "data")
     tokenizer = load_tokenizer(cfg)
-    data, template, reason = prepare_data(cfg, tokenizer, _model_type(cfg))
+    model_type = _model_type(cfg)
+    data, template, reason = prepare_data(cfg, tokenizer, model_type)
     stop_point(ctx, "data")
     from ft_tui.templates.registry import template_warnings
 
@@ -412,17 +413,28 @@ def run_training(ctx: Context) -> int:
 
     trainer, result, cfg = _train_with_backoff(cfg, ctx, tokenizer, data, callback, resume_from)
     step = trainer.state.global_step
+    memory = _memory_fields(ctx, model_type)
     if callback.stopped_at is not None:
-        return _end_stopped(ctx, step=step, loss=callback.last_log.get("loss"))
+        return _end_stopped(ctx, step=step, loss=callback.last_log.get("loss"), memory=memory)
     out = save_final(cfg, ctx, trainer, tokenizer, template, reason)
     metrics = dict(callback.final_metrics)
     if result is not None and getattr(result, "training_loss", None) is not None:
         metrics.setdefault("train_loss", round(float(result.training_loss), 6))
     _finishing(ctx)
     ctx.events.emit("end", status="completed", step=step, total_steps=trainer.state.max_steps,
-                    loss=callback.last_log.get("loss"), metrics=metrics, output=str(out))
+                    loss=callback.last_log.get("loss"), metrics=metrics, output=str(out), **memory)
     ctx.state(status="completed", exit_code=EXIT_OK, ended=time.time(), step=step, output=str(out))
     return EXIT_OK
+
+
+def _memory_fields(ctx: Context, model_type: str) -> dict[str, Any]:
+    """The end event's memory record: the plan's prediction, each rank's GPU measurement (None on a CPU run) and
+    the model family (``runner/history.py``). Every rank calls it after training: the measurement is gathered."""
+    from .callbacks import measured_memory
+    from .history import run_planned_memory
+
+    measured = measured_memory(ctx.rank)
+    return {"planned": run_planned_memory(ctx.run), "measured": measured, "model_type": model_type or None}
 
 
 def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: Any, callback: Any,
@@ -534,7 +546,8 @@ def _finishing(ctx: Context) -> None:
         ctx.stop.interrupt_on_repeat = False
 
 
-def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBeforeTraining | None = None) -> int:
+def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBeforeTraining | None = None,
+                 memory: dict[str, Any] | None = None) -> int:
     """Write the ``end`` event (status stopped) and state for a graceful stop; ``early`` for a stop outside the
     training loop.
 
@@ -551,7 +564,7 @@ def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBef
         fields["message"] = (f"stopped by {ctx.stop.signal_name} {when} (after {PHASES[early.phase]}); "
                              "no new checkpoint was saved")
     ctx.events.emit("end", status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
-                    reason=ctx.stop.signal_name, loss=loss, **fields)
+                    reason=ctx.stop.signal_name, loss=loss, **fields, **(memory or {}))
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time(), step=step)
     return EXIT_OK
 

@@ -157,7 +157,9 @@ def make_app(config_path: str | Path | None = None, gpu: str = "auto", gpus: int
     report = probe() if gpu.lower() == "auto" else None
     hardware = resolve_hardware(gpu, gpus, report=report)
     used = report.gpus[: hardware.count] if report is not None else []
-    state = SetupState.from_config(cfg, hardware, gpus=used)
+    from ft_tui.runner.history import past_runs
+
+    state = SetupState.from_config(cfg, hardware, gpus=used, history=past_runs())
     return FtTuiApp(state=state, runner=runner, lang=lang or default_language(), keymap=K.load_keymap())
 
 

@@ -24,7 +24,7 @@ HANDLERS = {
     "tui": "ft_tui.tui.app:run_from_cli",
     "demo": "ft_tui.tui.cli:cmd_demo",
     "gpus": "ft_tui.planner.gpus_cli:cmd_gpus",
-    "plan": "ft_tui.planner.cli:cmd_plan",
+    "plan": "ft_tui.runner.history:cmd_plan",
     "estimate": "ft_tui.planner.cli:cmd_estimate",
     "train": "ft_tui.runner.cli:cmd_train",
     "runs": "ft_tui.runner.cli:cmd_runs",

@@ -89,13 +89,16 @@ class SetupState:
     template_reason: str | None = None
     load_warnings: tuple = ()  # LLaMA-Factory keys with no effect here, from the loaded file
     gpus: list = field(default_factory=list)  # planner.gpu_probe.GpuInfo of this machine, when probed
+    history: list = field(default_factory=list)  # planner.history.PastRun: this machine's finished runs
 
     # -- construction ------------------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, config: TrainConfig, hardware: Any, gpus: list | None = None) -> SetupState:
+    def from_config(cls, config: TrainConfig, hardware: Any, gpus: list | None = None,
+                    history: list | None = None) -> SetupState:
         """A state showing ``config``; its explicit keys count as set by the user. ``gpus`` lists the probed
-        GPUs (with free and total memory) when the target is this machine."""
-        state = cls(config=config, hardware=hardware, gpus=list(gpus or []))
+        GPUs (with free and total memory) when the target is this machine; ``history`` this machine's finished
+        runs (``runner.history.past_runs``), which the plan compares with its own predictions."""
+        state = cls(config=config, hardware=hardware, gpus=list(gpus or []), history=list(history or []))
         state._adopt(config)
         return state
 
@@ -236,7 +239,7 @@ class SetupState:
 
         cfg = self._with_explicit(self.config, self.user_keys)
         try:
-            plan = make_plan(cfg, self.hardware, self.spec, self.data, counts=self.counts)
+            plan = make_plan(cfg, self.hardware, self.spec, self.data, counts=self.counts, history=self.history)
         except NothingFits as exc:
             self.plan, self.plan_error = None, exc.args[0] if exc.args else str(exc)  # coded: renders in zh
             self.reasons = {}
@@ -258,7 +261,7 @@ class SetupState:
 
         free = self._with_explicit(cfg, self.user_keys - set(PLANNED_KEYS))
         try:
-            plan = make_plan(free, self.hardware, self.spec, self.data, counts=self.counts)
+            plan = make_plan(free, self.hardware, self.spec, self.data, counts=self.counts, history=self.history)
         except NothingFits:
             return {}
         return {k: getattr(plan.config, k) for k in PLANNED_KEYS}

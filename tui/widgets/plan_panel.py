@@ -92,6 +92,9 @@ def memory_lines(state: SetupState, width: int = 20, lang: str = "en") -> Text:
         out.append(f"  {_pad(name, 12)} {bar(value, scale, width // 2)} {gib(value):>9}\n")
     phase = label_or(lang, f"phase_{est.phase}", est.phase)
     out.append("  " + label(lang, "plan_peak_during", phase=phase) + "\n", style="dim")
+    note = getattr(state.plan, "history_text", None)
+    if note:
+        out.append("  " + render(note, lang) + "\n", style="italic")
     return out
 
 
