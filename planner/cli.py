@@ -58,33 +58,6 @@ def _hardware(args):
     return resolve_hardware(getattr(args, "gpu", "auto") or "auto", getattr(args, "gpus", None))
 
 
-def load_data_stats(cfg, spec) -> tuple[Any, str | None]:
-    """Dataset statistics when they are cheap to get: a dataset is named and the model's tokenizer is local.
-
-    Returns (stats or None, note). A dataset that does not exist or cannot be parsed is bad input (raised); a
-    tokenizer that is not local means the estimate goes on without statistics, and the note says so.
-    """
-    if not cfg.dataset:
-        return None, None
-    local = getattr(spec, "local_path", None)
-    if not local:
-        from ft_tui.templates.trainset import count_samples
-
-        return count_samples(cfg)
-    try:
-        from ft_tui.templates.registry import resolve_template
-        from ft_tui.templates.trainset import compute_stats
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(local)
-        template, _ = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path, spec.model_type)
-        return compute_stats(cfg, tokenizer, template), None
-    except InputError:
-        raise
-    except (OSError, ValueError, ImportError) as exc:
-        return None, f"could not read the dataset cheaply ({exc}); estimated without statistics"
-
-
 def _strategy_for(cfg, spec, hw, data, counts) -> str:
     """How a multi-GPU run would be launched: DDP when it fits one GPU, else FSDP."""
     n = max(1, int(getattr(hw, "count", 1) or 1))
@@ -180,12 +153,15 @@ def cmd_plan(args, history=None) -> int:
 
     ``history``: this machine's finished runs (``ft_tui.runner.history.past_runs``, which ``ft-tui plan`` passes
     in; the planner does not read the run index itself)."""
+    from ft_tui.templates.planning import planning_data
+
     from .recommend import make_plan
 
     cfg = _build_config(getattr(args, "config", None), args)
     hw = _hardware(args)
     spec = _inspect(cfg)
-    data, note = load_data_stats(cfg, spec)
+    found = planning_data(cfg, spec)
+    data, note = found.stats, found.note
     if note:
         _warn(note)
     plan = make_plan(cfg, hw, spec, data, history=history)
@@ -207,6 +183,8 @@ def cmd_plan(args, history=None) -> int:
 
 def cmd_estimate(args) -> int:
     """`ft-tui estimate CONFIG... [--gpu G] [--gpus N] [--set k=v] [--json]`: the configs' own values, no re-plan."""
+    from ft_tui.templates.planning import planning_data
+
     from .params import count_params
     from .recommend import check_lora_targets
 
@@ -216,7 +194,8 @@ def cmd_estimate(args) -> int:
         spec = _inspect(cfg)
         counts = count_params(spec)
         check_lora_targets(cfg, spec)
-        data, note = load_data_stats(cfg, spec)
+        found = planning_data(cfg, spec)
+        data, note = found.stats, found.note
         if note:
             _warn(f"{path}: {note}")
         strategy = _strategy_for(cfg, spec, hw, data, counts)

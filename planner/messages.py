@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 #: The catalog's areas, one module each under ``ft_tui.planner.catalogs``.
-AREAS = ("common", "config", "reasons", "models", "fit", "planner", "data", "tui", "history")
+AREAS = ("common", "config", "reasons", "models", "fit", "planner", "data", "runner", "tui", "history")
 
 #: Join codes: a message that joins several texts (``Msg.join``); the code's template is the separator.
 JOIN_PREFIX = "join_"

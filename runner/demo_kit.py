@@ -8,6 +8,7 @@ package and load it through the same `from_pretrained` path a real model takes.
   with ``save_pretrained`` together with a chat template (ChatML unless one is given).
 - :func:`build_demo_model` saves a randomly initialised ``LlamaForCausalLM`` (safetensors) sized by name.
 - :func:`build_demo_kit` builds both once into the user's cache directory and reuses them afterwards.
+- :data:`DEMO_SETTINGS` / :func:`write_demo_config`: the config `ft-tui demo` (TUI and ``--headless``) trains.
 
 Both builders are deterministic: the same arguments give byte-identical ``tokenizer.json`` and identical tensors.
 
@@ -354,3 +355,31 @@ def load_demo_kit(kit: DemoKit) -> tuple[Any, Any]:
     with _quiet_progress():
         model = AutoModelForCausalLM.from_pretrained(str(kit.model_dir))
     return model, tokenizer
+
+
+#: Tuned so the tiny demo model trains end to end on a laptop CPU in well under a minute with a loss that clearly
+#: goes down (measured: 6.9 -> 4.9 over 60 steps, batch 8). The demo model is randomly initialised, and its frozen
+#: lm_head (init std 0.02) caps how far the logits can move, so adapters on the attention/MLP layers alone bring
+#: the loss down by ~2%; the demo therefore also puts an adapter on lm_head. Every key the planner would choose is
+#: set, so a GPU box runs the same thing.
+DEMO_SETTINGS: dict[str, Any] = {
+    "stage": "sft", "finetuning_type": "lora", "dataset": "demo_alpaca_en",
+    "cutoff_len": 256, "quantization_bit": None, "lora_rank": 16, "lora_alpha": 32, "lora_dropout": 0.0,
+    "lora_target": "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj,lm_head",
+    "learning_rate": 5e-3, "lr_scheduler_type": "cosine", "warmup_ratio": 0.1, "max_steps": 60,
+    "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "optim": "adamw_torch",
+    "bf16": False, "fp16": False, "disable_gradient_checkpointing": True, "logging_steps": 5, "save_steps": 30,
+    "save_total_limit": 2, "val_size": 0.0, "seed": 42, "report_to": "none",
+}
+
+
+def write_demo_config(kit: Any, folder: Path) -> Path:
+    """Write the demo config for ``kit`` into ``folder``; the run directory follows the normal ./runs path."""
+    from ft_tui.planner.config import config_from_dict, save_config
+
+    data = dict(DEMO_SETTINGS, model_name_or_path=str(kit.model_dir), dataset_dir=str(kit.dataset_dir))
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.yaml"
+    cfg = config_from_dict(data, source=str(path))
+    save_config(cfg, path, explicit_only=True)
+    return path

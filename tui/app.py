@@ -35,20 +35,17 @@ class Runner(Protocol):
 
 
 class LocalRunner:
-    """The real runner: the checks `ft-tui train` makes (model and datasets resolve), then ``prepare_run``
-    (config.yaml, plan.json, state.json, run index) and ``spawn_worker`` (detached trainer)."""
+    """The real runner: the runner's control library, as `ft-tui train` uses it: the checks (model and datasets
+    resolve; the rows were read by the setup screen already), then the launch (config.yaml, plan.json, state.json,
+    run index, detached trainer)."""
 
     def launch(self, config: Any, plan: dict[str, Any], hardware: Any) -> Path:
-        from ft_tui.runner.cli import check_datasets, check_model
-        from ft_tui.runner.launch import prepare_run, spawn_worker
+        from ft_tui.runner import control
 
-        check_model(config)
-        check_datasets(config)
-        run = prepare_run(config, plan, hw=hardware)
+        control.check(config, rows=False)
         nproc = max(1, int(getattr(hardware, "count", 1) or 1)) if getattr(hardware, "source", "") == "probe" \
             else 1
-        spawn_worker(run, nproc=nproc)
-        return run.path
+        return control.launch(config, plan, hardware, nproc=nproc).run.path
 
 
 class FtTuiApp(App):
@@ -177,8 +174,7 @@ def run_demo(args: Any) -> int:
     """``ft-tui demo``: build the demo kit first (torch, once, cached), then open the setup screen on it."""
     import os
 
-    from ft_tui.runner.cli import write_demo_config
-    from ft_tui.runner.demo_kit import build_demo_kit
+    from ft_tui.runner.demo_kit import build_demo_kit, write_demo_config
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(label(getattr(args, "lang", None) or default_language(), "demo_preparing"), file=sys.stderr)

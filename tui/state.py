@@ -357,41 +357,32 @@ def inspect_model_facts(cfg: TrainConfig) -> ModelFacts:
 
 
 def load_data_facts(cfg: TrainConfig, spec: Any, preview_n: int = 3) -> DataFacts:
-    """Check that every dataset name resolves (as the trainer will), then token-length statistics and formatted
-    preview rows through the model's tokenizer.
+    """Check that every dataset name resolves (as the trainer will), then the statistics every command plans with
+    (:func:`ft_tui.templates.planning.planning_data`) and formatted preview rows through the model's tokenizer.
 
-    Raises DataError for a dataset that does not resolve or cannot be read (shown inline, blocks Start). The
-    statistics need a tokenizer on disk (``spec.local_path``); without one the facts carry a note instead. Imports
-    transformers for the tokenizer, so it only ever runs in a worker thread.
+    Raises DataError for a dataset that does not resolve or cannot be read, and the tokenizer's error for one that
+    cannot be read (shown inline, blocks Start). Without a tokenizer on disk (``spec.local_path``) the facts carry
+    the sample count and a note instead. Imports transformers for the tokenizer, so it only ever runs in a worker
+    thread.
     """
     from ft_tui.templates.datasets import list_datasets
-    from ft_tui.templates.trainset import check_dataset
+    from ft_tui.templates.planning import planning_data
+    from ft_tui.templates.trainset import check_dataset, preview_rows
 
     names = list_datasets(cfg)
     if not cfg.dataset:
         return DataFacts(note=Msg("no_dataset"), dataset_names=names)
-    warnings: list[str] = []
+    warnings: list[Any] = []
     for name in cfg.datasets:
         check_dataset(name, cfg, warnings)
-    local = getattr(spec, "local_path", None) if spec is not None else None
-    if not local:
-        # No tokenizer: still read every row (a broken line shows inline now, not as a failed run) and count the
-        # samples, so the time estimate knows its steps.
-        from ft_tui.templates.trainset import count_samples
-
-        counted, note = count_samples(cfg)
-        return DataFacts(stats=counted, note=Msg.join([*warnings, note], "line"), dataset_names=names)
-    from ft_tui.templates.registry import resolve_template
-    from ft_tui.templates.trainset import compute_stats, preview_rows
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(local)
-    template, reason = resolve_template(cfg.template, tokenizer, cfg.model_name_or_path or "", spec.model_type)
-    from ft_tui.templates.registry import template_warnings
-
-    warnings = [*warnings, *(Msg("warning", text=w) for w in template_warnings(template, tokenizer,
-                                                                             cfg.model_name_or_path or ""))]
-    stats = compute_stats(cfg, tokenizer, template)
-    rows = preview_rows(cfg, tokenizer, template, n=preview_n)
-    return DataFacts(stats=stats, preview=rows, template_reason=reason,
+    found = planning_data(cfg, spec)
+    if found.error is not None:
+        raise found.error
+    if found.tokenizer is None:
+        # No tokenizer: every row was still read (a broken line shows inline now, not as a failed run) and the
+        # samples counted, so the time estimate knows its steps.
+        return DataFacts(stats=found.stats, note=Msg.join([*warnings, found.note], "line"), dataset_names=names)
+    warnings += [Msg("warning", text=w) for w in found.template_warnings]
+    rows = preview_rows(cfg, found.tokenizer, found.template, n=preview_n)
+    return DataFacts(stats=found.stats, preview=rows, template_reason=found.template_reason,
                      note=Msg.join(warnings, "line") if warnings else None, dataset_names=names)

@@ -31,6 +31,9 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
               "({cutoff}) tokens",
         "zh": "统计 token 长度需要本地有模型的分词器；现按每条样本都是 cutoff_len（{cutoff}）个 token 估算"},
+    "stats_not_cheap": {
+        "en": "could not read the dataset cheaply ({error}); estimated without statistics",
+        "zh": "无法低成本地读取数据集（{error}）；按没有统计数据的情况估算"},
     "no_tokenizer_counted": {
         "en": "token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
               "({cutoff}) tokens; steps are counted from its {rows} samples",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from ft_tui.runner import cli as runner_cli
-from ft_tui.runner import follow, launch
+from ft_tui.runner import control, follow, launch
 from ft_tui.runner.follow import CLEAR_LINE, ProgressPrinter, RunFollower, event_text, format_clock
 from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks
 
@@ -126,7 +126,7 @@ def live_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     while r.read_state().get("status") != "running" and time.monotonic() < deadline:
         time.sleep(0.02)
     yield r
-    runner_cli.signal_run(r)
+    control.signal_run(r)
     launch.wait_child(pid, 20)
 
 
@@ -212,7 +212,7 @@ def test_in_a_terminal_ctrl_c_asks_and_detach_leaves_the_run_going(tmp_path: Pat
     (run_dir,) = (tmp_path / "runs").iterdir()
     run = RunDir(run_dir)
     assert run.status() == "running"  # Ctrl+C did not reach the trainer: it is in its own session
-    assert runner_cli.signal_run(run) is not None
+    assert control.signal_run(run) is not None
     deadline = time.monotonic() + 20
     while run.status() == "running" and time.monotonic() < deadline:
         time.sleep(0.05)

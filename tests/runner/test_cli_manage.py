@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import render
 from ft_tui.runner import cli as runner_cli
+from ft_tui.runner import control
 from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks, register_run
 from ft_tui.tui.cli import main
 
@@ -73,7 +75,7 @@ def test_signal_run_never_signals_a_process_that_is_not_ours(tmp_path) -> None:
     # Our own pid with a different start time stands for a pid the kernel gave to another process.
     run = _run(tmp_path, "reused", "running", pid=os.getpid(),
                pid_start=process_start_ticks(os.getpid()) + 999, launcher_pid=os.getpid(), launcher_start=None)
-    assert runner_cli.signal_run(run) is None  # no start time and our cmdline does not name the run: not ours
+    assert control.signal_run(run) is None  # no start time and our cmdline does not name the run: not ours
 
 
 def test_export_calls_the_exporter_and_prints_the_folder(tmp_path, monkeypatch, capsys) -> None:
@@ -102,7 +104,7 @@ def test_apply_plan_keeps_explicit_keys(tmp_path) -> None:
 
     cfg = load_config(None, ["lora_rank=32", "model_name_or_path=x"])
     planned = cfg.replace(lora_rank=8, per_device_train_batch_size=16)
-    new, changed = runner_cli.apply_plan(cfg, planned)
+    new, changed = control.apply_plan(cfg, planned)
     assert new.lora_rank == 32 and new.per_device_train_batch_size == 16
     assert changed == ["per_device_train_batch_size"]
     assert "lora_rank" in new.explicit and "per_device_train_batch_size" not in new.explicit
@@ -112,3 +114,24 @@ def test_loss_summary() -> None:
     logs = [{"type": "log", "loss": v} for v in (6.0, 5.0, 4.0, 3.0, 2.0, 1.0)]
     assert runner_cli.loss_summary(logs) == (5.0, 2.0)
     assert runner_cli.loss_summary(logs[:1]) is None
+
+
+def test_resume_returns_its_warnings_and_the_cli_prints_them(tmp_path, monkeypatch, capsys) -> None:
+    """No complete checkpoint (it starts over) and fewer GPUs than at launch (the effective batch changes): the
+    library returns both as coded warnings, in English and Chinese; `ft-tui resume` prints them."""
+    monkeypatch.setenv("FT_TUI_WORKER", str(Path(__file__).with_name("fake_worker.py")))
+    monkeypatch.setenv("FAKE_STEP_S", "0.01")
+    monkeypatch.setattr(control, "visible_gpu_count", lambda: 1)
+    run = _run(tmp_path, "nockpt", "stopped", nproc=4)
+    assert runner_cli.cmd_resume(argparse.Namespace(run=run.id, detach=True)) == 0
+    err = capsys.readouterr().err
+    assert f"warning: run {run.id} has no complete checkpoint: it starts over from step 0" in err
+    assert "warning: the run was launched on 4 processes but only 1 GPU(s) are visible now; resuming on 1 " \
+           "changes the effective batch size" in err
+    assert control.wait_for_end(run, 0, 30.0)[0] is not None  # the stand-in trainer ran to its end
+    other = _run(tmp_path, "nockpt2", "interrupted", nproc=2)
+    resumed = control.resume(other)
+    assert [w.code for w in resumed.warnings] == ["resume_no_checkpoint", "resume_fewer_gpus"]
+    assert resumed.nproc == 1 and resumed.checkpoint is None and other.read_state()["nproc"] == 1
+    assert render(resumed.warnings[1], "zh").startswith("这个训练启动时用了 2 个进程")
+    assert control.wait_for_end(other, 0, 30.0)[0] is not None

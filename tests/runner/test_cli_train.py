@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ft_tui.runner import cli as runner_cli
-from ft_tui.runner import launch
+from ft_tui.runner import control, launch
 from ft_tui.runner.rundir import indexed_runs
 from ft_tui.tui.cli import main
 
@@ -127,7 +126,7 @@ def test_detach_prints_the_id_and_returns_at_once(project, capsys) -> None:
     deadline = time.monotonic() + 20
     while run.read_state().get("status") != "running" and time.monotonic() < deadline:
         time.sleep(0.02)  # a SIGTERM before the trainer installs its handler would simply kill it
-    assert runner_cli.signal_run(run) is not None  # do not leave it running
+    assert control.signal_run(run) is not None  # do not leave it running
     assert launch.wait_child(run.read_state()["launcher_pid"], 20) == 0
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import yaml
-from ft_tui.runner import cli, launch
+from ft_tui.runner import control, launch
 from ft_tui.runner.backoff import LAUNCHED_CONFIG
 from ft_tui.runner.follow import ProgressPrinter, RunFollower
 from ft_tui.runner.rundir import RunDir, pid_alive
@@ -108,7 +108,7 @@ def test_stop_during_the_second_attempt_ends_stopped(new_run, monkeypatch):
     try:
         assert _wait(lambda: any(e["type"] == "log" and e["step"] >= 4 for e in _after_backoff(run)), 200), \
             run.log_path.read_text()[-3000:]
-        rank0 = cli.signal_run(run)  # as `ft-tui stop`
+        rank0 = control.signal_run(run)  # as `ft-tui stop`
         assert rank0 is not None and rank0 != sup  # the relaunched attempt's rank 0
         assert launch.wait_child(sup, 120) == 0, run.log_path.read_text()[-3000:]
     finally:

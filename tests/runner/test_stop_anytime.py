@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ft_tui.runner import cli, launch
+from ft_tui.runner import control, launch
 from ft_tui.runner.rundir import RunDir, summarize
 from ft_tui.runner.signals import StopRequest, stop_signals_blocked
 from ft_tui.runner.worker import PHASE_DELAY_ENV, phase_delays
@@ -129,7 +129,7 @@ def test_stop_right_after_the_spawn_ends_stopped(new_run, launch_env, delay_s: f
     try:
         if delay_s:
             time.sleep(delay_s)
-        assert cli.signal_run(run) == pid  # as `ft-tui stop` does: the interpreter may not even be up yet
+        assert control.signal_run(run) == pid  # as `ft-tui stop` does: the interpreter may not even be up yet
         assert launch.wait_child(pid, 120) == 0
     finally:
         if launch.child_exit_code(pid) is None:

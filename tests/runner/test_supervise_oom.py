@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ft_tui.planner.config import config_from_dict, dump_config
-from ft_tui.runner import cli, launch
+from ft_tui.runner import control, launch
 from ft_tui.runner.backoff import LAUNCHED_CONFIG
 from ft_tui.runner.launch import SUPERVISOR_MODULE, supervisor_argv
 from ft_tui.runner.rundir import RunDir, process_start_ticks
@@ -109,7 +109,7 @@ def test_stop_between_attempts_does_not_relaunch(tmp_path, monkeypatch):
     run = _run(tmp_path)
     pid = _start(run, monkeypatch, "oom,complete", FAKE_DELAY_S="1.0")
     assert _wait(lambda: _attempts(run))
-    assert cli.signal_run(run) == pid  # the attempt's rank 0 has not written its pid: the supervisor gets it
+    assert control.signal_run(run) == pid  # the attempt's rank 0 has not written its pid: the supervisor gets it
     assert launch.wait_child(pid, 30) == 0
     assert len(_attempts(run)) == 1
     types = _types(run)
@@ -134,7 +134,7 @@ def test_stop_before_rank0_started_is_forwarded_to_rank0(tmp_path, monkeypatch):
     run = _run(tmp_path)
     pid = _start(run, monkeypatch, "stoppable", FAKE_DELAY_S="0.5")
     assert _wait(lambda: run.read_state().get("supervisor_pid") == pid)
-    assert cli.signal_run(run) == pid
+    assert control.signal_run(run) == pid
     assert launch.wait_child(pid, 30) == 0
     assert _types(run) == ["start", "end"] and run.events()[-1]["status"] == "stopped"
     assert "SIGTERM forwarded to rank 0" in run.log_path.read_text()

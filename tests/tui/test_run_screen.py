@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ft_tui.planner.messages import Msg
+from ft_tui.runner import control
 from ft_tui.runner.rundir import RunDir
 from ft_tui.tui.events_tail import RunModel
 from ft_tui.tui.screens.run import GpuSampled, RunScreen, RunUpdated
@@ -157,6 +159,27 @@ async def test_resume_from_the_run_screen(tmp_path: Path) -> None:
         await until(pilot, lambda: bool(calls), "the resumer")
         assert calls[0].path == run.resolve()
         await until(pilot, lambda: any("Resuming" in str(n.message) for n in app._notifications), "the notice")
+
+
+async def test_resume_warnings_show_as_notices_on_the_run_screen(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    run = make_run_dir(tmp_path, "run_completed.jsonl", lines=30, pid=int(dead.stdout))
+
+    def resumer(r: RunDir) -> control.Resumed:
+        return control.Resumed(r, None, 1, 0, [Msg("resume_no_checkpoint", id=r.id),
+                                                Msg("resume_fewer_gpus", nproc=4, visible=1)])
+
+    app = RunApp(lambda: RunScreen(run, sampler=list, resumer=resumer, tail_interval=0.05))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.status == "interrupted", "the interrupted status")
+        await pilot.press("r")
+        await until(pilot, lambda: any("starts over from step 0" in str(n.message) for n in app._notifications),
+                    "the no-checkpoint notice")
+        warnings = [str(n.message) for n in app._notifications if n.severity == "warning"]
+        assert any("resuming on 1 changes the effective batch size" in w for w in warnings), warnings
+        assert any(f"run {run.name} has no complete checkpoint" in w for w in warnings), warnings
 
 
 async def test_stop_asks_then_calls_the_stopper(tmp_path: Path) -> None:

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from ft_tui.planner.errors import InputError
+from ft_tui.runner import control
 from ft_tui.runner.rundir import RunDir, indexed_runs, register_run
-from ft_tui.tui.screens.run import RunScreen, default_resumer
+from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.screens.runs import RunsScreen
 from textual.app import App
 from textual.screen import Screen
@@ -169,8 +170,9 @@ async def test_empty_index_says_how_to_start(tmp_path: Path) -> None:
 
 def test_default_resumer_refuses_a_completed_run(tmp_path: Path) -> None:
     run = fake_run(tmp_path, "a-done", "completed", steps=2, total=2, end="completed")
+    assert RunsScreen().resumer is control.resume
     try:
-        default_resumer(run)
+        control.resume(run)
     except InputError as exc:
         assert "cannot be resumed" in str(exc) or "complete" in str(exc)
     else:  # the runner's own resume_run may print and return for a completed run; it must not relaunch it
@@ -202,4 +204,28 @@ async def test_resume_a_stopped_run_for_real(tmp_path: Path, monkeypatch) -> Non
         assert [s for s, _ in watch.view.train_loss] == list(range(1, 31))
     state = run.read_state()
     assert state["status"] == "completed" and state["resumes"] == 1
+    wait_child(state.get("launcher_pid"), 5.0)
+
+
+async def test_resume_shows_the_runners_warnings(tmp_path: Path, monkeypatch) -> None:
+    """Resuming (the real resume, with the stand-in worker) a run launched on 2 processes, with no complete
+    checkpoint, where 1 GPU is visible: the notices say it starts over and that the effective batch changes."""
+    from ft_tui.runner.launch import wait_child
+
+    monkeypatch.setenv("FT_TUI_WORKER", str(Path(__file__).parents[1] / "runner" / "fake_worker.py"))
+    monkeypatch.setenv("FAKE_STEP_S", "0.01")
+    monkeypatch.setattr(control, "visible_gpu_count", lambda: 1)
+    run = fake_run(tmp_path, "no-ckpt", "stopped", steps=3, total=6, end="stopped", started=1.0)
+    run.config_path.write_text("max_steps: 6\nsave_steps: 10\nlogging_steps: 1\n", encoding="utf-8")
+    run.write_state(nproc=2)
+    app = RunsApp(RunsScreen(screen_factory=watch_screen), lang="zh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen", 500)
+        notices = {str(n.message): n.severity for n in app._notifications}
+        assert notices.get("训练 no-ckpt 没有完整的检查点：将从第 0 步重新开始") == "warning", notices
+        assert any("有效批大小" in text and severity == "warning" for text, severity in notices.items()), notices
+    state = run.read_state()
+    assert state["nproc"] == 1 and state["resumes"] == 1  # resumed on the one visible GPU
     wait_child(state.get("launcher_pid"), 5.0)

@@ -26,7 +26,7 @@ def demo_kit(tmp_path_factory):
 
 
 async def test_demo_config_shows_statistics_and_a_preview(demo_kit, tmp_path, settle, recorded_run):
-    from ft_tui.runner.cli import write_demo_config
+    from ft_tui.runner.demo_kit import write_demo_config
 
     config = write_demo_config(demo_kit, tmp_path)
     runner = FakeRunner(recorded_run)

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.messages import render
+from ft_tui.runner import control
 from ft_tui.runner.rundir import RunDir
-from ft_tui.runner.status import LIVE_STATUSES, RESUMABLE
+from ft_tui.runner.status import LIVE_STATUSES, RESUMABLE, STARTING
 from ft_tui.tui import keymap as K
 from ft_tui.tui.events_tail import RunModel, RunTail, RunView
 from ft_tui.tui.i18n import binding_help, label, worker_name
@@ -53,7 +54,7 @@ GPU_INTERVAL_S = 1.0
 REDRAW_INTERVAL_S = 0.5
 
 Stopper = Callable[[RunDir], "int | None"]
-Resumer = Callable[[RunDir], None]
+Resumer = Callable[[RunDir], "control.Resumed | None"]
 GpuSampler = Callable[[], Sequence[Mapping[str, Any]]]
 
 
@@ -87,20 +88,6 @@ class GpuSampled(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, GpuSampled)
-
-
-def default_stopper(run: RunDir) -> int | None:
-    """SIGTERM to the run's trainer, exactly as ``ft-tui stop`` sends it; the pid signalled, or None."""
-    from ft_tui.runner.cli import signal_run
-
-    return signal_run(run)
-
-
-def default_resumer(run: RunDir) -> None:
-    """Start the run's trainer again with ``--resume``, as ``ft-tui resume --detach`` does (same checks)."""
-    from ft_tui.runner.cli import resume_run
-
-    resume_run(run)
 
 
 def default_sampler() -> Sequence[Mapping[str, Any]]:
@@ -144,8 +131,8 @@ class RunScreen(Screen):
         (default NVML), ``clock`` gives "now" for the ETA (tests freeze it)."""
         super().__init__(name=name, id=id)
         self.run = RunDir(Path(run_dir))
-        self.stopper: Stopper = stopper or default_stopper
-        self.resumer: Resumer | None = resumer
+        self.stopper: Stopper = stopper or control.signal_run  # SIGTERM, exactly as `ft-tui stop` sends it
+        self.resumer: Resumer = resumer or control.resume  # the checks and the spawn of `ft-tui resume`
         self.resuming = False
         self.sampler: GpuSampler = sampler or default_sampler
         self.clock = clock or time.time
@@ -283,21 +270,24 @@ class RunScreen(Screen):
         from ft_tui.planner.errors import InputError
 
         try:
-            (self.resumer or default_resumer)(self.run)
+            resumed = self.resumer(self.run)
         except (InputError, OSError) as exc:
             text = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
             self.app.call_from_thread(self._resumed, label(self.lang, "resume_failed", id=self.run.id, error=text),
                                       "error")
             return
-        self.app.call_from_thread(self._resumed, label(self.lang, "resumed", id=self.run.id), "information")
+        self.app.call_from_thread(self._resumed, label(self.lang, "resumed", id=self.run.id), "information",
+                                  resumed.warnings if resumed is not None else ())
 
-    def _resumed(self, text: str, severity: str) -> None:
+    def _resumed(self, text: str, severity: str, warnings: Sequence[Any] = ()) -> None:
         self.resuming = False
         if severity != "error":
-            self.status = "starting"  # until the tail's next status check says more
+            self.status = STARTING  # until the tail's next status check says more
             self._dirty = True
         self.refresh_bindings()
         self.notify(text, severity=severity, markup=False)  # type: ignore[arg-type]
+        for warning in warnings:  # the runner's: no complete checkpoint, fewer GPUs than at launch
+            self.notify(render(warning, self.lang), severity="warning", markup=False, timeout=10)
 
     def action_stop(self) -> None:
         from ft_tui.tui.screens.dialogs import ConfirmDialog

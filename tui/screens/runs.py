@@ -15,6 +15,7 @@ from typing import Any
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import render
 from ft_tui.planner.paths import is_hub_id
+from ft_tui.runner import control
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
 from ft_tui.runner.status import COMPLETED, RESUMABLE
 from ft_tui.tui import keymap as K
@@ -41,16 +42,14 @@ RUNS_KEYS: dict[str, tuple[str, str]] = {
 COLUMNS = ("id", "status", "progress", "loss", "model", "method", "started")
 REFRESH_S = 5.0
 
-Resumer = Callable[[RunDir], None]
+Resumer = Callable[[RunDir], "control.Resumed | None"]
 Exporter = Callable[[Path], Path]
 ScreenFactory = Callable[[Path], Screen]
 
 
 def default_exporter(run_path: Path) -> Path:
     """Export the run's adapter (or model) to ``RUN/export``, as ``ft-tui export RUN`` does."""
-    from ft_tui.runner.export import export_run
-
-    return Path(export_run(run_path))
+    return control.export(RunDir(run_path)).path
 
 
 def default_screen(run_path: Path) -> Screen:
@@ -117,9 +116,7 @@ class RunsScreen(Screen):
     def __init__(self, *, resumer: Resumer | None = None, exporter: Exporter | None = None,
                  screen_factory: ScreenFactory | None = None, name: str | None = None, id: str | None = None):
         super().__init__(name=name, id=id)
-        if resumer is None:
-            from ft_tui.tui.screens.run import default_resumer as resumer
-        self.resumer: Resumer = resumer
+        self.resumer: Resumer = resumer or control.resume  # the checks and the spawn of `ft-tui resume`
         self.exporter: Exporter = exporter or default_exporter
         self.screen_factory: ScreenFactory = screen_factory or default_screen
         self.runs: dict[str, RunSummary] = {}
@@ -247,16 +244,18 @@ class RunsScreen(Screen):
     @work(thread=True, group="runs-act", exit_on_error=False, name="resume run")
     def _resume(self, run: RunSummary) -> None:
         try:
-            self.resumer(RunDir(Path(run.path)))
+            resumed = self.resumer(RunDir(Path(run.path)))
         except (InputError, OSError) as exc:
             message = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
             self.app.call_from_thread(self._done, run, label(self.lang, "resume_failed", id=run.id,
                                                              error=message), "error")
             return
-        self.app.call_from_thread(self._resumed, run)
+        self.app.call_from_thread(self._resumed, run, resumed.warnings if resumed is not None else ())
 
-    def _resumed(self, run: RunSummary) -> None:
+    def _resumed(self, run: RunSummary, warnings: Sequence[Any] = ()) -> None:
         self._done(run, label(self.lang, "resumed", id=run.id), "information")
+        for warning in warnings:  # the runner's: no complete checkpoint, fewer GPUs than at launch
+            self.notify(render(warning, self.lang), severity="warning", markup=False, timeout=10)
         self.app.push_screen(self.screen_factory(Path(run.path)))
 
     def action_export(self) -> None:

@@ -1,0 +1,539 @@
+"""The runner's control library: check, plan, launch, resume, stop and export runs.
+
+``ft-tui train | stop | resume | export`` (``runner/cli.py``: argument handling and printing only) and the TUI
+(``tui/app.py``, the run and runs screens) call the same functions, so a check, a plan or a warning is the same
+wherever it is made. Each returns a small result with a ``warnings`` list and never prints; bad input raises
+:class:`~ft_tui.planner.errors.InputError` (exit status 2 in the CLI, a notice in the TUI). The warnings ft-tui
+writes here are messages (:class:`~ft_tui.planner.messages.Msg`, catalog area ``runner``: English as text, Chinese
+through ``render(msg, "zh")``).
+
+Torch-free at import time; ``dry_run`` and ``export`` import the model code inside their functions.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ft_tui.planner.config import KEYS, TrainConfig, load_config
+from ft_tui.planner.errors import DataError, InputError, ModelError
+from ft_tui.planner.messages import Msg
+from ft_tui.planner.paths import hf_offline, is_local_model_ref
+from ft_tui.runner import launch as _launch
+from ft_tui.runner.rundir import RunDir, pid_alive, read_events
+from ft_tui.runner.signals import STOP_SIGNALS
+from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING
+
+# ----------------------------------------------------------------------------------------------------------------
+# Check (before anything is launched)
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Checked:
+    """A config that passed the checks ``train`` makes; ``rows`` samples were read (None: not read here, or a hub
+    dataset left to the trainer). ``warnings``: the config's, then the datasets'."""
+
+    config: TrainConfig
+    rows: int | None = None
+    warnings: list = field(default_factory=list)
+
+
+def check_model(cfg: TrainConfig) -> None:
+    """The model must be a local folder with a config.json, or a hub id (in the local cache when offline)."""
+    ref = cfg.model_name_or_path
+    where = {"key": "model_name_or_path", "file": cfg.source}
+    if not ref:
+        raise ModelError("no model is set", hint="Set model_name_or_path to a local folder or a hub id such as "
+                                                 "Qwen/Qwen2.5-0.5B-Instruct.", **where)
+    if is_local_model_ref(ref, cfg.base_dir):
+        path = cfg.resolve_path(ref)
+        if not path.is_dir():
+            raise ModelError(f"model folder {path} does not exist", hint="Check the path (relative paths are read "
+                             "from the config file's folder), or give a hub id.", **where)
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path} has no config.json, so it is not a transformers model folder",
+                             hint="Point model_name_or_path at the folder save_pretrained wrote.", **where)
+        return
+    if hf_offline():
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(ref, "config.json")
+        if not isinstance(cached, str):
+            raise ModelError(f"model '{ref}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+                             hint="Download it first (unset HF_HUB_OFFLINE, or `hf download`), or use a local "
+                                  "folder.", **where)
+
+
+def check_datasets(cfg: TrainConfig) -> list[str]:
+    """Every name in ``dataset`` must resolve (dataset_dir registry, bundled demos, or a path) to existing files.
+
+    Uses the same resolver the trainer uses; returns its warnings.
+    """
+    from ft_tui.templates.trainset import check_dataset
+
+    if not cfg.datasets:
+        raise DataError("no dataset is set", key="dataset", file=cfg.source,
+                        hint="Set dataset to a name from dataset_dir/dataset_info.json or a data file, e.g. "
+                             "dataset: demo_alpaca_en.")
+    warnings: list[str] = []
+    for name in cfg.datasets:
+        check_dataset(name, cfg, warnings)
+    return warnings
+
+
+def check_rows(cfg: TrainConfig) -> int:
+    """Read and convert every row of the local datasets before anything is launched, so a malformed line, a
+    missing column or an empty dataset is reported here (exit 2) rather than as a failed run. Hub datasets are
+    left to the trainer. Returns the number of samples read."""
+    from ft_tui.templates.datasets import resolve_dataset
+    from ft_tui.templates.trainset import load_conversations
+
+    if any(resolve_dataset(name, cfg).hub_url for name in cfg.datasets):
+        return 0
+    return len(load_conversations(cfg).samples)
+
+
+def check(cfg: TrainConfig, *, rows: bool = True) -> Checked:
+    """The checks ``train`` makes before a launch: the model, every dataset and (``rows``) every row."""
+    warnings = list(cfg.warnings)
+    check_model(cfg)
+    warnings += check_datasets(cfg)
+    return Checked(config=cfg, rows=check_rows(cfg) if rows else None, warnings=warnings)
+
+
+def load_checked(path: str | None, overrides: Any = None) -> Checked:
+    """Load the config file (with ``--set`` overrides) and :func:`check` it."""
+    return check(load_config(path, overrides))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Plan
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class PlanChange:
+    """A key the planner set (the user left it unset): its value and the planner's reason (coded, or None)."""
+
+    key: str
+    value: Any
+    reason: Any = None
+
+
+@dataclass
+class Planned:
+    """The config to launch, the plan as a dict (plan.json), the hardware target (None: unknown) and the keys the
+    planner changed. ``data``: the dataset statistics the plan was made with (None: none were cheap to get)."""
+
+    config: TrainConfig
+    plan: dict[str, Any]
+    hardware: Any = None
+    changes: list[PlanChange] = field(default_factory=list)
+    data: Any = None
+    warnings: list = field(default_factory=list)
+
+
+def _planned_value(planned: Any, key: str) -> Any:
+    return planned.get(key) if isinstance(planned, Mapping) else getattr(planned, key)
+
+
+def apply_plan(cfg: TrainConfig, planned: Any) -> tuple[TrainConfig, list[str]]:
+    """``cfg`` with the planner's values for every key the user did not set; and the keys that changed."""
+    if planned is None:
+        return cfg, []
+    changes = {}
+    for key in KEYS:
+        if key in cfg.explicit:
+            continue
+        if isinstance(planned, Mapping) and key not in planned:
+            continue
+        value = _planned_value(planned, key)
+        if value != getattr(cfg, key):
+            changes[key] = value
+    return (cfg.replace(**changes) if changes else cfg), sorted(changes)
+
+
+def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any = None) -> Planned:
+    """Resolve the hardware and, when a GPU is known, apply the planner's choices for the keys the user left unset.
+
+    The planner reads the data as ``ft-tui plan`` and the TUI do (:func:`ft_tui.templates.planning.planning_data`)
+    unless ``data`` (statistics already read, e.g. by ``--dry-run``) is given, so one config resolves to the same
+    values everywhere. Without a GPU the config runs as written and the plan is only informational: a model the
+    planner cannot read is left to the trainer to report.
+    """
+    from ft_tui.planner.hardware import resolve_hardware
+    from ft_tui.planner.models import inspect_model
+    from ft_tui.planner.recommend import make_plan
+
+    hw = resolve_hardware(gpu, gpus)
+    no_gpu = getattr(hw, "source", None) == "none"
+    warnings: list[Any] = []
+    try:
+        spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
+        if data is None and not no_gpu:  # without a GPU the plan keeps the config: statistics change nothing
+            from ft_tui.templates.planning import planning_data
+
+            found = planning_data(cfg, spec)
+            data = found.stats
+            if found.note:
+                warnings.append(found.note)
+        from ft_tui.runner.history import past_runs
+
+        result = make_plan(cfg, hw, spec, data=data, history=past_runs())
+    except InputError as exc:
+        if not no_gpu:
+            raise
+        return Planned(cfg, {"hardware": _launch._as_dict(hw), "note": f"no GPU and no estimate ({exc.message})"},
+                       hw, data=data, warnings=warnings)
+    new_cfg, changed = apply_plan(cfg, result.config)
+    plan_dict = result.to_dict()
+    reasons = plan_dict.get("reasons") or getattr(result, "reasons", {}) or {}
+    changes = [PlanChange(key, getattr(new_cfg, key), reasons.get(key)) for key in changed]
+    return Planned(new_cfg, plan_dict, hw, changes, data=data, warnings=warnings)
+
+
+@dataclass
+class DryRun:
+    """What ``train --dry-run`` shows: the template (and why), the data statistics, the plan."""
+
+    template: str
+    template_reason: Any
+    stats: Any
+    planned: Planned
+    warnings: list = field(default_factory=list)
+
+
+def dry_run(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None) -> DryRun:
+    """Load the tokenizer, the template and the data as the trainer will, then plan with those statistics.
+
+    A tokenizer or data that cannot be read raises (the dry run is there to find that out)."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    from ft_tui.runner.modeling import load_tokenizer
+    from ft_tui.templates.planning import planning_data
+
+    tokenizer = load_tokenizer(cfg)
+    found = planning_data(cfg, _model_spec(cfg), tokenizer=tokenizer)
+    if found.error is not None:
+        raise found.error
+    planned = plan(cfg, gpu, gpus, data=found.stats)
+    name = getattr(found.template, "name", str(found.template))
+    return DryRun(template=name, template_reason=found.template_reason, stats=found.stats, planned=planned,
+                  warnings=list(found.template_warnings))
+
+
+def _model_spec(cfg: TrainConfig) -> Any:
+    """The planner's view of the model (its type picks the template), or None when it cannot read it."""
+    from ft_tui.planner.models import inspect_model
+
+    try:
+        return inspect_model(cfg.model_name_or_path or "", trust_remote_code=cfg.trust_remote_code,
+                             base_dir=cfg.base_dir)
+    except InputError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Launch
+# ----------------------------------------------------------------------------------------------------------------
+
+def visible_gpu_count() -> int:
+    """GPUs the hardware probe sees (honours CUDA_VISIBLE_DEVICES); 0 without a GPU."""
+    from ft_tui.planner.gpu_probe import probe
+
+    report = probe()
+    gpus = getattr(report, "gpus", None)
+    if gpus is not None:
+        return len(gpus)
+    return int(getattr(report, "count", 0) or 0)
+
+
+def choose_nproc(requested: int | None, hardware: Any = None, *, for_print: bool = False) -> int:
+    """Processes per node: ``requested`` (``--gpus``); else as many as the plan assumed for a named card
+    (``--gpu PROFILE``); else the visible GPUs (at least 1). A real launch cannot ask for more than are visible."""
+    if requested is None and getattr(hardware, "source", None) in ("profile", "size"):
+        requested = int(hardware.count)  # planned for a named card: launch as many processes as the plan assumed
+    visible = visible_gpu_count()
+    if requested is None:
+        return max(1, visible)
+    if requested < 1:
+        raise InputError(f"--gpus must be >= 1, got {requested}")
+    if not for_print and requested > max(1, visible):
+        raise InputError(f"--gpus {requested} asks for more GPUs than this machine shows ({visible})",
+                         hint="Use --print-launch to get the line for a bigger machine.")
+    return requested
+
+
+@dataclass
+class Launched:
+    """A run directory and its trainer's ``pid``; for a prepared run (``pid`` None) the line to run it, and for a
+    cluster the per-node line. (The line of a launched run is in its launch.txt.)"""
+
+    run: RunDir
+    nproc: int
+    command: str | None = None
+    pid: int | None = None
+    multinode_command: str | None = None
+    warnings: list = field(default_factory=list)
+
+
+def launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any = None, *,
+           nproc: int = 1) -> Launched:
+    """Create the run directory (config.yaml, plan.json, state.json, run index) and start the detached trainer."""
+    run = _launch.prepare_run(cfg, plan_dict, hw=hardware)
+    return Launched(run, nproc, pid=_launch.spawn_worker(run, nproc=nproc))
+
+
+def prepare_launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any = None, *,
+                   nproc: int = 1) -> Launched:
+    """``--print-launch``: the run directory, marked prepared, and the exact line to run it (also in launch.txt);
+    nothing is started."""
+    run = _launch.prepare_run(cfg, plan_dict, hw=hardware)
+    line = _launch.format_command(_launch.launch_command(run, nproc))
+    run.write_state(status=PREPARED, nproc=nproc)
+    with open(run.launch_path, "a", encoding="utf-8") as fh:
+        fh.write(f"# prepared (not started)\n{line}\n")
+    return Launched(run, nproc, line, multinode_command=_launch.format_command(_launch.multinode_command(run, nproc)))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Status, stop
+# ----------------------------------------------------------------------------------------------------------------
+
+def status_hint(run: RunDir, status: str) -> str:
+    """What can be done next with a run in ``status`` (``; resume from ... with: ft-tui resume ID``), or ""."""
+    if status in RESUMABLE:
+        cp = run.latest_checkpoint()
+        where = f" from {cp.name}" if cp else " (no complete checkpoint: starts over)"
+        return f"; resume{where} with: ft-tui resume {run.id}"
+    if status == PREPARED:
+        return f"; prepared, never started: run the line in {run.launch_path}"
+    return ""
+
+
+def check_same_host(run: RunDir) -> None:
+    """A run is controlled from the machine it runs on (its pid means nothing elsewhere)."""
+    host = run.read_state().get("host")
+    if host and host != socket.gethostname():
+        raise InputError(f"run {run.id} runs on host '{host}', not on this one ({socket.gethostname()})",
+                         hint=f"Run the command on {host}.")
+
+
+def _owned(pid: int | None, start: int | None, run: RunDir) -> bool:
+    """``pid`` is alive and is the process we recorded (same start time; else its command names the run)."""
+    if not pid_alive(pid, start):
+        return False
+    if start is not None:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return str(run.path) in cmdline
+
+
+def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
+    """Send ``sig`` to the run's trainer (rank 0, which shares the stop flag with the other ranks at the next step),
+    else to its launcher (before the trainer has written its pid; for a multi-process run, the supervisor, which
+    passes the stop on to rank 0). Returns the pid signalled, or None.
+
+    A stop signal is also recorded as ``stop_requested`` in state.json: a multi-process run's supervisor reads it
+    before relaunching after an out-of-memory back-off, so a stop that reached a rank already leaving is not lost.
+    """
+    state = run.read_state()
+    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start")):
+        pid = state.get(pid_key)
+        if pid and _owned(pid, state.get(start_key), run):
+            if sig in STOP_SIGNALS:
+                run.write_state(stop_requested=time.time())
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                continue
+            return pid
+    return None
+
+
+def training_begun(run: RunDir) -> bool:
+    """Whether the current attempt of ``run`` has written its ``start`` event (its training loop has begun)."""
+    launched = float(run.read_state().get("launched") or 0)
+    return any(e.get("type") == "start" and float(e.get("time") or 0) >= launched for e in run.events())
+
+
+@dataclass
+class StopSent:
+    """A stop was asked for: ``pid`` signalled (None: the run was not ``live``, or it was and its process is gone;
+    ``status`` says what it is now). ``before_training``: the run had not reached its first step (it stops after
+    its current phase, without a checkpoint). ``offset``: the events file's size before the signal."""
+
+    run: RunDir
+    status: str
+    live: bool = False
+    pid: int | None = None
+    before_training: bool = False
+    offset: int = 0
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class Stopped:
+    """How the stop ended: the ``end`` event (None: none came), the final ``status``, the step and the newest
+    complete checkpoint. ``still_running``: the wait ran out first."""
+
+    run: RunDir
+    status: str
+    end: dict[str, Any] | None = None
+    checkpoint: str | None = None
+    step: int | None = None
+    still_running: bool = False
+    warnings: list = field(default_factory=list)
+
+
+def send_stop(run: RunDir) -> StopSent:
+    """Ask a live run to stop (SIGTERM: it checkpoints, then ends ``stopped``); returns at once."""
+    check_same_host(run)
+    status = run.status()
+    if status not in LIVE_STATUSES:
+        return StopSent(run, status)
+    offset = run.events_path.stat().st_size if run.events_path.exists() else 0
+    pid = signal_run(run)
+    if pid is None:
+        return StopSent(run, run.status(), live=True, offset=offset)
+    return StopSent(run, status, live=True, pid=pid, before_training=not training_begun(run), offset=offset)
+
+
+def wait_stopped(sent: StopSent, timeout: float) -> Stopped:
+    """Wait up to ``timeout`` s for the run :func:`send_stop` signalled to write its ``end`` event."""
+    run = sent.run
+    end, checkpoint = wait_for_end(run, sent.offset, timeout)
+    final = run.status()
+    if end is None and final in LIVE_STATUSES:
+        return Stopped(run, final, still_running=True)
+    latest = run.latest_checkpoint()
+    cp = checkpoint or (str(latest) if latest else None)
+    status = end.get("status") if end else final
+    step = end.get("step") if end else None
+    return Stopped(run, status, end=end, checkpoint=cp, step=step)
+
+
+def stop(run: RunDir, timeout: float) -> tuple[StopSent, Stopped | None]:
+    """:func:`send_stop`, then :func:`wait_stopped` when a process was signalled."""
+    sent = send_stop(run)
+    return sent, (wait_stopped(sent, timeout) if sent.pid is not None else None)
+
+
+def wait_for_end(run: RunDir, offset: int, timeout: float) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``end`` event written after ``offset`` (and the last checkpoint event), waiting up to ``timeout`` s while
+    the run's process lives."""
+    from ft_tui.runner.follow import process_alive
+
+    deadline = time.monotonic() + timeout
+    checkpoint = None
+    while True:
+        events, offset = read_events(run.events_path, offset)
+        for ev in events:
+            if ev.get("type") == "checkpoint":
+                checkpoint = ev.get("path")
+            if ev.get("type") == "end":
+                return ev, checkpoint
+        if not process_alive(run) or time.monotonic() >= deadline:
+            events, offset = read_events(run.events_path, offset)
+            end = next((e for e in events if e.get("type") == "end"), None)
+            checkpoint = next((e.get("path") for e in reversed(events) if e.get("type") == "checkpoint"),
+                              checkpoint)
+            return end, checkpoint
+        time.sleep(0.2)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Resume
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Resumed:
+    """A run started again with ``--resume``: from ``checkpoint`` (None: from the start), on ``nproc`` processes.
+    ``warnings``: no complete checkpoint (it starts over), fewer GPUs than it was launched on (the effective batch
+    changes)."""
+
+    run: RunDir
+    checkpoint: Path | None
+    nproc: int
+    pid: int
+    warnings: list = field(default_factory=list)
+
+
+def resume(run: RunDir) -> Resumed:
+    """Check that ``run`` can be resumed, mark it starting and spawn the trainer with --resume (detached).
+
+    Raises InputError (saying what to do instead) for a live, completed or never-started run.
+    """
+    check_same_host(run)
+    status = run.status()
+    if status in LIVE_STATUSES:
+        raise InputError(f"run {run.id} is still {status}",
+                         hint=f"Follow it with `ft-tui attach {run.id}`, or stop it first with `ft-tui stop`.")
+    if status == COMPLETED:
+        raise InputError(f"run {run.id} is complete", hint="To train longer, start a new run with a higher "
+                         f"num_train_epochs or max_steps (its config is {run.config_path}).")
+    if status not in RESUMABLE:
+        raise InputError(f"run {run.id} cannot be resumed (status: {status})" + status_hint(run, status))
+    if not run.config_path.exists():
+        raise InputError(f"run {run.id} has no config.yaml", file=str(run.config_path))
+    state = run.read_state()
+    nproc = int(state.get("nproc") or 1)
+    cp = run.latest_checkpoint()
+    warnings: list[Any] = [] if cp else [Msg("resume_no_checkpoint", id=run.id)]
+    run.write_state(status=STARTING, resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
+                    error=None, stop_requested=None)
+    visible = max(1, visible_gpu_count())
+    if nproc > visible:
+        warnings.append(Msg("resume_fewer_gpus", nproc=nproc, visible=visible))
+        nproc = visible
+    pid = _launch.spawn_worker(run, resume=True, nproc=nproc)
+    return Resumed(run, cp, nproc, pid, warnings)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Export
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Exported:
+    """Where the export went, and the notable choices it made (one line each)."""
+
+    path: Path
+    notes: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+
+def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, dtype: str | None = None,
+           report: Callable[[str], None] | None = None) -> Exported:
+    """Export a run that has ended: its adapter, or with ``merge`` the merged model. ``report`` also receives each
+    note as it is made (a long merge is not silent)."""
+    status = run.status()
+    if status in LIVE_STATUSES:
+        raise InputError(f"run {run.id} is still {status}",
+                         hint="Export it when it has ended, or stop it first (`ft-tui stop`).")
+    from ft_tui.runner.export import export_run
+
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        if report is not None:
+            report(text)
+
+    path = export_run(run.path, merge=merge, out=out, dtype=dtype, report=note)
+    return Exported(Path(path), notes)
+
+
+__all__ = [
+    "Checked", "DryRun", "Exported", "Launched", "PlanChange", "Planned", "Resumed", "StopSent",
+    "Stopped", "apply_plan", "check", "check_datasets", "check_model", "check_rows", "check_same_host",
+    "choose_nproc", "dry_run", "export", "launch", "load_checked", "plan", "prepare_launch", "resume", "send_stop",
+    "signal_run", "status_hint", "stop", "training_begun", "visible_gpu_count", "wait_for_end", "wait_stopped",
+]
