@@ -25,6 +25,8 @@ from .messages import Msg
 #   fused:  Phi-3 style qkv_proj / gate_up_proj
 #   moe:    "" | "mixtral" (every layer sparse) | "qwen" (decoder_sparse_step / mlp_only_layers, optional shared expert)
 #   tie:    default of tie_word_embeddings when config.json omits it (the transformers config class default)
+#   expert_bias: (optional) experts carry biases (gate_up 2f + down h per expert) and the router a bias (gpt-oss)
+#   sinks:  (optional) one learned attention-sink logit per head and layer (gpt-oss)
 FAMILIES: dict[str, dict[str, Any]] = {
     "llama": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": False},
     "mistral": {"bias": "none", "norms": 2, "qk_norm": False, "fused": False, "moe": "", "tie": False},
@@ -39,6 +41,9 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "qwen3_moe": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "qwen", "tie": False},
     # Qwen3-VL's text decoder is Qwen3's (per-head q/k norms; multimodal RoPE changes no parameter)
     "qwen3_vl_text": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "", "tie": False},
+    # gpt-oss: every layer sparse, experts and router carry biases, one attention sink per head
+    "gpt_oss": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "mixtral", "tie": False,
+                "expert_bias": True, "sinks": True},
 }
 # Multimodal wrappers whose text decoder is one of the families above (config.json nests it under text_config).
 _TEXT_WRAPPERS = {"gemma3": "gemma3_text", "qwen3_vl": "qwen3_vl_text"}

@@ -2,7 +2,8 @@
 trainable parameters.
 
 ``count_params(spec)`` counts parameters exactly from the config fields for the Llama family and relatives
-(Llama, Mistral, Qwen2/2.5/3, Gemma 1/2/3, Phi-3/4, Mixtral, Qwen2-MoE, Qwen3-MoE: ``model_spec.FAMILIES``); other
+(Llama, Mistral, Qwen2/2.5/3, Qwen3-VL's decoder, Gemma 1/2/3, Phi-3/4, Mixtral, Qwen2-MoE, Qwen3-MoE, gpt-oss:
+``model_spec.FAMILIES``); other
 architectures are instantiated on PyTorch's meta device (:mod:`.params_meta`, no memory, no weights) and their
 parameters summed. The formula is the one in the research notes (memory-model.md section 4.2), written out per
 module so the same table answers the LoRA count (section 2.5: a LoRA adapter on ``Linear(d_in -> d_out)`` has
@@ -77,6 +78,7 @@ class _Layer:
     norms: int
     experts: int
     router: int
+    attention_extra: int = 0   # attention parameters outside its linears (gpt-oss's per-head sinks)
 
 
 def _layer(spec: ModelSpec, i: int) -> _Layer:
@@ -101,6 +103,9 @@ def _layer(spec: ModelSpec, i: int) -> _Layer:
         f_e = spec.moe_intermediate_size
         experts = spec.num_experts * 3 * h * f_e      # fused gate_up_proj (E, 2f, h) + down_proj (E, h, f)
         router = spec.num_experts * h                 # router weight (E, h), no bias
+        if fam.get("expert_bias"):                    # gpt-oss: gate_up_proj_bias (E, 2f), down_proj_bias (E, h)
+            experts += spec.num_experts * (2 * f_e + h)
+            router += spec.num_experts                # and a router bias (E)
         f_s = spec.shared_expert_intermediate_size
         if f_s:
             lin["gate_proj"] = (h, f_s, False, "mlp")     # mlp.shared_expert.*
@@ -116,7 +121,8 @@ def _layer(spec: ModelSpec, i: int) -> _Layer:
         lin["up_proj"] = (h, f, spec.mlp_bias, "mlp")
         lin["down_proj"] = (f, h, spec.mlp_bias, "mlp")
     norms = fam["norms"] * h + (2 * d if fam["qk_norm"] else 0)
-    return _Layer(lin, norms, experts, router)
+    sinks = spec.num_attention_heads if fam.get("sinks") else 0
+    return _Layer(lin, norms, experts, router, sinks)
 
 
 def _representative_layer(spec: ModelSpec) -> int:
@@ -147,6 +153,7 @@ def count_params(spec: ModelSpec) -> ParamCounts:
                 attention += size
             else:
                 mlp += size
+        attention += layer.attention_extra
         norms += layer.norms
         experts += layer.experts
         router += layer.router
@@ -189,7 +196,7 @@ def layer_params(spec: ModelSpec, index: int = -1) -> int:
         return meta_model(spec).layer_totals[i]
     layer = _layer(spec, i)
     lin = sum(a * b + (b if bias else 0) for a, b, bias, _ in layer.linears.values())
-    return lin + layer.norms + layer.experts + layer.router
+    return lin + layer.norms + layer.experts + layer.router + layer.attention_extra
 
 
 def _parse_targets(targets: list[str] | str) -> list[str]:

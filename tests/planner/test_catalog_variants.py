@@ -134,3 +134,15 @@ def test_unknown_id_suggests_its_own_family_first():
     with pytest.raises(ModelError) as err:
         models.inspect_model("meta-llama/Llama-3.1-8B-Instruct-2099")
     assert str(err.value.hint).split("Did you mean: ")[1].startswith("meta-llama/Llama-3.1-8B,")
+
+
+def test_gpt_oss_counts_biased_experts_router_and_sinks():
+    spec = models.inspect_model("openai/gpt-oss-20b")
+    c = count_params(spec)
+    h, f, e, layers = 2880, 2880, 32, 24
+    assert c.experts == layers * e * (3 * h * f + 2 * f + h)   # gate_up (E,h,2f)+bias, down (E,f,h)+bias
+    assert c.router == layers * (e * h + e)                     # router weight and bias, not an nn.Linear
+    q, kv = 64 * 64, 8 * 64
+    assert c.attention == layers * (h * q + q + 2 * (h * kv + kv) + q * h + h + 64)  # biases on q,k,v,o + sinks
+    assert set(c.per_layer_linear) == {"q_proj", "k_proj", "v_proj", "o_proj"}  # what LoRA and 4-bit can touch
+    assert c.total == 20_914_757_184
