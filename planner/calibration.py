@@ -19,8 +19,9 @@ from .errors import ConfigError
 from .measured import load_measured_points
 from .memory import TrainSetup, estimate_setup, weight_bytes
 from .messages import Msg
+from .units import GIB, MIB
 
-UNITS = {"GB": 1e9, "GiB": 1024 ** 3, "MB": 1e6, "MiB": 1024 ** 2}
+UNITS = {"GB": 1e9, "GiB": GIB, "MB": 1e6, "MiB": MIB}
 SETUP_FIELDS = {f.name for f in fields(TrainSetup)}
 POINT_ONLY = {"id", "src", "model", "measured", "unit", "stack", "target", "skip", "note", "compile", "quant"}
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from .config import load_config, parse_overrides, save_config
 from .errors import ConfigError, InputError
-from .memory import GIB, MemoryEstimate, estimate_memory, precision_label
+from .memory import MemoryEstimate, estimate_memory, precision_label
 from .messages import Msg
-from .timing import TimeEstimate, estimate_time, format_duration
+from .timing import TimeEstimate, estimate_time
+from .units import format_duration, gib
 
 BAR_WIDTH = 30
 BREAKDOWN_LABELS = {
@@ -71,10 +72,6 @@ def _strategy_for(cfg, spec, hw, data, counts) -> str:
 # Rendering
 # ----------------------------------------------------------------------------------------------------------------
 
-def _gib(n: float) -> str:
-    return f"{n / GIB:5.1f} GiB"
-
-
 def render_breakdown(est: MemoryEstimate) -> list[str]:
     """One text bar per memory term, scaled to the budget (or to the peak when no GPU is known)."""
     scale = est.budget_bytes or est.peak_bytes or 1
@@ -82,11 +79,11 @@ def render_breakdown(est: MemoryEstimate) -> list[str]:
     for key, value in est.breakdown.items():
         filled = min(BAR_WIDTH, int(round(value / scale * BAR_WIDTH)))
         bar = "█" * filled + "░" * (BAR_WIDTH - filled)
-        lines.append(f"  {BREAKDOWN_LABELS.get(key, key):<13} {bar} {_gib(value)}")
-    lines.append(f"  {'peak':<13} {'':<{BAR_WIDTH}} {_gib(est.peak_bytes)}  ({est.phase})")
+        lines.append(f"  {BREAKDOWN_LABELS.get(key, key):<13} {bar} {gib(value, width=5)}")
+    lines.append(f"  {'peak':<13} {'':<{BAR_WIDTH}} {gib(est.peak_bytes, width=5)}  ({est.phase})")
     if est.budget_bytes is not None:
         verdict = "fits" if est.fits else "DOES NOT FIT"
-        lines.append(f"  {'budget':<13} {'':<{BAR_WIDTH}} {_gib(est.budget_bytes)}  -> {verdict}")
+        lines.append(f"  {'budget':<13} {'':<{BAR_WIDTH}} {gib(est.budget_bytes, width=5)}  -> {verdict}")
     return lines
 
 

@@ -11,11 +11,8 @@ import sys
 from typing import Any
 
 from .gpu_probe import GpuInfo, HardwareReport, probe
-from .hardware import GIB, load_profiles
-
-
-def _gib(value: int | None) -> str:
-    return f"{value / GIB:.1f}" if value is not None else "?"
+from .hardware import load_profiles
+from .units import gib_number
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -31,8 +28,8 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
 def _gpu_row(g: GpuInfo) -> list[str]:
     cc = f"{g.compute_capability[0]}.{g.compute_capability[1]}" if g.compute_capability else "?"
     bf16 = {True: "yes", False: "no", None: "?"}[g.bf16]
-    return [str(g.index), g.name + (" (MIG)" if g.is_mig else ""), f"{_gib(g.used_bytes)} / {_gib(g.total_bytes)}",
-            _gib(g.free_bytes), bf16, cc, _gib(g.other_process_bytes)]
+    return [str(g.index), g.name + (" (MIG)" if g.is_mig else ""), f"{gib_number(g.used_bytes)} / {gib_number(g.total_bytes)}",
+            gib_number(g.free_bytes), bf16, cc, gib_number(g.other_process_bytes)]
 
 
 def render_report(report: HardwareReport) -> str:

@@ -24,8 +24,7 @@ from . import gpu_probe
 from .errors import InputError
 from .gpu_probe import HardwareReport
 from .messages import Msg
-
-GIB = 1024**3
+from .units import GIB, MIB, gib
 
 # ----------------------------------------------------------------------------------------------------------------
 # Profile catalog
@@ -63,7 +62,7 @@ class GpuProfile:
 
         This is the size plans for the card are made against: a "16GB" T4 gives a process 15 GiB, not 16.
         """
-        return int(round(self.usable_mib * 1024**2)) if self.usable_mib else self.memory_bytes
+        return int(round(self.usable_mib * MIB)) if self.usable_mib else self.memory_bytes
 
     def peak_tflops(self, bf16: bool | None = None) -> float | None:
         """Dense peak for the training precision: bf16 when the card has it (or ``bf16=True``), else fp16."""
@@ -178,7 +177,7 @@ class HardwareTarget:
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gib|gb|g|mib|mb|m|tib|tb|t)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"gib": GIB, "g": GIB, "gb": 10**9, "mib": 1024**2, "m": 1024**2, "mb": 10**6,
+_SIZE_UNITS = {"gib": GIB, "g": GIB, "gb": 10**9, "mib": MIB, "m": MIB, "mb": 10**6,
                "tib": 1024**4, "t": 1024**4, "tb": 10**12}
 
 
@@ -261,7 +260,7 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
         if size <= 0:
             raise InputError(Msg("gpu_size_positive", text=text), key="--gpu", hint=Msg("hint_gpu_size"))
         return HardwareTarget(
-            name=f"{size / GIB:g} GiB GPU", count=gpus or 1, memory_bytes=size, budget_base_bytes=size, bf16=None,
+            name=f"{gib(size)} GPU", count=gpus or 1, memory_bytes=size, budget_base_bytes=size, bf16=None,
             peak_tflops=None, bandwidth_gbs=None, source="size",
             notes=["a raw memory size says nothing about bf16 support, TFLOP/s or bandwidth; name the card "
                    "(`ft-tui gpus --profiles`) for time estimates and precision choice."])

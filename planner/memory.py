@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GIB = 1024 ** 3
+from .units import GIB
 
 # §2.9 [V: PyTorch PR #86509 measured 287 MB lazy / 667 MB eager module loading]; plus cuBLAS workspaces [U].
 CUDA_CONTEXT_BYTES = int(0.5 * GIB)

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 from .errors import NothingFits
 from .history import history_note, widened_margin
 from .memory import (
-    GIB,
     MemoryEstimate,
     TrainSetup,
     budget_for,
@@ -39,6 +38,7 @@ from .memory import (
 from .messages import Msg
 from .model_spec import model_facts
 from .timing import TimeEstimate, estimate_time
+from .units import gib_number
 
 if TYPE_CHECKING:
     from .params import ParamCounts
@@ -409,8 +409,8 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None, history=None) -> Pl
         quant = _leanest_quant(base, cfg1)
         lean = searcher.estimate(_lean(base, cfg1, quant_bits=quant))
         message = Msg(
-            "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=f"{lean.peak_bytes / GIB:.1f}",
-            budget=f"{budget / GIB:.1f}", count=hw.count, gpu=hw.name, margin=f"{margin:.0%}",
+            "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=gib_number(lean.peak_bytes),
+            budget=gib_number(budget), count=hw.count, gpu=hw.name, margin=f"{margin:.0%}",
             hints=Msg.join(hints, "semicolon"))
         why = _unquantized_experts_note(counts, base, quant)
         raise NothingFits(Msg.join([message, why], "space") if why else message)

@@ -181,17 +181,3 @@ def estimate_time(cfg, spec, counts, setup, hw, trainable: int, data=None) -> Ti
     fpt = training_flops_per_token(spec, counts, setup, trainable)
     return TimeEstimate(flops_per_token=fpt, tokens_per_s=tokens_per_s, mfu=mfu, tokens_per_step=tokens_per_step,
                         step_s=step_s, steps=steps, total_tokens=total, eta_s=eta, note=note)
-
-
-def format_duration(seconds: float | None) -> str:
-    """'2h 05m', '14m 30s', '45s', or 'unknown'."""
-    if seconds is None:
-        return "unknown"
-    s = int(round(seconds))
-    if s >= 86400:
-        return f"{s // 86400}d {s % 86400 // 3600:02d}h"
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s}s"

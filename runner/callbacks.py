@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ft_tui.planner.units import GIB
 from transformers import TrainerCallback
 
 from .rundir import EventWriter, RunDir, mark_checkpoint_complete
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 INJECT_OOM_ENV = "FT_TUI_INJECT_OOM_AT_STEP"
 INJECT_OOM_RANK_ENV = "FT_TUI_INJECT_OOM_RANK"
-GIB = 1024 ** 3
 
 
 def _round(value: Any, digits: int = 6) -> Any:

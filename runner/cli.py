@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.paths import is_hub_id
+from ft_tui.planner.units import format_clock
 from ft_tui.runner import control
-from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, format_clock, log_tail
+from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, log_tail
 from ft_tui.runner.rundir import RunDir, find_run, indexed_runs, summarize
 from ft_tui.runner.status import (
     COMPLETED,

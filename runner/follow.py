@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from ft_tui.planner.units import format_clock, token_rate
 from ft_tui.runner.launch import child_exit_code, wait_child
 from ft_tui.runner.rundir import RunDir, pid_alive, read_events
 
@@ -30,17 +31,6 @@ BAD_INPUT_EXIT = 2
 # Formatting
 # ----------------------------------------------------------------------------------------------------------------
 
-def format_clock(seconds: float | None) -> str:
-    """A clock reading for live progress: ``75`` -> ``1:15``, ``3725`` -> ``1:02:05``; ``?`` when unknown.
-    (Plans use ``planner.timing.format_duration``: "2h 05m".)"""
-    if seconds is None or seconds != seconds or seconds < 0:
-        return "?"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-
-
 def _num(value: Any, fmt: str) -> str | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return format(value, fmt)
@@ -50,9 +40,7 @@ def _num(value: Any, fmt: str) -> str | None:
 def _rate(tokens_per_s: Any) -> str | None:
     if not isinstance(tokens_per_s, (int, float)):
         return None
-    if tokens_per_s >= 1000:
-        return f"{tokens_per_s / 1000:.1f}k tok/s"
-    return f"{tokens_per_s:.0f} tok/s"
+    return f"{token_rate(tokens_per_s)} tok/s"
 
 
 def progress_text(ev: Mapping[str, Any], total: int | None) -> str:

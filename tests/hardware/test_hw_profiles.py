@@ -6,13 +6,13 @@ import pytest
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.gpu_probe import HardwareReport, probe
 from ft_tui.planner.hardware import (
-    GIB,
     find_profile,
     load_profiles,
     match_probed_name,
     parse_memory_size,
     resolve_hardware,
 )
+from ft_tui.planner.units import GIB
 
 
 def test_catalog_has_the_cards_and_sane_fields():

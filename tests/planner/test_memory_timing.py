@@ -129,11 +129,3 @@ def test_no_throughput_known_means_no_time(llama):
     cfg = config_from_dict({"model_name_or_path": "x"})
     assert t.estimate_time(cfg, spec, counts, TrainSetup(), resolve_hardware("24GiB"), 0) is None
     assert t.estimate_time(cfg, spec, counts, TrainSetup(), None, 0) is None
-
-
-def test_format_duration():
-    assert t.format_duration(None) == "unknown"
-    assert t.format_duration(45) == "45s"
-    assert t.format_duration(14 * 60 + 30) == "14m 30s"
-    assert t.format_duration(2 * 3600 + 5 * 60) == "2h 05m"
-    assert t.format_duration(3 * 86400 + 3600) == "3d 01h"

@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 from ft_tui.runner import cli as runner_cli
 from ft_tui.runner import control, follow, launch
-from ft_tui.runner.follow import CLEAR_LINE, ProgressPrinter, RunFollower, event_text, format_clock
+from ft_tui.runner.follow import CLEAR_LINE, ProgressPrinter, RunFollower, event_text
 from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks
 
 FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
-
-
-def test_format_duration() -> None:
-    assert format_clock(0) == "0:00"
-    assert format_clock(75.4) == "1:15"
-    assert format_clock(3725) == "1:02:05"
-    assert format_clock(None) == "?" and format_clock(float("nan")) == "?"
 
 
 def test_plain_printer_prints_one_line_per_event() -> None:

@@ -10,7 +10,7 @@ import yaml
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import ModelError
 from ft_tui.planner.models import inspect_model
-from ft_tui.runner.cli import check_model
+from ft_tui.runner.control import check_model
 from ft_tui.runner.modeling import model_path
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.recommend import SET_BY_YOU
+from ft_tui.planner.units import gib_number
 from ft_tui.tui import keymap as K
 from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
@@ -354,7 +355,7 @@ class SetupScreen(Screen):
 
             est = self.state.estimate
             body = label(lang, "not_fit_body", peak=f"{est.peak_gib:.1f}",
-                         budget=f"{(est.budget_bytes or 0) / 2**30:.1f}")
+                         budget=gib_number(est.budget_bytes or 0))
             self.app.push_screen(ConfirmDialog(label(lang, "not_fit_title"), body, yes=label(lang, "start_anyway"),
                                                no=label(lang, "back"), danger=True),
                                  self._confirmed_start)

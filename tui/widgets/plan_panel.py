@@ -8,9 +8,8 @@ the same with NO_COLOR.
 
 from __future__ import annotations
 
-from ft_tui.planner.memory import GIB
 from ft_tui.planner.messages import render
-from ft_tui.planner.timing import format_duration
+from ft_tui.planner.units import format_duration, gib, param_count
 from ft_tui.tui.i18n import label, label_or
 from ft_tui.tui.state import SetupState
 from rich.text import Text
@@ -25,18 +24,6 @@ def _pad(text: str, cells: int) -> str:
     from rich.cells import cell_len
 
     return text + " " * max(0, cells - cell_len(text))
-
-
-def gib(n: float | None) -> str:
-    return "?" if n is None else f"{n / GIB:.1f} GiB"
-
-
-def count(n: int) -> str:
-    """A parameter count: 7.62B, 40.4M, 96.3K."""
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if n >= div:
-            return f"{n / div:.{2 if unit == 'B' else 1}f}{unit}"
-    return str(n)
 
 
 def bar(value: float, scale: float, width: int) -> str:
@@ -111,8 +98,8 @@ def run_lines(state: SetupState, lang: str = "en") -> Text:
     if n > 1:
         out.append("  " + label(lang, "plan_strategy", strategy=state.strategy) + "\n")
     if est is not None:
-        out.append("  " + label(lang, "plan_params", total=count(est.total_params),
-                                trainable=count(est.trainable_params)) + "\n")
+        out.append("  " + label(lang, "plan_params", total=param_count(est.total_params),
+                                trainable=param_count(est.trainable_params)) + "\n")
     t = state.time
     if t is None:
         if est is not None:

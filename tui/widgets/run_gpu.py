@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ft_tui.planner.units import gib, gib_number
 from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.widgets import Static
 
-GIB = 1024 ** 3
 BAR_WIDTH = 10
 
 
@@ -47,7 +47,7 @@ def gpu_lines(stats: Sequence[Mapping[str, Any]]) -> Text:
             frac = used / total
             style = "red" if frac > 0.95 else "yellow" if frac > 0.85 else "green"
             text.append(_bar(frac), style=style)
-            text.append(f" {used / GIB:.1f}/{total / GIB:.1f} GiB")
+            text.append(f" {gib_number(used)}/{gib(total)}")
         else:
             text.append("- GiB")
     return text

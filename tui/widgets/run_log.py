@@ -6,7 +6,7 @@ Textual ``Log``, so ``[rank0]`` or ``[INFO]`` in a line stays literal.
 
 from __future__ import annotations
 
-from ft_tui.runner.follow import format_clock
+from ft_tui.planner.units import format_clock
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label
 from rich.text import Text

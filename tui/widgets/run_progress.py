@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ft_tui.runner.follow import format_clock
+from ft_tui.planner.units import format_clock, token_rate
 from ft_tui.runner.status import STATUSES
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label, status_message
@@ -22,9 +22,7 @@ def fmt_float(value: float | None, spec: str) -> str:
 
 
 def fmt_rate(tokens_per_s: float | None) -> str:
-    if tokens_per_s is None:
-        return "-"
-    return f"{tokens_per_s / 1000:.1f}k" if tokens_per_s >= 1000 else f"{tokens_per_s:.0f}"
+    return "-" if tokens_per_s is None else token_rate(tokens_per_s)
 
 
 def metrics_text(view: RunView, lang: str, width: int | None = None) -> Text:
