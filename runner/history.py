@@ -18,6 +18,7 @@ Torch-free (the CLI and the TUI import it).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -74,9 +75,30 @@ def memory_comparison(planned: Mapping[str, Any] | None, measured: Iterable[Mapp
             "over_pct": round((worst / plan_gib - 1.0) * 100, 1)}
 
 
+#: The end event is the last line of events.jsonl: read this much of the file's end, not the whole history.
+TAIL_BYTES = 64 * 1024
+
+
 def _end_event(run: RunDir) -> dict[str, Any] | None:
-    ends = [e for e in run.events() if e.get("type") == "end"]
-    return ends[-1] if ends else None
+    """The run's last ``end`` event, read from the end of events.jsonl (None when the run has not ended)."""
+    if run.read_state().get("status") not in ("completed", "stopped"):
+        return None
+    try:
+        with open(run.events_path, "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - TAIL_BYTES))
+            tail = fh.read()
+    except OSError:
+        return None
+    for raw in reversed(tail.splitlines()):
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(event, dict) and event.get("type") == "end":
+            return event
+    return None
 
 
 def past_run(run: RunDir) -> PastRun | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ft_tui.planner.units import format_clock, token_rate
+from ft_tui.runner.history import memory_comparison
 from ft_tui.runner.status import STATUSES
 from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label, status_label, status_message
@@ -36,7 +37,10 @@ def metrics_text(view: RunView, lang: str, width: int | None = None) -> Text:
         (label(lang, "grad_norm"), fmt_float(view.grad_norm, ".3f"), ""),
         ("", fmt_rate(view.tokens_per_s), label(lang, "tokens_s")),
     ]
-    if view.gpu_mem_reserved_gib is not None:
+    versus = planned_vs_measured(view, lang)
+    if versus is not None:
+        parts.append(("", versus, ""))
+    elif view.gpu_mem_reserved_gib is not None:
         parts.append((label(lang, "gpu_mem"), f"{view.gpu_mem_reserved_gib:.1f}", "GiB"))
     text = Text(no_wrap=True, overflow="ellipsis")
     line_len = 0
@@ -56,6 +60,17 @@ def metrics_text(view: RunView, lang: str, width: int | None = None) -> Text:
         text.append_text(item)
         line_len += item.cell_len
     return text
+
+
+def planned_vs_measured(view: RunView, lang: str) -> str | None:
+    """``memory planned 10.0 GiB, measured 10.6 GiB (+6 %)`` once the run's ``end`` event carries both (CUDA
+    context excluded on both sides: ``runner.history.memory_comparison``); None before, or for a CPU run."""
+    end = view.end or {}
+    cmp = memory_comparison(end.get("planned"), end.get("measured"))
+    if cmp is None:
+        return None
+    return label(lang, "mem_vs_plan", planned=f"{cmp['planned_gib']:.1f}", measured=f"{cmp['measured_gib']:.1f}",
+                 over=f"{cmp['over_pct']:+.0f}")
 
 
 def step_text(view: RunView, lang: str) -> str:
