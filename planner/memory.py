@@ -68,7 +68,6 @@ LOSS_BYTES_PER_VOCAB = {
 
 OPTIMIZERS_8BIT = ("adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit")
 OPTIMIZERS_PAGED = ("paged_adamw_8bit", "paged_adamw_32bit")
-LORA_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass(frozen=True)

@@ -119,11 +119,6 @@ class ModelSpec:
     param_method: str = "formula"
     raw_config: dict | None = field(default=None, repr=False, compare=False)
 
-    @property
-    def is_moe(self) -> bool:
-        """True when some decoder layers route tokens to experts."""
-        return self.num_experts > 0
-
 
 def model_facts(spec: ModelSpec) -> dict[str, Any]:
     """Where the planner's facts about the model came from, for ``plan --json`` and plan.json."""
@@ -304,8 +299,6 @@ def _transformers_knows(model_type: str) -> bool:
     """Whether the installed transformers has a built-in config class for ``model_type`` (imports transformers)."""
     if not model_type:
         return False
-    try:
-        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-    except ImportError:
-        return False
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
     return model_type in CONFIG_MAPPING_NAMES

@@ -181,11 +181,9 @@ class _HubUnreachable(Exception):
 
 def _fetch_hub_config(repo_id: str, trust_remote_code: bool) -> ModelSpec | None:
     """config.json from the hub (into the normal hub cache), never weights. None when the repo does not exist."""
-    try:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
-    except ImportError:
-        return None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+
     try:
         path = Path(hf_hub_download(repo_id=repo_id, filename="config.json", etag_timeout=5))
     except GatedRepoError as exc:

@@ -97,23 +97,13 @@ class FtTuiApp(App):
 
         return RunScreen(run_dir)
 
-    def open_run(self, run_dir: Path) -> bool:
-        """Show the run screen for ``run_dir``; False (and a notification) when it cannot be shown."""
-        try:
-            screen = self.run_screen(run_dir)
-        except ImportError as exc:
-            self.notify(label(self.lang, "run_unavailable", path=run_dir, error=exc), severity="error",
-                        markup=False)
-            return False
-        self.push_screen(screen)
-        return True
+    def open_run(self, run_dir: Path) -> None:
+        """Show the run screen for ``run_dir``."""
+        self.push_screen(self.run_screen(run_dir))
 
     def action_open_runs(self) -> None:
-        try:
-            from ft_tui.tui.screens.runs import RunsScreen
-        except ImportError as exc:
-            self.notify(label(self.lang, "runs_unavailable", error=exc), severity="error", markup=False)
-            return
+        from ft_tui.tui.screens.runs import RunsScreen
+
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen())
 

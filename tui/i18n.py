@@ -108,9 +108,6 @@ LABELS: dict[str, dict[str, str]] = {
         "key_runs.refresh": "Refresh", "key_runs.back": "Back",
         "key_command_palette": "palette",
         # app
-        "run_unavailable": "The run started in {path}, but the run screen is unavailable ({error}). Follow it with "
-                           "`ft-tui attach {path}`.",
-        "runs_unavailable": "The runs screen is unavailable ({error}); use `ft-tui runs`.",
         "demo_preparing": "Preparing the demo model and tokenizer (cached after the first time)...",
         "worker_failed": "{name} failed: {error}",
         # command palette
@@ -265,8 +262,6 @@ LABELS: dict[str, dict[str, str]] = {
         "key_runs.open": "打开", "key_runs.resume": "续训", "key_runs.export": "导出", "key_runs.refresh": "刷新",
         "key_runs.back": "返回",
         "key_command_palette": "命令面板",
-        "run_unavailable": "训练已在 {path} 启动，但运行界面打不开（{error}）。可用 `ft-tui attach {path}` 查看。",
-        "runs_unavailable": "运行列表打不开（{error}）；请用 `ft-tui runs`。",
         "demo_preparing": "正在准备演示模型和分词器（首次之后会缓存）……",
         "worker_failed": "后台任务“{name}”失败：{error}",
         "cmd_runs": "运行列表", "cmd_runs_help": "列出所有运行：打开、续训、导出",

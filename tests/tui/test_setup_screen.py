@@ -12,6 +12,7 @@ import yaml
 from ft_tui.tui.app import make_app
 from ft_tui.tui.messages import FieldEdited
 from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
+from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.screens.setup import SetupScreen
 from ft_tui.tui.widgets.help_panel import HelpPanel
 from ft_tui.tui.widgets.plan_panel import PlanPanel, PlanSummary
@@ -129,10 +130,6 @@ async def test_start_with_a_fake_runner_opens_the_run_screen(catalog_config, set
         assert cfg.lora_rank == 4 and "lora_rank" in cfg.explicit
         assert plan["estimate"]["fits"] is True and plan["config"]["lora_rank"] == 4
         assert hw.profile == "rtx4090"
-        try:
-            from ft_tui.tui.screens.run import RunScreen
-        except ImportError:
-            pytest.skip("the run screen (tui/screens/run.py) has not landed yet")
         await pilot.pause()  # the run screen tails events.jsonl in a long-lived worker: no settle here
         assert isinstance(app.screen, RunScreen)
 
