@@ -14,10 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .messages import Msg, render, template
-
-#: What ends a sentence, by language: no stop is added before the hint after one of these.
-_STOPS = {"en": (".", "!", "?", ":", ";"), "zh": ("。", "！", "？", "：", "；", ".", "!", "?")}
+from .messages import ERROR_LAYOUT, Msg, render
 
 
 class InputError(Exception):
@@ -46,21 +43,14 @@ class InputError(Exception):
     def params(self) -> dict[str, Any]:
         return dict(getattr(self.message, "values", {}) or {})
 
+    def as_msg(self) -> Msg:
+        """The whole error as one message (where, what, how to fix), to store or send with its codes."""
+        return Msg(ERROR_LAYOUT, file=self.file, line=self.line, key=self.key, message=self.message, hint=self.hint)
+
     def render(self, lang: str | None = None) -> str:
         """The error as one paragraph: where (file:line, key), what, how to fix. In English unless ``lang`` names
         another language and the message is coded (an uncoded message keeps the whole error in English)."""
-        lang = lang if isinstance(self.message, Msg) and lang in _STOPS else "en"
-        where = []
-        if self.file:
-            where.append(f"{self.file}:{self.line}" if self.line else str(self.file))
-        if self.key:
-            where.append(template("where_key", lang).format(key=self.key))
-        text = (template("where_sep", lang).join(where) + template("where_colon", lang) if where else "")
-        text += render(self.message, lang)
-        if self.hint:
-            stop = "hint_space" if text.rstrip().endswith(_STOPS[lang]) else "hint_stop"
-            text += template(stop, lang) + render(self.hint, lang)
-        return text
+        return render(self.as_msg(), lang)
 
 
 class ConfigError(InputError):
@@ -83,6 +73,10 @@ class NothingFits(Exception):
 
     exit_code = 3
 
+    def as_msg(self) -> Msg | str:
+        """The message (a :class:`~ft_tui.planner.messages.Msg`; its English text as it is otherwise)."""
+        return self.args[0] if self.args else ""
+
     def render(self, lang: str | None = None) -> str:
         """The message in ``lang`` (English text when it has no code)."""
-        return render(self.args[0] if self.args else "", lang)
+        return render(self.as_msg(), lang)

@@ -24,6 +24,10 @@ AREAS = ("common", "config", "reasons", "models", "fit", "planner", "data", "run
 
 #: Join codes: a message that joins several texts (``Msg.join``); the code's template is the separator.
 JOIN_PREFIX = "join_"
+#: The code of an error's layout (``InputError.as_msg``): where it is, what is wrong, how to fix it.
+ERROR_LAYOUT = "error_layout"
+#: What ends a sentence, by language: no stop is added before an error's hint after one of these.
+_STOPS = {"en": (".", "!", "?", ":", ";"), "zh": ("。", "！", "？", "：", "；", ".", "!", "?")}
 
 
 @lru_cache(maxsize=1)
@@ -74,10 +78,28 @@ def _rebuild(code: str, values: dict[str, Any]) -> Msg:
 
 
 def _format(code: str, values: Mapping[str, Any], lang: str | None) -> str:
+    if code == ERROR_LAYOUT:
+        return _error_layout(values, lang)
     text = template(code, lang)
     if code.startswith(JOIN_PREFIX):
         return text.join(render(item, lang) for item in values["items"])
     return text.format(**{k: _value(v, lang) for k, v in values.items()})
+
+
+def _error_layout(values: Mapping[str, Any], lang: str | None) -> str:
+    """``file:line, key 'k': message. Hint`` in ``lang``; all English when the message has no code (an error is
+    never half-translated)."""
+    message, hint, file, line, key = (values.get(k) for k in ("message", "hint", "file", "line", "key"))
+    lang = lang if isinstance(message, Msg) and lang in _STOPS else "en"
+    where = [f"{file}:{line}" if line else str(file)] if file else []
+    if key:
+        where.append(template("where_key", lang).format(key=key))
+    text = template("where_sep", lang).join(where) + template("where_colon", lang) if where else ""
+    text += render(message, lang)
+    tail = ""
+    if hint:
+        tail = template("hint_space" if text.rstrip().endswith(_STOPS[lang]) else "hint_stop", lang) + render(hint, lang)
+    return template(ERROR_LAYOUT, lang).format(text=text, hint=tail)
 
 
 def _value(value: Any, lang: str | None) -> Any:
@@ -86,6 +108,12 @@ def _value(value: Any, lang: str | None) -> Any:
     if isinstance(value, (Msg, BaseException)):
         return render(value, lang)
     return value
+
+
+def error_msg(error: BaseException) -> Any:
+    """An exception as a message: its own (``as_msg()``: ``InputError``, ``NothingFits``) or ``Type: text``."""
+    own = getattr(error, "as_msg", None)
+    return own() if callable(own) else f"{type(error).__name__}: {error}"
 
 
 def render(value: Any, lang: str | None = None) -> str:
@@ -98,13 +126,15 @@ def render(value: Any, lang: str | None = None) -> str:
         return str(value) if (lang or "en") == "en" else _format(value.code, value.values, lang)
     if isinstance(value, BaseException):
         own = getattr(value, "render", None)
-        return own(lang) if callable(own) else f"{type(value).__name__}: {value}"
+        return own(lang) if callable(own) else render(error_msg(value), lang)
     return str(value)
 
 
 def to_json(value: Any) -> Any:
     """A message as JSON, ``{"code": ..., "values": {...}}`` (nested messages too); a number, bool or None as it
     is; anything else (paths and other values) as its text, as the English message shows it."""
+    if isinstance(value, BaseException):
+        return to_json(error_msg(value))
     if isinstance(value, Msg):
         if value.code.startswith(JOIN_PREFIX):
             return {"code": value.code, "values": {"items": [to_json(i) for i in value.values["items"]]}}

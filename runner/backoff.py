@@ -20,6 +20,7 @@ import shutil
 from typing import Any
 
 from ft_tui.planner.config import TrainConfig, dump_config
+from ft_tui.planner.messages import Msg
 
 from .rundir import RunDir, atomic_write_text
 
@@ -27,7 +28,10 @@ LAUNCHED_CONFIG = "config.launched.yaml"
 
 
 class OutOfMemoryGiveUp(RuntimeError):
-    """The OOM back-off has nothing left to try; the message says what to change."""
+    """The OOM back-off has nothing left to try; the message (a :class:`Msg`) says what to change."""
+
+    def as_msg(self) -> Msg:
+        return self.args[0]
 
 
 def backoff_config(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any]]:
@@ -46,45 +50,41 @@ def backoff_config(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any]]:
         changes = {"disable_gradient_checkpointing": False}
         old = {"disable_gradient_checkpointing": True}
     else:
-        advice = []
+        advice: list[str | Msg] = []
         if cfg.finetuning_type != "lora":
             advice.append("finetuning_type: lora")
         elif cfg.quantization_bit != 4:
             advice.append("quantization_bit: 4")
         if cfg.cutoff_len > 64:
-            advice.append(f"a shorter cutoff_len (e.g. cutoff_len: {cfg.cutoff_len // 2})")
-        advice.append("a smaller model or a GPU with more memory")
-        raise OutOfMemoryGiveUp(
-            "out of GPU memory even at per_device_train_batch_size 1 with gradient checkpointing on. Try "
-            + ", or ".join(advice) + "; `ft-tui estimate` shows the memory each choice needs.")
+            advice.append(Msg("oom_try_cutoff", cutoff=cfg.cutoff_len // 2))
+        advice.append(Msg("oom_try_smaller"))
+        raise OutOfMemoryGiveUp(Msg("oom_give_up", options=Msg.join(advice, "or")))
     return cfg.replace(**changes), {"old": old, "new": changes}
 
 
-def multiprocess_oom_advice(cfg: TrainConfig, records: list[dict[str, Any]], run: RunDir) -> str:
+def multiprocess_oom_advice(cfg: TrainConfig, records: list[dict[str, Any]], run: RunDir) -> Msg:
     """The failure message of an unsupervised multi-process run that ran out of memory: what happened and the
     values the back-off would have set."""
     what = oom_summary(records)
     try:
         _, change = backoff_config(cfg)
     except OutOfMemoryGiveUp as exc:
-        return f"{what}: {exc}"
-    values = ", ".join(f"{k}: {v}" for k, v in change["new"].items())
-    return (f"{what}. A multi-process run backs off automatically only when ft-tui started it on one machine "
-            f"(`ft-tui train` / `ft-tui resume`); this one was launched by hand or by a scheduler. Set {values} in "
-            f"{run.config_path} (the same effective batch), then rerun the launch line with --resume on every "
-            f"node, or `ft-tui resume {run.id}` on a single machine.")
+        return Msg("oom_what_detail", what=what, detail=exc.as_msg())
+    values = Msg.join([f"{k}: {v}" for k, v in change["new"].items()], "list")
+    return Msg("oom_multiprocess", what=what, values=values, config=str(run.config_path), id=run.id)
 
 
-def oom_summary(records: list[dict[str, Any]]) -> str:
+def oom_summary(records: list[dict[str, Any]]) -> Msg:
     """``out of memory on rank 1 after step 2 (CUDA out of memory ...)`` for a set of OOM records."""
     if not records:
-        return "out of memory"
-    ranks = ", ".join(str(r["rank"]) for r in records)
+        return Msg("oom_summary_none")
+    ranks = Msg.join([str(r["rank"]) for r in records], "list")
     step = max(int(r.get("step") or 0) for r in records)
     message = str(records[0].get("message") or "").strip()
-    when = "while loading the model" if any(r.get("phase") == "load" for r in records) else f"after step {step}"
-    return f"out of memory on rank{'s' if len(records) > 1 else ''} {ranks} {when}" + \
-        (f" ({message})" if message else "")
+    when = Msg("oom_when_loading") if any(r.get("phase") == "load" for r in records) else \
+        Msg("oom_when_step", step=step)
+    return Msg("oom_summary_ranks" if len(records) > 1 else "oom_summary_rank", ranks=ranks, when=when,
+               detail=Msg("oom_detail", message=message) if message else "")
 
 
 def save_backoff_config(run: RunDir, cfg: TrainConfig) -> None:
@@ -95,16 +95,13 @@ def save_backoff_config(run: RunDir, cfg: TrainConfig) -> None:
     atomic_write_text(run.config_path, dump_config(cfg))
 
 
-def load_oom_advice(cfg: TrainConfig) -> str:
+def load_oom_advice(cfg: TrainConfig) -> Msg:
     """What to change when the model itself does not fit while it loads (a smaller batch would not help)."""
-    options = []
+    options: list[str | Msg] = []
     if cfg.finetuning_type != "lora":
         options.append("finetuning_type: lora")
     if cfg.quantization_bit != 4:
-        options.append("quantization_bit: 4 (QLoRA: about a quarter of the 16-bit weights)"
-                       if cfg.finetuning_type == "lora" else "then quantization_bit: 4")
-    options.append("a smaller model")
-    options.append("more GPUs (with several visible, ft-tui train shards a model that does not fit one GPU)")
-    return ("The GPU ran out of memory while loading the model, before training began, so a smaller batch would "
-            "not help. Check that no other process holds GPU memory (`ft-tui gpus`), or try "
-            + ", or ".join(options) + "; `ft-tui estimate CONFIG` shows the memory each choice needs.")
+        options.append(Msg("oom_load_qlora") if cfg.finetuning_type == "lora" else Msg("oom_load_then_qlora"))
+    options.append(Msg("oom_load_smaller"))
+    options.append(Msg("oom_load_more_gpus"))
+    return Msg("oom_loading", options=Msg.join(options, "or"))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import cache_dir
 
 #: Bump when anything that changes the built files changes (sizes, special tokens, template, builder code), so
@@ -148,8 +149,8 @@ def _special_tokens(extra: Sequence[str]) -> list[str]:
     tokens: list[str] = []
     for tok in (PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, *CHATML_TOKENS, *extra):
         if not isinstance(tok, str) or not tok:
-            raise InputError(f"special token {tok!r} is not a non-empty string",
-                             key="extra_special_tokens", hint="Pass strings such as '<|eot_id|>'.")
+            raise InputError(Msg("demo_special_token", token=tok), key="extra_special_tokens",
+                             hint=Msg("hint_demo_special_token"))
         if tok not in tokens:
             tokens.append(tok)
     return tokens
@@ -180,8 +181,8 @@ def build_tokenizer(out_dir: str | os.PathLike[str], *, vocab_size: int = DEFAUL
     specials = _special_tokens(extra_special_tokens)
     min_vocab = 256 + len(specials)
     if not isinstance(vocab_size, int) or vocab_size < min_vocab:
-        raise InputError(f"vocab_size {vocab_size!r} is too small for a byte-level BPE tokenizer",
-                         key="vocab_size", hint=f"Use at least {min_vocab} (256 bytes + {len(specials)} specials).")
+        raise InputError(Msg("demo_vocab_small", size=vocab_size), key="vocab_size",
+                         hint=Msg("hint_demo_vocab", min=min_vocab, specials=len(specials)))
     del seed  # see the docstring
     texts = list(default_corpus() if corpus is None else corpus)
 
@@ -231,8 +232,8 @@ def _quiet_progress() -> Iterator[None]:
 
 def _check_size(size: str) -> None:
     if size not in MODEL_SIZES:
-        raise InputError(f"unknown demo model size {size!r}", key="size",
-                         hint=f"Choose one of: {', '.join(MODEL_SIZES)}.")
+        raise InputError(Msg("demo_unknown_size", size=size), key="size",
+                         hint=Msg("hint_demo_sizes", sizes=Msg.join(MODEL_SIZES, "list")))
 
 
 def demo_model_config(size: str, tokenizer: Any) -> Any:

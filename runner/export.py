@@ -21,6 +21,7 @@ from typing import Any
 
 from ft_tui.planner.config import TrainConfig, load_config
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 
 from .modeling import TEMPLATE_FILE, build_model, final_output_dir
 from .rundir import RunDir, atomic_write_json
@@ -34,9 +35,8 @@ def _final_dir(run: RunDir, cfg: TrainConfig) -> Path:
     final = final_output_dir(run.path, cfg.finetuning_type)
     needed = "adapter_config.json" if cfg.finetuning_type == "lora" else "config.json"
     if not (final / needed).is_file():
-        raise InputError(f"run {run.id} has no final {final.name}/ yet: it has not completed",
-                         file=str(run.path),
-                         hint=f"`ft-tui resume {run.id}` finishes it from its last checkpoint; then export again.")
+        raise InputError(Msg("export_not_final", id=run.id, final=final.name), file=str(run.path),
+                         hint=Msg("hint_export_resume", id=run.id))
     return final
 
 
@@ -45,8 +45,7 @@ def _prepare_out(run: RunDir, out: str | Path | None, *, merge: bool = False) ->
     export never overwrites the other."""
     target = Path(out).expanduser().resolve() if out else run.path / ("merged" if merge else "export")
     if target.exists() and any(target.iterdir()) and not (target / TEMPLATE_FILE).exists():
-        raise InputError(f"{target} exists and is not empty (and is not an earlier ft-tui export)",
-                         hint="Choose another folder with -o, or remove it.")
+        raise InputError(Msg("export_target_not_empty", target=str(target)), hint=Msg("hint_export_target"))
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     return target
 
@@ -82,7 +81,8 @@ def merge_dtype(cfg: TrainConfig, dtype: str | None = None) -> str:
     """The dtype a merge runs and saves in (see the module docstring)."""
     if dtype is not None:
         if dtype not in DTYPES:
-            raise InputError(f"unknown dtype {dtype!r}", key="dtype", hint=f"Use one of {', '.join(DTYPES)}.")
+            raise InputError(Msg("export_unknown_dtype", dtype=dtype), key="dtype",
+                             hint=Msg("hint_export_dtypes", dtypes=Msg.join(DTYPES, "list")))
         return dtype
     import torch
 
@@ -97,8 +97,7 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
     say = report or log.info
     run = RunDir(Path(run_dir))
     if not run.config_path.is_file():
-        raise InputError(f"{run.path} is not a run directory (no config.yaml)",
-                         hint="Pass a run id or directory; `ft-tui runs` lists them.")
+        raise InputError(Msg("export_not_run_dir", path=str(run.path)), hint=Msg("hint_export_run_ref"))
     cfg = load_config(run.config_path)
     final = _final_dir(run, cfg)
     target = _prepare_out(run, out, merge=merge and cfg.finetuning_type == "lora")

@@ -35,6 +35,7 @@ from typing import Any
 
 from ft_tui.planner.config import TrainConfig
 from ft_tui.planner.errors import ConfigError, InputError, ModelError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import is_local_model_ref
 
 log = logging.getLogger(__name__)
@@ -51,25 +52,23 @@ def model_path(cfg: TrainConfig) -> str:
     """The model reference to load: a local folder (resolved against the config's folder) or a hub id."""
     ref = (cfg.model_name_or_path or "").strip()
     if not ref:
-        raise ConfigError("no model given", key="model_name_or_path",
-                          hint="Set model_name_or_path to a local folder or a Hugging Face model id.")
+        raise ConfigError(Msg("model_none_given"), key="model_name_or_path", hint=Msg("hint_model_none_given"))
     local = cfg.resolve_path(ref)
     if local.exists():
         if not local.is_dir():
-            raise ModelError(f"model path {local} is a file, not a model folder", key="model_name_or_path",
-                             hint="Point model_name_or_path at the folder holding config.json.")
+            raise ModelError(Msg("model_path_is_file", path=str(local)), key="model_name_or_path",
+                             hint=Msg("hint_model_folder_config"))
         return str(local)
     if is_local_model_ref(ref, cfg.base_dir):  # cannot be a hub id, so a path, and it does not exist
-        raise ModelError(f"model folder {local} does not exist", key="model_name_or_path",
-                         hint="Check the path, or give a Hugging Face model id such as Qwen/Qwen2.5-0.5B.")
+        raise ModelError(Msg("model_folder_missing", path=str(local)), key="model_name_or_path",
+                         hint=Msg("hint_model_path_or_id"))
     return ref
 
 
-def _load_error(path: str, what: str, exc: BaseException) -> ModelError:
+def _load_error(path: str, what: Msg, exc: BaseException) -> ModelError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ModelError(f"cannot load the {what} from {path}: {first}", key="model_name_or_path",
-                      hint="Check that the folder holds config.json and the weights (or, for a hub id, that it is "
-                           "in the local Hugging Face cache: there is no network here unless HF_HUB_OFFLINE is 0).")
+    return ModelError(Msg("model_load_failed", what=what, path=path, error=first), key="model_name_or_path",
+                      hint=Msg("hint_model_load_failed"))
 
 
 # ---------------------------------------------------------------------------------------------------- tokenizer
@@ -85,11 +84,11 @@ def load_tokenizer(cfg: TrainConfig) -> Any:
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError, json.JSONDecodeError, KeyError) as exc:
-        raise _load_error(path, "tokenizer", exc) from None
+        raise _load_error(path, Msg("what_tokenizer"), exc) from None
     if tok.pad_token is None:
         if tok.eos_token is None:
-            raise ModelError(f"the tokenizer in {path} has neither a pad nor an eos token",
-                             key="model_name_or_path", hint="Add a pad_token to its tokenizer_config.json.")
+            raise ModelError(Msg("tokenizer_no_pad_eos", path=path), key="model_name_or_path",
+                             hint=Msg("hint_tokenizer_pad"))
         tok.pad_token = tok.eos_token
     tok.padding_side = "right"
     return tok
@@ -111,8 +110,7 @@ def compute_dtype(cfg: TrainConfig) -> Any:
 def attn_implementation(cfg: TrainConfig) -> str:
     impl = ATTN_IMPLEMENTATIONS[cfg.flash_attn]
     if impl == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
-        raise ConfigError("flash_attn: fa2 needs the flash-attn package, which is not installed", key="flash_attn",
-                          hint="Install it (pip install flash-attn --no-build-isolation) or use flash_attn: sdpa.")
+        raise ConfigError(Msg("fa2_missing"), key="flash_attn", hint=Msg("hint_fa2_missing"))
     return impl
 
 
@@ -135,8 +133,7 @@ def quantization_config(cfg: TrainConfig) -> Any:
 
     if cfg.quantization_bit == 8:
         if fsdp_enabled():
-            raise ConfigError("8-bit quantization cannot be sharded with FSDP", key="quantization_bit",
-                              hint="Use quantization_bit: 4 (FSDP-QLoRA), or fewer GPUs with DDP.")
+            raise ConfigError(Msg("fsdp_8bit"), key="quantization_bit", hint=Msg("hint_fsdp_8bit"))
         return BitsAndBytesConfig(load_in_8bit=True)
     extra = {"bnb_4bit_quant_storage": compute_dtype(cfg)} if fsdp_enabled() else {}
     return BitsAndBytesConfig(
@@ -186,8 +183,8 @@ def _lora_targets(cfg: TrainConfig, model: Any) -> str | list[str]:
     known = linear_module_names(model)
     unknown = [t for t in cfg.lora_targets if t not in known]
     if unknown:
-        raise ConfigError(f"the model has no linear layer named {', '.join(unknown)}", key="lora_target",
-                          hint=f"Its linear layers are: {', '.join(known)}; or use lora_target: all.")
+        raise ConfigError(Msg("lora_no_linear", names=Msg.join(unknown, "list")), key="lora_target",
+                          hint=Msg("hint_lora_linear", known=Msg.join(known, "list")))
     return list(cfg.lora_targets)
 
 
@@ -204,8 +201,7 @@ def decoder_layers(model: Any) -> Any:
             if best is None or len(mod) > len(best):
                 best = mod
     if best is None:
-        raise ModelError("cannot find the decoder layers of this model for freeze tuning",
-                         key="finetuning_type", hint="Use finetuning_type: lora or full.")
+        raise ModelError(Msg("freeze_no_layers"), key="finetuning_type", hint=Msg("hint_freeze_no_layers"))
     return best
 
 
@@ -215,8 +211,8 @@ def _apply_freeze(cfg: TrainConfig, model: Any) -> list[int]:
     layers = decoder_layers(model)
     n = cfg.freeze_trainable_layers
     if abs(n) > len(layers):
-        raise ConfigError(f"freeze_trainable_layers is {n} but the model has only {len(layers)} layers",
-                          key="freeze_trainable_layers", hint=f"Use a value between -{len(layers)} and {len(layers)}.")
+        raise ConfigError(Msg("freeze_too_many", n=n, layers=len(layers)), key="freeze_trainable_layers",
+                          hint=Msg("hint_freeze_range", layers=len(layers)))
     chosen = list(range(len(layers) - n, len(layers))) if n > 0 else list(range(-n))
     for p in model.parameters():
         p.requires_grad_(False)
@@ -262,7 +258,7 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=cfg.trust_remote_code)
     except (OSError, ValueError, json.JSONDecodeError, KeyError) as exc:
-        raise _load_error(path, "model config", exc) from None
+        raise _load_error(path, Msg("what_model_config"), exc) from None
     rope_note = apply_rope_scaling(cfg, config)
     attn = attn_implementation(cfg)
     quant = quantization_config(cfg)
@@ -279,10 +275,10 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except ImportError as exc:
-        raise InputError(f"cannot load {path} with {attn} attention: {exc}", key="flash_attn",
-                         hint="Use flash_attn: auto (sdpa) or install the missing package.") from None
+        raise InputError(Msg("attn_load_failed", path=path, attn=attn, error=str(exc)), key="flash_attn",
+                         hint=Msg("hint_attn_load_failed")) from None
     except (OSError, ValueError, json.JSONDecodeError, KeyError) as exc:
-        raise _load_error(path, "model", exc) from None
+        raise _load_error(path, Msg("what_model"), exc) from None
 
     info: dict[str, Any] = {
         "method": cfg.finetuning_type, "compute_dtype": _dtype_name(dtype), "load_dtype": _dtype_name(load_dtype),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import state_dir
 from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, UNKNOWN
 
@@ -259,8 +260,7 @@ class RunDir:
     def create(cls, path: Path | str) -> RunDir:
         p = Path(path)
         if p.exists() and any(p.iterdir()):
-            raise InputError(f"run directory {p} already exists and is not empty",
-                             hint="Choose another output_dir, or resume that run with `ft-tui resume`.")
+            raise InputError(Msg("run_dir_not_empty", path=str(p)), hint=Msg("hint_run_dir_not_empty"))
         p.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(p, 0o700)
         return cls(p)
@@ -486,7 +486,6 @@ def find_run(ref: str) -> RunDir:
     if len(prefix) == 1:
         return prefix[0]
     if len(prefix) > 1:
-        raise InputError(f"'{ref}' matches several runs: " + ", ".join(r.id for r in prefix[:5]),
-                         hint="Give more of the id, or the run directory.")
-    raise InputError(f"no run '{ref}' found (not a run directory, not an id in the run index)",
-                     hint="`ft-tui runs` lists the known runs.")
+        raise InputError(Msg("run_ref_ambiguous", ref=ref, ids=Msg.join([r.id for r in prefix[:5]], "list")),
+                         hint=Msg("hint_run_ref_ambiguous"))
+    raise InputError(Msg("run_ref_unknown", ref=ref), hint=Msg("hint_runs_list"))

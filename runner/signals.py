@@ -14,6 +14,8 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ft_tui.planner.messages import Msg
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -43,7 +45,7 @@ class StopRequest:
         self.count += 1
         if self.requested and self.interrupt_on_repeat:
             self.interrupt_on_repeat = False
-            raise KeyboardInterrupt(f"stopped at once by a second {name}")
+            raise KeyboardInterrupt(Msg("stopped_at_once", signal=name))
         self.requested = True
         self.signal_name = self.signal_name or name
 

@@ -47,6 +47,7 @@ from typing import Any
 
 from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg, from_json
 from ft_tui.runner.backoff import OutOfMemoryGiveUp, backoff_config, oom_summary, save_backoff_config
 from ft_tui.runner.launch import SUPERVISOR_MODULE, format_command
 from ft_tui.runner.rundir import (
@@ -229,19 +230,17 @@ class Supervisor:
             self.run.write_state(oom_injected=min(injected))  # the test hook fires once per run
         loading = [r for r in records if r.get("phase") == "load"]
         if loading:  # the model itself did not fit: a smaller batch cannot help
-            return self._fail(f"{what}: {loading[0].get('advice') or 'the model does not fit while loading'}")
+            advice = from_json(loading[0].get("advice")) or Msg("oom_loading_default")
+            return self._fail(Msg("oom_what_detail", what=what, detail=advice))
         if not is_single_node(self.argv):
-            return self._fail(f"{what}. The automatic back-off relaunches only single-node runs (every node would "
-                              "have to back off together): halve per_device_train_batch_size and double "
-                              f"gradient_accumulation_steps in {self.run.config_path}, then rerun the launch line "
-                              "with --resume on every node.")
+            return self._fail(Msg("oom_multinode", what=what, config=str(self.run.config_path)))
         try:
             cfg = load_config(self.run.config_path)
             new_cfg, change = backoff_config(cfg)
         except OutOfMemoryGiveUp as exc:
-            return self._fail(f"{what}: {exc}")
+            return self._fail(Msg("oom_what_detail", what=what, detail=exc.as_msg()))
         except InputError as exc:
-            return self._fail(f"{what}; cannot back off: {exc.render()}")
+            return self._fail(Msg("oom_cannot_back_off", what=what, error=exc.as_msg()))
         save_backoff_config(self.run, new_cfg)
         restart = self.run.latest_checkpoint()
         restart_from = _checkpoint_step(restart)
@@ -254,8 +253,7 @@ class Supervisor:
         _say(f"backed off to {change['new']}; relaunching from "
              f"{restart.name if restart else 'the start (no complete checkpoint)'}")
         if self.stop_requested():
-            return self._end_stopped("stopped after the out-of-memory back-off, before the relaunch; "
-                                     "`ft-tui resume` continues with the new settings")
+            return self._end_stopped(Msg("sup_stopped_after_backoff"))
         return None
 
     def _prepare_relaunch(self, argv: list[str]) -> None:
@@ -280,14 +278,13 @@ class Supervisor:
         if self._current_end() is not None:
             return code
         if self.stop_requested():
-            return self._end_stopped("stopped before the trainer wrote its end")
+            return self._end_stopped(Msg("sup_stopped_before_end"))
         tail = log_tail(self.run.log_path)
         last = next((line for line in reversed(tail) if not line.startswith("[ft-tui supervisor]")), "")
-        message = f"the launcher exited with status {code} without an end event" + (f"; last log line: {last}"
-                                                                                       if last else "")
+        message = Msg("sup_launcher_exited", code=code, last=Msg("sup_last_log_line", line=last) if last else "")
         return self._fail(message, log_tail=tail, code=code or EXIT_FAILED)
 
-    def _fail(self, message: str, *, log_tail: list[str] | None = None, code: int = EXIT_FAILED) -> int:
+    def _fail(self, message: Msg, *, log_tail: list[str] | None = None, code: int = EXIT_FAILED) -> int:
         _say(f"failed: {message}")
         with EventWriter(self.run.events_path) as events:
             events.emit("error", message=message)
@@ -295,7 +292,7 @@ class Supervisor:
         self.run.write_state(status="failed", exit_code=code, ended=time.time(), error=message)
         return code
 
-    def _end_stopped(self, message: str) -> int:
+    def _end_stopped(self, message: Msg) -> int:
         ckpt = self.run.latest_checkpoint()
         step = _checkpoint_step(ckpt)
         with EventWriter(self.run.events_path) as events:
@@ -341,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         return sup.supervise()
     except Exception as exc:  # noqa: BLE001 - the run must end with a status whatever happened here
         traceback.print_exc()
-        return sup._fail(f"the ft-tui supervisor failed: {type(exc).__name__}: {exc}")
+        return sup._fail(Msg("supervisor_failed", type=type(exc).__name__, text=str(exc)))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ from typing import Any  # noqa: E402
 
 from ft_tui.planner.config import TrainConfig, load_config  # noqa: E402
 from ft_tui.planner.errors import ConfigError, InputError  # noqa: E402
+from ft_tui.planner.messages import Msg, to_json  # noqa: E402
 
 from .backoff import (  # noqa: E402
     OutOfMemoryGiveUp,
@@ -168,8 +169,7 @@ def prepare_data(cfg: TrainConfig, tokenizer: Any, model_type: str) -> tuple[Any
                                                  model_type)
     data = trainset.prepare_datasets(cfg, tokenizer, template)
     if data.train is None or len(data.train) == 0:
-        raise InputError("the dataset has no training samples left after encoding", key="dataset",
-                         hint="Check the dataset and cutoff_len (samples with nothing trainable are dropped).")
+        raise InputError(Msg("train_no_samples"), key="dataset", hint=Msg("hint_train_no_samples"))
     return data, template, reason
 
 
@@ -202,8 +202,7 @@ def training_arguments(cfg: TrainConfig, ctx: Context, has_eval: bool) -> Any:
 
     cuda = torch.cuda.is_available()
     if cfg.fp16 and not cuda:
-        raise ConfigError("fp16 mixed precision needs a CUDA GPU and none is visible", key="fp16",
-                          hint="On a CPU set fp16: false (and bf16: true or false); check CUDA_VISIBLE_DEVICES.")
+        raise ConfigError(Msg("fp16_needs_cuda"), key="fp16", hint=Msg("hint_fp16_needs_cuda"))
     warmup: float | int = cfg.warmup_steps if cfg.warmup_steps > 0 else float(cfg.warmup_ratio)
     kwargs: dict[str, Any] = dict(
         output_dir=str(ctx.run.path),
@@ -283,12 +282,7 @@ def write_template_file(out: Path, template: Any, reason: str, cfg: TrainConfig)
 PHASE_DELAY_ENV = "FT_TUI_TEST_PHASE_DELAY"
 
 #: What each phase does, for the status events and the ``end`` message of a stop before the first step.
-PHASES = {
-    "start-up": "starting the trainer",
-    "imports": "importing torch, transformers and peft",
-    "data": "loading the tokenizer and preparing the data",
-    "model": "loading the model",
-}
+PHASES = {phase: Msg(f"status_{phase}") for phase in ("start-up", "imports", "data", "model")}
 
 
 class StoppedBeforeTraining(Exception):
@@ -381,7 +375,7 @@ def run_training(ctx: Context) -> int:
         run.clear_oom_records()
     stop_point(ctx, "start-up")
     if ctx.resume and resume_from is None:
-        ctx.events.emit("status", message="no complete checkpoint in the run directory: starting from step 0")
+        ctx.events.emit("status", message=Msg("status_no_checkpoint"))
 
     begin_phase(ctx, "imports")
     _import_training_stack(cfg)
@@ -464,7 +458,7 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
             _free_memory()
             if ctx.world_size > 1:
                 _leave_after_oom(cfg, ctx, 0, message, injected=False, phase="load")
-            raise OutOfMemoryGiveUp(f"{message}. {load_oom_advice(cfg)}") from None
+            raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=load_oom_advice(cfg))) from None
         stop_point(ctx, "model", args.device, restart=callback.started)
         oom_message = None
         try:
@@ -500,13 +494,13 @@ def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *,
     advice = load_oom_advice(cfg) if phase == "load" else None
     ctx.run.write_oom_record(ctx.rank, step=step, message=message, world_size=ctx.world_size,
                              local_rank=ctx.local_rank, host=socket.gethostname(), pid=os.getpid(),
-                             injected=injected, phase=phase, advice=advice)
+                             injected=injected, phase=phase, advice=to_json(advice) if advice else None)
     log.warning("rank %d: out of memory %s; ending this attempt", ctx.rank,
                 "while loading the model" if phase == "load" else f"after step {step}")
     if supervisor_pid() is not None:
         raise OutOfMemoryRelaunch(message)
     if advice:
-        raise OutOfMemoryGiveUp(f"{message}. {advice}")
+        raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=advice))
     raise OutOfMemoryGiveUp(multiprocess_oom_advice(cfg, ctx.run.oom_records(), ctx.run))
 
 
@@ -530,7 +524,7 @@ def _end_attempt_after_oom(ctx: Context, records: list[dict[str, Any]], exc: Bas
         try:
             message = multiprocess_oom_advice(load_config(ctx.run.config_path), records, ctx.run)
         except InputError:  # config.yaml was edited meanwhile: say what happened without the values
-            message = f"{why}; halve per_device_train_batch_size and double gradient_accumulation_steps"
+            message = Msg("oom_halve_batch", what=why)
         return _fail(ctx, EXIT_FAILED, message)
     if exc is not None:
         print(f"rank {ctx.rank}: ending this attempt ({type(exc).__name__}) after {why}; the supervisor backs off "
@@ -558,11 +552,9 @@ def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBef
     ckpt = ctx.run.latest_checkpoint()
     fields: dict[str, Any] = {}
     if early is not None:
-        when = "before training restarted after the out-of-memory back-off" if early.restart else \
-            "before the first training step"
+        when = Msg("when_before_restart") if early.restart else Msg("when_before_first_step")
         fields["phase"] = early.phase
-        fields["message"] = (f"stopped by {ctx.stop.signal_name} {when} (after {PHASES[early.phase]}); "
-                             "no new checkpoint was saved")
+        fields["message"] = Msg("stopped_early", signal=ctx.stop.signal_name, when=when, phase=PHASES[early.phase])
     ctx.events.emit("end", status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
                     reason=ctx.stop.signal_name, loss=loss, **fields, **(memory or {}))
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time(), step=step)
@@ -595,7 +587,7 @@ def device_map_for(cfg: TrainConfig) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- entry point
 
-def _fail(ctx: Context, code: int, message: str, tb: str | None = None) -> int:
+def _fail(ctx: Context, code: int, message: Msg, tb: str | None = None) -> int:
     _finishing(ctx)
     if tb:
         sys.stderr.write(tb)
@@ -612,10 +604,10 @@ def _fail(ctx: Context, code: int, message: str, tb: str | None = None) -> int:
 def _end_hard_stop(ctx: Context, exc: KeyboardInterrupt) -> int:
     """A repeated signal interrupted the run wherever it was: end ``stopped`` without a new checkpoint."""
     _finishing(ctx)
-    msg = str(exc) or "stopped at once (KeyboardInterrupt)"
+    msg = (exc.args[0] if exc.args and isinstance(exc.args[0], Msg) else str(exc)) or Msg("stopped_at_once_plain")
     ckpt = ctx.run.latest_checkpoint()
     ctx.events.emit("end", status="stopped", reason=ctx.stop.signal_name, checkpoint=str(ckpt) if ckpt else None,
-                    message=f"{msg}; no checkpoint was saved for the current step")
+                    message=Msg("stopped_no_checkpoint", what=msg))
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time())
     return EXIT_OK
 
@@ -664,12 +656,12 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
     except StoppedBeforeTraining as exc:
         return _end_stopped_early(ctx, exc)
     except InputError as exc:
-        return _fail(ctx, EXIT_INPUT, exc.render())
+        return _fail(ctx, EXIT_INPUT, exc.as_msg())
     except OutOfMemoryRelaunch:
         return _end_attempt_after_oom(ctx, ctx.run.oom_records())
     except OutOfMemoryGiveUp as exc:
         ctx.oom_exit = ctx.world_size > 1
-        return _fail(ctx, EXIT_FAILED, str(exc))
+        return _fail(ctx, EXIT_FAILED, exc.as_msg())
     except KeyboardInterrupt as exc:
         records = _oom_in_attempt(ctx)
         return _end_attempt_after_oom(ctx, records, exc) if records else _end_hard_stop(ctx, exc)
@@ -678,7 +670,9 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
         if records:
             return _end_attempt_after_oom(ctx, records, exc)
         first = (str(exc).strip().splitlines() or [""])[0]
-        return _fail(ctx, EXIT_FAILED, f"{type(exc).__name__}: {first}"[:1000], traceback.format_exc())
+        kind = type(exc).__name__
+        return _fail(ctx, EXIT_FAILED, Msg("error_unexpected", type=kind, text=first[:max(0, 998 - len(kind))]),
+                     traceback.format_exc())
     finally:
         _finishing(ctx)
         ctx.events.close()

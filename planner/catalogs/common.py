@@ -12,9 +12,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "join_semicolon": {"en": "; ", "zh": "；"},
     "join_line": {"en": "\n", "zh": "\n"},
     "join_space": {"en": " ", "zh": ""},
+    "join_or": {"en": ", or ", "zh": "，或"},
     # an exception shown as a message (an InputError renders itself in the language, others show their type)
     "error": {"en": "{error}", "zh": "{error}"},
-    # InputError.render: "file:line, key 'k': message. Hint"
+    # InputError.render: "file:line, key 'k': message. Hint" (messages.ERROR_LAYOUT joins these parts)
+    "error_layout": {"en": "{text}{hint}", "zh": "{text}{hint}"},
     "where_key": {"en": "key '{key}'", "zh": "配置项 '{key}'"},
     "where_sep": {"en": ", ", "zh": "，"},
     "where_colon": {"en": ": ", "zh": "："},

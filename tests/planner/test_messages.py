@@ -22,7 +22,7 @@ PRODUCT = [p for pkg in ("planner", "templates", "runner", "tui") for p in sorte
 #: Chinese characters or full-width punctuation.
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 #: Codes whose text has no words to translate: separators, and the pass-through of an error (it renders itself).
-NO_WORDS = {"join_line", "join_space", "hint_space", "error"}
+NO_WORDS = {"join_line", "join_space", "hint_space", "error", "error_layout"}
 
 
 def fields(text: str) -> list[tuple[str, str | None, str]]:
@@ -106,3 +106,13 @@ def test_from_json_of_a_code_that_is_gone_gives_the_english_text():
     assert from_json({"code": "no_such_code_anywhere", "values": {}}, "the text") == "the text"
     assert from_json({"code": "cutoff_p99", "values": {"value": 1}}, "the text") == "the text"  # a value is missing
     assert from_json("plain") == "plain" and from_json(3) == 3
+
+
+def test_an_error_travels_as_json_with_its_codes():
+    """How the runner sends an error to the TUI (an event's code and values): it renders there as it would here."""
+    error = InputError(Msg("lora_rank", value=0), key="lora_rank", file="cfg.yaml", line=3, hint=Msg("hint_gated"))
+    back = from_json(json.loads(json.dumps(to_json(error))))
+    assert isinstance(back, Msg) and back == error.render() == str(error)
+    assert render(back, "zh") == error.render("zh") == (
+        "cfg.yaml:3，配置项 'lora_rank'：必须是正整数，当前为 0。" + render(Msg("hint_gated"), "zh"))
+    assert from_json(to_json(RuntimeError("boom"))) == "RuntimeError: boom"
