@@ -1,7 +1,8 @@
 """The trainer process: ``python -m ft_tui.runner.worker RUN_DIR [--resume]``.
 
 It reads ``RUN_DIR/config.yaml``, loads the tokenizer, the chat template, the data and the model, trains with the
-transformers ``Trainer`` and reports through the run directory (``state.json`` and ``events.jsonl``, see
+stage's ``Trainer`` (``stages.py``; the worker itself is the same for every stage) and reports through the run
+directory (``state.json`` and ``events.jsonl``, see
 ``rundir.py``). It is launchable as is by ``torchrun`` / ``accelerate launch``: only rank 0 writes events, state
 and checkpoints.
 
@@ -75,9 +76,10 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ft_tui.planner.config import TrainConfig, load_config  # noqa: E402
-from ft_tui.planner.errors import ConfigError, InputError  # noqa: E402
+from ft_tui.planner.errors import InputError  # noqa: E402
 from ft_tui.planner.messages import Msg, to_json  # noqa: E402
 
+from . import stages  # noqa: E402
 from .backoff import (  # noqa: E402
     OutOfMemoryGiveUp,
     backoff_config,
@@ -193,65 +195,15 @@ def _model_type(cfg: TrainConfig) -> str:
         return ""  # build_model reports the load error with the path
 
 
-# ---------------------------------------------------------------------------------------------------- trainer
-
-def training_arguments(cfg: TrainConfig, ctx: Context, has_eval: bool) -> Any:
-    """``TrainingArguments`` for the run (output_dir is the run directory itself)."""
-    import torch
-    from transformers import TrainingArguments
-
-    cuda = torch.cuda.is_available()
-    if cfg.fp16 and not cuda:
-        raise ConfigError(Msg("fp16_needs_cuda"), key="fp16", hint=Msg("hint_fp16_needs_cuda"))
-    warmup: float | int = cfg.warmup_steps if cfg.warmup_steps > 0 else float(cfg.warmup_ratio)
-    kwargs: dict[str, Any] = dict(
-        output_dir=str(ctx.run.path),
-        per_device_train_batch_size=cfg.per_device_train_batch_size,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler_type, warmup_steps=warmup,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optim,
-        bf16=cfg.bf16, fp16=cfg.fp16, seed=cfg.seed, data_seed=cfg.seed,
-        num_train_epochs=cfg.num_train_epochs, max_steps=cfg.max_steps,
-        logging_strategy="steps", logging_steps=cfg.logging_steps,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        report_to=[] if cfg.report_to == "none" else [cfg.report_to],
-        disable_tqdm=True, remove_unused_columns=False,
-        # group_by_length: transformers 5 names it a sampling strategy; the sampler reads the data's "length" column
-        train_sampling_strategy="group_by_length" if cfg.group_by_length and not cfg.effective_packing else "random",
-        include_num_input_tokens_seen="non_padding",
-        dataloader_num_workers=0, dataloader_pin_memory=cuda, use_cpu=not cuda,
-        ddp_find_unused_parameters=False if ctx.world_size > 1 else None,
-        log_level="warning",
-    )
-    if ctx.world_size > 1 and not cuda:
-        kwargs["ddp_backend"] = "gloo"
-    if has_eval:
-        kwargs.update(eval_strategy="steps", eval_steps=cfg.eval_steps or cfg.save_steps,
-                      per_device_eval_batch_size=cfg.per_device_eval_batch_size or cfg.per_device_train_batch_size,
-                      eval_accumulation_steps=1, prediction_loss_only=True)
-    else:
-        kwargs["eval_strategy"] = "no"
-    return TrainingArguments(**kwargs)
-
-
-def has_eval_data(data: Any) -> bool:
-    return data.eval is not None and len(data.eval) > 0
-
+# ---------------------------------------------------------------------------------------------------- trainer (per stage: stages.py)
 
 def build_trainer(cfg: TrainConfig, ctx: Context, model: Any, tokenizer: Any, data: Any, callback: Any,
                   args: Any = None) -> Any:
-    """The ``Trainer`` for the run; ``args`` are built from ``cfg`` when not given."""
-    import torch
-    from transformers import Trainer
-
-    from .collate import PadCollator
-
+    """The stage's ``Trainer`` for the run (``stages.py``); ``args`` are built from ``cfg`` when not given."""
     if args is None:
-        args = training_arguments(cfg, ctx, has_eval_data(data))
-    collator = PadCollator(tokenizer.pad_token_id, pad_to_multiple_of=8 if torch.cuda.is_available() else None)
-    return Trainer(model=model, args=args, train_dataset=data.train,
-                   eval_dataset=data.eval if args.eval_strategy != "no" else None,
-                   data_collator=collator, processing_class=tokenizer, callbacks=[callback])
+        args = stages.training_arguments(cfg, output_dir=ctx.run.path, world_size=ctx.world_size,
+                                         has_eval=stages.has_eval_data(data))
+    return stages.build_trainer(cfg, model, tokenizer, data, args, [callback])
 
 
 def save_final(cfg: TrainConfig, ctx: Context, trainer: Any, tokenizer: Any, template: Any, reason: str) -> Path:
@@ -444,7 +396,8 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
     from .modeling import build_model
 
     while True:
-        args = training_arguments(cfg, ctx, has_eval_data(data))
+        args = stages.training_arguments(cfg, output_dir=ctx.run.path, world_size=ctx.world_size,
+                                         has_eval=stages.has_eval_data(data))
         stop_point(ctx, "data", args.device, restart=callback.started)
         begin_phase(ctx, "model")
         try:
@@ -707,5 +660,5 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["main", "run_training", "training_arguments", "build_trainer", "Context", "OutOfMemoryRelaunch",
+__all__ = ["main", "run_training", "build_trainer", "Context", "OutOfMemoryRelaunch",
            "StoppedBeforeTraining", "phase_delays", "stop_point"]
