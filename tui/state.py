@@ -62,13 +62,16 @@ class SetupState:
 
     ``values`` holds what each field shows (raw text for an edit that does not validate yet); ``config`` is the
     last valid config, the one the estimate is for. ``user_keys`` are the keys the user set (loaded from a file
-    or edited): the planner keeps them. ``problems`` maps a key to its validation problem.
+    or edited): the planner keeps them. ``typed`` are the keys whose text came from the form's editor
+    (:meth:`edit`): that editor owns the text, so a redraw never writes it back (the user may have typed on
+    since). ``problems`` maps a key to its validation problem.
     """
 
     config: TrainConfig
     hardware: Any  # planner.hardware.HardwareTarget
     values: dict[str, Any] = field(default_factory=dict)
     user_keys: set[str] = field(default_factory=set)
+    typed: set[str] = field(default_factory=set)
     spec: Any = None  # planner.model_spec.ModelSpec
     counts: Any = None  # planner.params.ParamCounts
     spec_for: str | None = None  # the model_name_or_path that ``spec`` describes
@@ -107,6 +110,7 @@ class SetupState:
         self.load_warnings = tuple(config.warnings)
         self.values = config.to_dict()
         self.user_keys = set(config.explicit)
+        self.typed = set()
         self.problems = {}
         self.plan = None
         self.recommended = {}
@@ -186,6 +190,7 @@ class SetupState:
             raise KeyError(f"unknown config key {key!r}")
         self.values[key] = raw_value
         self.user_keys.add(key)
+        self.typed.add(key)
         return self.revalidate()
 
     def reset(self, key: str) -> list[Problem]:
@@ -195,6 +200,7 @@ class SetupState:
         else:
             self.values[key] = FIELDS[key].default
         self.user_keys.discard(key)
+        self.typed.discard(key)
         return self.revalidate()
 
     def revalidate(self) -> list[Problem]:

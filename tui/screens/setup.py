@@ -173,10 +173,13 @@ class SetupScreen(Screen):
                 problem_text = render(s.data_error, self.app.lang)
             else:
                 problem_text = render(problem.message, self.app.lang) if problem else None
-            shown = (s.display(key), s.is_user_set(key), note, problem_text)
+            # A field whose text came from its editor is never written back: the editor holds that text or a
+            # newer one whose FieldEdited is still queued (writing would undo keystrokes typed since).
+            value = None if key in s.typed else s.display(key)
+            shown = (value, s.is_user_set(key), note, problem_text)
             if self._shown.get(key) != shown:
                 self._shown[key] = shown
-                row.show(value=shown[0], user_set=shown[1], note=shown[2], problem=shown[3])
+                row.show(value=value, user_set=shown[1], note=shown[2], problem=shown[3])
         self.query_one(PlanPanel).show(s, self.app.lang)
         self.query_one(PlanSummary).show(s, self.app.lang)
         self._show_data()

@@ -15,7 +15,7 @@ from ft_tui.tui.i18n import label
 from ft_tui.tui.messages import FieldEdited, FieldFocused, SectionMounted
 from ft_tui.tui.state import format_value
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.events import DescendantFocus
@@ -44,6 +44,27 @@ class CommaSuggester(Suggester):
                 lead = last[: len(last) - len(stripped)]
                 return (head + "," if head or value.startswith(",") else "") + lead + name
         return None
+
+
+class FieldInput(Input):
+    """The form's text editor: an :class:`Input` that applies its own editing keys in the order they arrive.
+
+    Textual inserts a printable key as soon as the Input receives it, but runs a bound key (backspace, end, delete,
+    ctrl+u...) only once the unhandled key event has bubbled through every ancestor's queue back to the App. In a
+    burst (a fast typist, tmux, a busy screen re-estimating) the characters typed after a backspace then land
+    before it, and the backspace eats them: "End BSpace BSpace BSpace 222" on "8" ends as "8". Here the Input's
+    own bindings run on arrival, like printable keys; every other key (the screen's and the app's bindings) still
+    bubbles, so it stays behind the edits typed before it.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        if not event.is_printable:
+            for binding in self._bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and await self.app.run_action(binding.action, self):
+                    event.stop()
+                    event.prevent_default()
+                    return
+        await super()._on_key(event)
 
 
 def editor_options(key: str) -> list[str] | None:
@@ -100,7 +121,7 @@ class FieldRow(Widget):
         kw: dict[str, Any] = {}
         if kind == "int":
             kw["type"] = "text"  # "integer" would refuse '-' and 'null' mid-typing; config_from_dict validates
-        return Input(_shown(self.initial), compact=True, id=eid, classes="field-editor", suggester=self.suggester,
+        return FieldInput(_shown(self.initial), compact=True, id=eid, classes="field-editor", suggester=self.suggester,
                      select_on_focus=False, placeholder=self._placeholder(getattr(self.app, "lang", "en")), **kw)
 
     def _placeholder(self, lang: str) -> str:
@@ -124,11 +145,14 @@ class FieldRow(Widget):
             with self.prevent(Select.Changed):
                 editor.set_options([(o, o) for o in self.options])
 
-    def show(self, *, value: str, user_set: bool, note: str, problem: str | None = None) -> None:
-        """Redraw from the state without emitting FieldEdited."""
+    def show(self, *, value: str | None, user_set: bool, note: str, problem: str | None = None) -> None:
+        """Redraw from the state without emitting FieldEdited; ``value`` None leaves the editor's text alone (it
+        came from the editor)."""
         editor = self.editor
         with self.prevent(Input.Changed, Select.Changed):
-            if isinstance(editor, Select):
+            if value is None:
+                pass
+            elif isinstance(editor, Select):
                 if value not in self.options:
                     self.set_options([*self.options, value])
                 if editor.value != value:
