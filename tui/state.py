@@ -80,6 +80,7 @@ class SetupState:
     preview: list = field(default_factory=list)  # templates.trainset.preview_rows output
     dataset_names: list = field(default_factory=list)  # names the dataset field can suggest
     plan: Any = None  # planner.recommend.Plan
+    plan_input: TrainConfig | None = None  # the config the last re-plan planned around (the plan or its error)
     recommended: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     estimate_result: MemoryEstimate | None = None
@@ -244,6 +245,7 @@ class SetupState:
         from ft_tui.planner.recommend import make_plan
 
         cfg = self._with_explicit(self.config, self.user_keys)
+        self.plan_input = cfg
         try:
             plan = make_plan(cfg, self.hardware, self.spec, self.data, counts=self.counts, history=self.history)
         except NothingFits as exc:

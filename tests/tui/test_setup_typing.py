@@ -2,8 +2,8 @@
 
 Each burst (move to the end, delete the old text, type the new) goes to the terminal driver in one go, as tmux
 or a fast typist delivers it, while the estimate is slowed artificially and model / data workers post their
-results in the middle of the burst. After each burst the editor, the state and the plan's config must all equal
-the typed text (issue #13, item 1).
+results in the middle of the burst. After each burst the editor, the state, the config a Start would launch and the
+plan (re-planned by the workers' answers) must all hold the typed text (issue #13, item 1).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 
 import pytest
 from ft_tui.tui.app import make_app
+from ft_tui.tui.screens.setup import DEBOUNCE_S
 from textual import events
 from textual.keys import _character_to_key
 
@@ -86,11 +87,13 @@ async def test_forty_fast_bursts_are_all_kept(catalog_config, settle, slow_plann
                 screen.inspect_model(delay=rng.uniform(0.0, 0.08))
                 await send_burst(app, ["end", *["backspace"] * (len(editor.value) + 1), *value], rng)
                 await settle(pilot)
+                await asyncio.sleep(DEBOUNCE_S)  # a worker's re-plan waits until the typing stops
+                await settle(pilot)
                 got = (editor.value, state.display(key), getattr(state.config, key),
-                       state.plan_dict()["config"][key])
-                if got == (value, value, parse(value), parse(value)):
+                       state.plan_dict()["config"][key], getattr(state.plan_input, key))
+                if got == (value, value, parse(value), parse(value), parse(value)):
                     kept += 1
                 else:
-                    failures.append(f"{key}: typed {value!r}, got editor/state/config/plan {got!r}")
+                    failures.append(f"{key}: typed {value!r}, got editor/state/config/launch/plan {got!r}")
         assert app.focused is editor
     assert kept == 40, "\n".join(failures)

@@ -85,6 +85,8 @@ class SetupScreen(Screen):
         self._data_shown: tuple | None = None
         self._help_shown: tuple | None = None
         self.active_run: Path | None = None  # the run started from this screen while it is live
+        self._last_edit = 0.0  # time.monotonic() of the user's last edit
+        self._replan_timer: Any = None  # a worker's re-plan waiting for the user to stop typing
 
     # -- layout ------------------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -237,14 +239,18 @@ class SetupScreen(Screen):
         key = event.key
         if self.state.display(key) == str(event.value):
             return  # not an edit: the editor reports the value the state gave it (mount, redraw)
+        self._last_edit = time.monotonic()
         self.state.edit(key, event.value)
         self.refresh_view()
         if self.state.problems:
             return
         if key in MODEL_KEYS:
-            self.inspect_model(delay=DEBOUNCE_S)
-        elif key in DATA_KEYS:
+            self.inspect_model(delay=DEBOUNCE_S)  # its answer re-plans
+            return
+        if key in DATA_KEYS:
             self.inspect_data(delay=DEBOUNCE_S)
+        # the planner's fields, notes and recommendations follow the user's value once they stop typing
+        self.replan_when_typing_stops()
 
     @on(SectionMounted)
     def _section_mounted(self, event: SectionMounted) -> None:
@@ -287,8 +293,7 @@ class SetupScreen(Screen):
         if facts.name != (self.state.config.model_name_or_path or ""):
             return  # an answer for a name the user has typed past
         self.state.set_spec(facts.spec, facts.counts, name=facts.name)
-        self.state.replan()
-        self.refresh_view()
+        self._new_facts()
         self.call_after_refresh(self.populate_sections)
         self.inspect_data()
 
@@ -299,8 +304,28 @@ class SetupScreen(Screen):
         for editor in self.query("#field-dataset").results(Input):  # dataset_dir may have changed the names
             if isinstance(editor.suggester, CommaSuggester) and f.dataset_names:
                 editor.suggester.names = list(f.dataset_names)
+        self._new_facts()
+
+    def replan_when_typing_stops(self) -> bool:
+        """Re-plan around the user's keys (after an edit, or for a worker's new facts), but never around a value
+        half typed: while the user is typing (an edit less than DEBOUNCE_S ago) the re-plan waits until they
+        pause, then plans around what they typed. True when it re-planned now."""
+        if self._replan_timer is not None:
+            self._replan_timer.stop()
+            self._replan_timer = None
+        wait = self._last_edit + DEBOUNCE_S - time.monotonic()
+        if wait > 0:
+            self._replan_timer = self.set_timer(wait, self.replan_when_typing_stops)
+            return False
         self.state.replan()
         self.refresh_view()
+        return True
+
+    def _new_facts(self) -> None:
+        """A worker's facts arrived: re-plan (or, while the user types, re-estimate now and re-plan later)."""
+        if not self.replan_when_typing_stops():
+            self.state.run_estimate()
+            self.refresh_view()
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
