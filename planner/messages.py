@@ -156,3 +156,19 @@ def from_json(data: Any, english: str | None = None) -> Any:
         except (KeyError, IndexError, ValueError, TypeError, AttributeError):
             return english if english is not None else data["code"]
     return data
+
+
+def event_fields(message: Any) -> dict[str, Any]:
+    """The fields a runner event carries for its ``message``: ``message`` (English), ``code`` and ``values``."""
+    if isinstance(message, Msg):
+        return {"message": str(message), **to_json(message)}
+    return {"message": message}
+
+
+def event_message(event: Mapping[str, Any]) -> Any:
+    """The message of a runner event (``message`` in English, ``code`` and ``values`` next to it): a :class:`Msg`
+    when the event carries a code the catalog knows, else its English ``message`` (events of older runs)."""
+    english = event.get("message")
+    if event.get("code"):
+        return from_json({"code": event["code"], "values": event.get("values") or {}}, english)
+    return english

@@ -28,7 +28,7 @@ from ft_tui.planner.paths import hf_offline, is_local_model_ref
 from ft_tui.runner import launch as _launch
 from ft_tui.runner.rundir import RunDir, pid_alive, read_events
 from ft_tui.runner.signals import STOP_SIGNALS
-from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING
+from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, status_word
 
 # ----------------------------------------------------------------------------------------------------------------
 # Check (before anything is launched)
@@ -49,25 +49,21 @@ def check_model(cfg: TrainConfig) -> None:
     ref = cfg.model_name_or_path
     where = {"key": "model_name_or_path", "file": cfg.source}
     if not ref:
-        raise ModelError("no model is set", hint="Set model_name_or_path to a local folder or a hub id such as "
-                                                 "Qwen/Qwen2.5-0.5B-Instruct.", **where)
+        raise ModelError(Msg("model_not_set"), hint=Msg("hint_model_not_set"), **where)
     if is_local_model_ref(ref, cfg.base_dir):
         path = cfg.resolve_path(ref)
         if not path.is_dir():
-            raise ModelError(f"model folder {path} does not exist", hint="Check the path (relative paths are read "
-                             "from the config file's folder), or give a hub id.", **where)
+            raise ModelError(Msg("model_folder_missing", path=str(path)), hint=Msg("hint_model_folder_missing"), **where)
         if not (path / "config.json").is_file():
-            raise ModelError(f"{path} has no config.json, so it is not a transformers model folder",
-                             hint="Point model_name_or_path at the folder save_pretrained wrote.", **where)
+            raise ModelError(Msg("model_no_config_json", path=str(path)), hint=Msg("hint_model_save_pretrained"),
+                             **where)
         return
     if hf_offline():
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(ref, "config.json")
         if not isinstance(cached, str):
-            raise ModelError(f"model '{ref}' is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
-                             hint="Download it first (unset HF_HUB_OFFLINE, or `hf download`), or use a local "
-                                  "folder.", **where)
+            raise ModelError(Msg("model_not_cached_offline", ref=ref), hint=Msg("hint_model_download"), **where)
 
 
 def check_datasets(cfg: TrainConfig) -> list[str]:
@@ -78,9 +74,7 @@ def check_datasets(cfg: TrainConfig) -> list[str]:
     from ft_tui.templates.trainset import check_dataset
 
     if not cfg.datasets:
-        raise DataError("no dataset is set", key="dataset", file=cfg.source,
-                        hint="Set dataset to a name from dataset_dir/dataset_info.json or a data file, e.g. "
-                             "dataset: demo_alpaca_en.")
+        raise DataError(Msg("err_no_dataset"), key="dataset", file=cfg.source, hint=Msg("hint_dataset_not_set"))
     warnings: list[str] = []
     for name in cfg.datasets:
         check_dataset(name, cfg, warnings)
@@ -261,10 +255,9 @@ def choose_nproc(requested: int | None, hardware: Any = None, *, for_print: bool
     if requested is None:
         return max(1, visible)
     if requested < 1:
-        raise InputError(f"--gpus must be >= 1, got {requested}")
+        raise InputError(Msg("gpus_at_least_one", n=requested))
     if not for_print and requested > max(1, visible):
-        raise InputError(f"--gpus {requested} asks for more GPUs than this machine shows ({visible})",
-                         hint="Use --print-launch to get the line for a bigger machine.")
+        raise InputError(Msg("gpus_too_many", n=requested, visible=visible), hint=Msg("hint_gpus_print_launch"))
     return requested
 
 
@@ -304,14 +297,13 @@ def prepare_launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardwa
 # Status, stop
 # ----------------------------------------------------------------------------------------------------------------
 
-def status_hint(run: RunDir, status: str) -> str:
+def status_hint(run: RunDir, status: str) -> Msg | str:
     """What can be done next with a run in ``status`` (``; resume from ... with: ft-tui resume ID``), or ""."""
     if status in RESUMABLE:
         cp = run.latest_checkpoint()
-        where = f" from {cp.name}" if cp else " (no complete checkpoint: starts over)"
-        return f"; resume{where} with: ft-tui resume {run.id}"
+        return Msg("run_resume_from", checkpoint=cp.name, id=run.id) if cp else Msg("run_resume_over", id=run.id)
     if status == PREPARED:
-        return f"; prepared, never started: run the line in {run.launch_path}"
+        return Msg("run_prepared_hint", path=str(run.launch_path))
     return ""
 
 
@@ -319,8 +311,8 @@ def check_same_host(run: RunDir) -> None:
     """A run is controlled from the machine it runs on (its pid means nothing elsewhere)."""
     host = run.read_state().get("host")
     if host and host != socket.gethostname():
-        raise InputError(f"run {run.id} runs on host '{host}', not on this one ({socket.gethostname()})",
-                         hint=f"Run the command on {host}.")
+        raise InputError(Msg("run_other_host", id=run.id, host=host, here=socket.gethostname()),
+                         hint=Msg("hint_run_other_host", host=host))
 
 
 def _owned(pid: int | None, start: int | None, run: RunDir) -> bool:
@@ -474,15 +466,14 @@ def resume(run: RunDir) -> Resumed:
     check_same_host(run)
     status = run.status()
     if status in LIVE_STATUSES:
-        raise InputError(f"run {run.id} is still {status}",
-                         hint=f"Follow it with `ft-tui attach {run.id}`, or stop it first with `ft-tui stop`.")
+        raise InputError(Msg("run_still_live", id=run.id, status=status_word(status)),
+                         hint=Msg("hint_run_attach_or_stop", id=run.id))
     if status == COMPLETED:
-        raise InputError(f"run {run.id} is complete", hint="To train longer, start a new run with a higher "
-                         f"num_train_epochs or max_steps (its config is {run.config_path}).")
+        raise InputError(Msg("run_complete", id=run.id), hint=Msg("hint_run_complete", config=str(run.config_path)))
     if status not in RESUMABLE:
-        raise InputError(f"run {run.id} cannot be resumed (status: {status})" + status_hint(run, status))
+        raise InputError(Msg("run_not_resumable", id=run.id, status=status_word(status), hint=status_hint(run, status)))
     if not run.config_path.exists():
-        raise InputError(f"run {run.id} has no config.yaml", file=str(run.config_path))
+        raise InputError(Msg("run_no_config", id=run.id), file=str(run.config_path))
     state = run.read_state()
     nproc = int(state.get("nproc") or 1)
     cp = run.latest_checkpoint()
@@ -516,8 +507,7 @@ def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, d
     note as it is made (a long merge is not silent)."""
     status = run.status()
     if status in LIVE_STATUSES:
-        raise InputError(f"run {run.id} is still {status}",
-                         hint="Export it when it has ended, or stop it first (`ft-tui stop`).")
+        raise InputError(Msg("run_still_live", id=run.id, status=status_word(status)), hint=Msg("hint_run_export_later"))
     from ft_tui.runner.export import export_run
 
     notes: list[str] = []

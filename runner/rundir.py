@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
-from ft_tui.planner.messages import Msg
+from ft_tui.planner.messages import Msg, event_fields
 from ft_tui.planner.paths import state_dir
 from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, UNKNOWN
 
@@ -109,6 +109,8 @@ class EventWriter:
             return None
         event = {"v": PROTOCOL_VERSION, "type": type, "time": round(time.time(), 3)}
         event.update({k: v for k, v in fields.items() if v is not None})
+        if isinstance(event.get("message"), Msg):  # its code and values too, so the TUI can say it in Chinese
+            event.update(event_fields(event["message"]))
         line = json.dumps(event, ensure_ascii=False, default=_json_default)
         self._fh.write(line + "\n")
         self._fh.flush()

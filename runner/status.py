@@ -8,6 +8,8 @@ the control library, the CLI and the TUI screens all read these names from here.
 
 from __future__ import annotations
 
+from ft_tui.planner.messages import Msg, catalog
+
 STARTING = "starting"
 RUNNING = "running"
 COMPLETED = "completed"
@@ -27,3 +29,9 @@ RESUMABLE = (INTERRUPTED, STOPPED, FAILED)
 OK_STATUSES = (COMPLETED, STOPPED)
 #: Every status, in the order a run goes through them.
 STATUSES = (PREPARED, STARTING, RUNNING, COMPLETED, STOPPED, FAILED, INTERRUPTED, UNKNOWN)
+
+
+def status_word(status: str) -> Msg | str:
+    """The word for ``status`` as a message (``run_status_<status>``: Chinese in the TUI); an unknown one as it is."""
+    code = f"run_status_{status}"
+    return Msg(code) if code in catalog() else status

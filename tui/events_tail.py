@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ft_tui.planner.messages import Msg, event_message
 from ft_tui.runner.rundir import RunDir, read_events
 
 #: Keep at most this many points per loss series; older halves are thinned (every second point kept).
@@ -195,7 +196,7 @@ class RunModel:
 
     def _on_status(self, ev: Mapping[str, Any]) -> None:
         if isinstance(ev.get("message"), str):
-            self.message = ev["message"]
+            self.message = event_message(ev)
             phase = ev.get("phase")
             self.message_phase = phase if isinstance(phase, str) else None
         if self.phase == "waiting":
@@ -265,7 +266,7 @@ class RunModel:
         self.tokens_per_s = self.eta_s = None
 
     def _on_error(self, ev: Mapping[str, Any]) -> None:
-        text = str(ev.get("message") or "error (no message)")
+        text = event_message(ev) if isinstance(ev.get("message"), str) and ev["message"] else Msg("error_no_message")
         self.errors.append(text)
         del self.errors[:-MAX_RECORDS]
 
@@ -281,7 +282,7 @@ class RunModel:
         if loss is not None:
             self.loss = loss
         if self.phase == "failed" and isinstance(ev.get("message"), str) and ev["message"] not in self.errors:
-            self.errors.append(ev["message"])
+            self.errors.append(event_message(ev))
         self.eta_s = None
 
     # -- views -------------------------------------------------------------------------------------------------

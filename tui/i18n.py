@@ -1,7 +1,7 @@
 """Labels of the screens in English and Chinese (the parameter help texts live in ``help/``).
 
 ``label(lang, key, **fields)`` formats one label; an unknown language falls back to English, and so does a key a
-translation lacks. Status words come from :func:`status_label`.
+translation lacks. Run status words are messages (``runner.status.status_word``).
 """
 
 from __future__ import annotations
@@ -157,13 +157,6 @@ LABELS: dict[str, dict[str, str]] = {
         # dialogs
         "dialog_ok": "OK", "path_empty": "enter a path", "path_missing": "no file at {path}",
         "path_is_dir": "{path} is a folder; name a file such as {example}",
-        # the trainer's status messages before its first step (status events, by their ``phase``); the English
-        # text is the runner's own (runner.worker.PHASES), which the run screen shows as it came
-        "status_start-up": "starting the trainer",
-        "status_imports": "importing torch, transformers and peft",
-        "status_data": "loading the tokenizer and preparing the data",
-        "status_model": "loading the model",
-        "status_no_checkpoint": "no complete checkpoint in the run directory: starting from step 0",
         # background tasks (worker names) in the "... failed" notice
         "worker_tail run directory": "tail run directory", "worker_sample GPUs": "sample GPUs",
         "worker_resume run": "resume run", "worker_stop run": "stop run", "worker_read run index": "read run index",
@@ -307,23 +300,11 @@ LABELS: dict[str, dict[str, str]] = {
         "src_profile": "显卡型号", "src_size": "显存大小",
         "dialog_ok": "确定", "path_empty": "请输入路径", "path_missing": "{path} 不是已有的文件",
         "path_is_dir": "{path} 是文件夹；请写文件名，如 {example}",
-        "status_start-up": "正在启动训练进程",
-        "status_imports": "正在导入 torch、transformers 和 peft",
-        "status_data": "正在加载分词器并准备数据",
-        "status_model": "正在加载模型",
-        "status_no_checkpoint": "运行目录里没有完整的检查点：从第 0 步开始",
         "worker_tail run directory": "读取运行目录", "worker_sample GPUs": "采集 GPU 状态",
         "worker_resume run": "续训", "worker_stop run": "停止训练", "worker_read run index": "读取运行列表",
         "worker_export run": "导出运行",
     },
 }
-
-STATUS: dict[str, dict[str, str]] = {
-    "en": {},
-    "zh": {"waiting": "等待中", "starting": "启动中", "running": "运行中", "completed": "已完成", "failed": "失败",
-           "stopped": "已停止", "interrupted": "已中断", "prepared": "已准备", "unknown": "未知"},
-}
-
 
 #: What each key binding does, in Chinese (the English text is in ``keymap.DEFAULT_KEYS`` and the run / runs
 #: screens' ``RUN_KEYS`` / ``RUNS_KEYS``); shown as command palette help. A test checks every binding id has one.
@@ -397,22 +378,6 @@ def label(lang: str | None, key: str, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
-def status_message(lang: str | None, message: str, phase: str | None = None) -> str:
-    """A trainer status message (``status`` event) in ``lang``: by its ``phase`` code when the runner gave one,
-    else by its exact English text when it is one the table knows; English as it came otherwise."""
-    if (lang or "en") == "en":
-        return message
-    key = f"status_{phase}" if phase else None
-    if key is None or key not in LABELS["en"]:
-        key = next((k for k, v in LABELS["en"].items() if k.startswith("status_") and v == message), None)
-    return label(lang, key) if key else message
-
-
 def worker_name(lang: str | None, name: str) -> str:
     """A background task's name (a worker's ``name``) in ``lang``; unknown names stay as they are."""
     return label_or(lang, f"worker_{name}", name)
-
-
-def status_label(lang: str | None, status: str) -> str:
-    """A run status word (``running``, ``interrupted``...) in ``lang``."""
-    return STATUS.get(lang or "en", {}).get(status, status)

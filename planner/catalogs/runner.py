@@ -156,6 +156,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "status_no_checkpoint": {"en": "no complete checkpoint in the run directory: starting from step 0",
                              "zh": "运行目录里没有完整的检查点：从第 0 步开始"},
     # how a run ends (end / error events)
+    "error_no_message": {"en": "error (no message)", "zh": "出错（没有消息）"},
     "error_unexpected": {"en": "{type}: {text}", "zh": "{type}：{text}"},
     "stopped_early": {"en": "stopped by {signal} {when} (after {phase}); no new checkpoint was saved",
                       "zh": "{when}被 {signal} 停止（{phase}之后）；没有保存新的检查点"},

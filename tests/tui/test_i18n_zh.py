@@ -14,7 +14,7 @@ from ft_tui.templates.stats import DataStats, format_stats
 from ft_tui.templates.trainset import count_samples
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
-from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, status_message, worker_name
+from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, worker_name
 from ft_tui.tui.screens import run as run_module
 from ft_tui.tui.screens import runs as runs_module
 from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
@@ -206,16 +206,28 @@ def test_template_warnings_of_the_registry_render_in_chinese():
         assert zh.startswith("注意：") and CJK.search(zh[3:]) and "looks like" not in zh and "pick the" not in zh
 
 
-def test_the_trainer_status_messages_are_chinese_by_their_phase():
+def test_the_trainer_status_messages_are_chinese_by_their_code(tmp_path: Path):
+    """What the trainer writes (events with the message's code and values) is what the run screen shows."""
+    from ft_tui.runner.rundir import EventWriter, read_events
     from ft_tui.runner.worker import PHASES
+    from ft_tui.tui.events_tail import RunModel
 
-    for phase, english in PHASES.items():  # the table's English is the runner's own text (drift check)
-        assert LABELS["en"][f"status_{phase}"] == english
-        assert status_message("en", english, phase) == english
-        assert CJK.search(status_message("zh", english, phase)), phase
-    no_ckpt = LABELS["en"]["status_no_checkpoint"]
-    assert status_message("zh", no_ckpt) == "运行目录里没有完整的检查点：从第 0 步开始"
-    assert status_message("zh", "something new", "a-phase-we-do-not-know") == "something new"
+    path = tmp_path / "events.jsonl"
+    with EventWriter(path) as writer:
+        for phase, message in PHASES.items():
+            writer.emit("status", phase=phase, message=message)
+        writer.emit("status", message=Msg("status_no_checkpoint"))
+        writer.emit("status", message="something new")  # an older trainer's text: shown as it came
+    events, _ = read_events(path)
+    shown = []
+    for event in events:
+        model = RunModel()
+        model.ingest([event])
+        shown.append(model.snapshot().message)
+    assert [str(m) for m in shown[:4]] == [str(m) for m in PHASES.values()]  # English as the runner wrote it
+    assert all(CJK.search(render(m, "zh")) for m in shown[:4])
+    assert render(shown[4], "zh") == "运行目录里没有完整的检查点：从第 0 步开始"
+    assert render(shown[5], "zh") == "something new"
 
 
 def test_every_worker_of_the_run_and_runs_screens_has_a_chinese_name():

@@ -17,9 +17,9 @@ from ft_tui.planner.messages import render
 from ft_tui.planner.paths import is_hub_id
 from ft_tui.runner import control
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
-from ft_tui.runner.status import COMPLETED, RESUMABLE
+from ft_tui.runner.status import COMPLETED, RESUMABLE, status_word
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import binding_help, label, status_label, worker_name
+from ft_tui.tui.i18n import binding_help, label, worker_name
 from rich.cells import cell_len
 from textual import on, work
 from textual.app import ComposeResult
@@ -166,7 +166,7 @@ class RunsScreen(Screen):
         out = []
         for r in runs:
             loss = f"{r.loss:.4f}" if isinstance(r.loss, (int, float)) else "-"
-            out.append((r.id, status_label(self.lang, r.status), progress_cell(r), loss, model_cell(r.model),
+            out.append((r.id, render(status_word(r.status), self.lang), progress_cell(r), loss, model_cell(r.model),
                         r.method or "-", started_cell(r.started)))
         return out
 

@@ -6,9 +6,11 @@ Textual ``Log``, so ``[rank0]`` or ``[INFO]`` in a line stays literal.
 
 from __future__ import annotations
 
+from ft_tui.planner.messages import render
 from ft_tui.planner.units import format_clock
+from ft_tui.runner.status import status_word
 from ft_tui.tui.events_tail import RunView
-from ft_tui.tui.i18n import label, status_label
+from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.widgets import Log, Static
 
@@ -34,10 +36,11 @@ def event_lines(view: RunView, lang: str) -> list[tuple[float, Text]]:
         add(b.time, b.step, label(lang, "ev_backoff", change=b.describe(),
                                   restart=b.restart_from if b.restart_from is not None else 0), "yellow")
     for message in view.errors:
-        add(None, None, label(lang, "ev_error", message=message.splitlines()[0] if message else ""), "red")
+        text = render(message, lang)
+        add(None, None, label(lang, "ev_error", message=text.splitlines()[0] if text else ""), "red")
     if view.end:
         add(view.end.get("time") if isinstance(view.end.get("time"), (int, float)) else None,
-            view.step, label(lang, "ev_end", status=status_label(lang, view.phase)), "bold")
+            view.step, label(lang, "ev_end", status=render(status_word(view.phase), lang)), "bold")
     out.sort(key=lambda item: item[0])
     return out
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ft_tui.planner.messages import render
 from ft_tui.planner.units import format_clock, token_rate
 from ft_tui.runner.history import memory_comparison
-from ft_tui.runner.status import STATUSES
+from ft_tui.runner.status import STATUSES, status_word
 from ft_tui.tui.events_tail import RunView
-from ft_tui.tui.i18n import label, status_label, status_message
+from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -124,7 +125,7 @@ class RunProgress(Vertical):
         """Redraw from ``view``; ``status`` is the run's status (``RunDir.status()``), ``now`` the clock for the
         ETA (None: the ETA as the last log wrote it)."""
         state = self.query_one("#run-state", Label)
-        state.update(f"● {status_label(lang, status)}")
+        state.update(f"● {render(status_word(status), lang)}")
         for name in STATUS_CLASSES:
             state.set_class(name == status, f"-{name}")
         self.query_one("#run-title", Label).update(self._title(view, run_id, lang, stopping))
@@ -148,5 +149,5 @@ class RunProgress(Vertical):
         if stopping:
             parts.append(label(lang, "stopping"))
         elif view.message and view.phase in ("waiting", "starting"):
-            parts.append(status_message(lang, view.message, view.message_phase))
+            parts.append(render(view.message, lang))
         return " · ".join(str(p) for p in parts)
