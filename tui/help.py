@@ -12,14 +12,10 @@ from typing import Any
 
 import yaml
 from ft_tui.planner.config import FIELDS, KEYS
+from ft_tui.tui.i18n import label
 
 LANGUAGES = ("en", "zh")
 PARTS = ("what", "memory", "speed", "quality", "typical")
-#: Headings of the help parts, per language.
-PART_LABELS = {
-    "en": {"what": "What", "memory": "Memory", "speed": "Speed", "quality": "Quality", "typical": "Typical"},
-    "zh": {"what": "作用", "memory": "显存", "speed": "速度", "quality": "效果", "typical": "常用值"},
-}
 
 
 @dataclass(frozen=True)
@@ -38,8 +34,7 @@ class HelpEntry:
 
     def parts(self) -> list[tuple[str, str]]:
         """(heading, text) pairs of the non-empty parts, headings in the entry's language."""
-        labels = PART_LABELS.get(self.lang, PART_LABELS["en"])
-        return [(labels[p], getattr(self, p)) for p in PARTS if getattr(self, p)]
+        return [(label(self.lang, f"help_part_{p}"), getattr(self, p)) for p in PARTS if getattr(self, p)]
 
 
 def _text(value: Any) -> str:

@@ -4,17 +4,16 @@ completeness of the label, note and key-help tables."""
 from __future__ import annotations
 
 import re
-import string
 from pathlib import Path
 
 import pytest
-from ft_tui.planner.messages import Msg, render
+from ft_tui.planner.messages import Msg, catalog, render
 from ft_tui.templates import registry
 from ft_tui.templates.stats import DataStats, format_stats
 from ft_tui.templates.trainset import count_samples
 from ft_tui.tui import keymap as K
 from ft_tui.tui.app import FtTuiApp, make_app
-from ft_tui.tui.i18n import BINDING_HELP_ZH, LABELS, binding_label, worker_name
+from ft_tui.tui.i18n import BINDING_HELP_ZH, binding_label, worker_name
 from ft_tui.tui.screens import run as run_module
 from ft_tui.tui.screens import runs as runs_module
 from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
@@ -29,10 +28,6 @@ from textual.widgets._footer import FooterKey
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
-
-
 def footer(app) -> dict[str, str]:
     """Footer key -> label, as the footer of the current screen shows it now."""
     return {k.key: k.description for k in app.screen.query(FooterKey)}
@@ -42,20 +37,20 @@ def footer(app) -> dict[str, str]:
 # Tables
 # ---------------------------------------------------------------------------------------------------------------
 
-def test_every_label_has_both_languages_with_the_same_placeholders():
-    assert set(LABELS["en"]) == set(LABELS["zh"])
-    bad = [k for k in LABELS["en"] if placeholders(LABELS["en"][k]) != placeholders(LABELS["zh"][k])]
-    assert not bad, bad
-    untranslated = [k for k, v in LABELS["zh"].items() if v == LABELS["en"][k] and re.search(r"[a-z]{3}", v)
-                    and not k.startswith(("log_title", "key_help.language", "sec_LoRA", "summary_batch"))]
-    assert not untranslated, untranslated
+def test_every_label_the_screens_use_is_in_the_catalog():
+    """Labels are catalog codes (both languages, same placeholders: tests/planner/test_messages.py); every
+    ``label(lang, "key")`` with a literal key names one."""
+    source = "".join(Path(p).read_text(encoding="utf-8") for p in Path(run_module.__file__).parents[1].rglob("*.py"))
+    keys = set(re.findall(r'\blabel\((?:[\w.]+|None), "([^"]+)"', source))
+    assert len(keys) > 100, len(keys)
+    assert not keys - set(catalog()), sorted(keys - set(catalog()))
 
 
 def test_every_binding_has_a_label_in_both_languages_and_english_stays_as_declared():
     owners = (FtTuiApp, SetupScreen, RunScreen, RunsScreen, ConfirmDialog, PathDialog)
     for owner in owners:
         for b in owner.BINDINGS:
-            assert f"key_{b.id}" in LABELS["en"], b.id
+            assert f"key_{b.id}" in catalog(), b.id
             assert binding_label("en", b.id, "") == b.description, b.id  # the English footer is unchanged
             assert CJK.search(binding_label("zh", b.id, "")) or b.id == K.HELP_LANGUAGE, b.id
     assert set(BINDING_HELP_ZH) == set(K.known_binding_ids())

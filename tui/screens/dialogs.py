@@ -101,7 +101,7 @@ class PathDialog(ModalScreen["Path | None"]):
             return label(lang, "path_empty")
         path = Path(text.strip()).expanduser()
         if self.must_exist and not path.is_file():
-            return label(lang, "path_missing", path=path)
+            return label(lang, "path_no_file", path=path)
         if path.is_dir():
             return label(lang, "path_is_dir", path=path, example=path / "config.yaml")
         return None

@@ -422,7 +422,7 @@ class SetupScreen(Screen):
         self.refresh_view()
         fixed = len(self.state.user_keys)
         if self.state.plan_error:
-            self.notify(render(self.state.plan_error, lang), title=label(lang, "nothing_fits"), severity="error",
+            self.notify(render(self.state.plan_error, lang), title=label(lang, "nothing_fits_title"), severity="error",
                         markup=False)
         else:
             self.notify(label(lang, "replanned_one") if fixed == 1 else label(lang, "replanned", n=fixed),

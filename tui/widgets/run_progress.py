@@ -78,7 +78,7 @@ def step_text(view: RunView, lang: str) -> str:
     step = label(lang, "step", step=view.step, total=view.total_steps) if view.total_steps \
         else label(lang, "step_nototal", step=view.step)
     if view.epoch is not None:
-        step += "  " + label(lang, "epoch", epoch=f"{view.epoch:.2f}")
+        step += "  " + label(lang, "run_epoch", epoch=f"{view.epoch:.2f}")
     return step
 
 
