@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import KEYS, TrainConfig, load_config
-from ft_tui.planner.errors import DataError, InputError, ModelError
+from ft_tui.planner.errors import ConfigError, DataError, InputError, ModelError
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import hf_offline, is_local_model_ref
 from ft_tui.runner import launch as _launch
@@ -93,9 +93,25 @@ def check_rows(cfg: TrainConfig) -> int:
     return len(load_conversations(cfg).samples)
 
 
+#: ``report_to`` value -> the modules transformers' callback for it needs (any one of them).
+INTEGRATIONS = {"wandb": ("wandb",), "tensorboard": ("tensorboard", "tensorboardX")}
+
+
+def check_integrations(cfg: TrainConfig) -> None:
+    """``report_to`` needs its package in this Python (the trainer runs with the same interpreter); without it
+    the trainer would die with a traceback after the model loaded."""
+    import importlib.util
+
+    needs = INTEGRATIONS.get(cfg.report_to, ())
+    if needs and not any(importlib.util.find_spec(name) is not None for name in needs):
+        raise ConfigError(Msg("report_to_missing", value=cfg.report_to, package=needs[0]), key="report_to",
+                          file=cfg.source, hint=Msg("report_to_missing_hint", package=needs[0]))
+
+
 def check(cfg: TrainConfig, *, rows: bool = True) -> Checked:
     """The checks ``train`` makes before a launch: the model, every dataset and (``rows``) every row."""
     warnings = list(cfg.warnings)
+    check_integrations(cfg)
     check_model(cfg)
     warnings += check_datasets(cfg)
     return Checked(config=cfg, rows=check_rows(cfg) if rows else None, warnings=warnings)

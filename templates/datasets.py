@@ -196,7 +196,8 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
     if local is not None and (local.exists() or not entry.get("hf_hub_url")):
         if not local.exists():
             raise fail(Msg("err_file_name_missing", file_name=file_name, path=str(local)), hint=Msg("hint_dataset_dir"))
-        spec.files = _data_files(local)
+        _inside_registry([local], directory, file_name, fail)
+        spec.files = _inside_registry(_data_files(local), directory, file_name, fail)
         return spec
     if entry.get("hf_hub_url"):
         spec.hub_url = str(entry["hf_hub_url"])
@@ -205,6 +206,20 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
     if others:
         raise fail(Msg("err_source_unsupported", source=others[0]))
     raise fail(Msg("err_no_source"))
+
+
+def _inside_registry(files: list[Path], directory: Path, file_name: str, fail: Any) -> list[Path]:
+    """A registry entry reads only files inside its own folder, symlinks followed: ``file_name:
+    ../secret.json``, an absolute path, or a link that leads out is refused (a path outside is for the user's own
+    config, ``dataset: /path/file.json``, to name)."""
+    root = directory.resolve()
+    for path in files:
+        target = path.resolve()
+        if not target.is_relative_to(root):
+            raise fail(Msg("err_file_name_outside", file_name=file_name, path=str(path), target=str(target),
+                           folder=str(root)),
+                       hint=Msg("hint_file_name_outside"))
+    return files
 
 
 def _data_files(path: Path) -> list[Path]:

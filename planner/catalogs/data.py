@@ -186,6 +186,14 @@ CATALOG: dict[str, dict[str, str]] = {
                          "zh": "'columns' 和 'tags' 必须是对象，如 {{\"prompt\": \"instruction\"}}"},
     "err_file_name_missing": {"en": "file_name '{file_name}' does not exist (looked for {path})",
                               "zh": "file_name '{file_name}' 不存在（查找的是 {path}）"},
+    "err_file_name_outside": {
+        "en": "file_name '{file_name}' leads outside the registry's folder {folder} ({path} is {target}); refused, "
+              "so a dataset_info.json cannot make a run read files elsewhere",
+        "zh": "file_name '{file_name}' 指向了登记文件所在文件夹 {folder} 之外（{path} 实际是 {target}）；已拒绝，"
+              "dataset_info.json 不能让训练读取别处的文件"},
+    "hint_file_name_outside": {
+        "en": "Move the data into that folder, or name the file in your config instead (dataset: /path/to/file.json).",
+        "zh": "请把数据移到该文件夹内，或者在你自己的配置里直接写出文件路径（dataset: /path/to/file.json）。"},
     "hint_dataset_dir": {"en": "dataset_dir is resolved against the config file's folder; check both.",
                          "zh": "dataset_dir 是相对配置文件所在的文件夹解析的；请两者都检查一下。"},
     "err_source_unsupported": {

@@ -235,4 +235,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "run_status_interrupted": {"en": "interrupted", "zh": "已中断"},
     "run_status_prepared": {"en": "prepared", "zh": "已准备"},
     "run_status_unknown": {"en": "unknown", "zh": "未知"},
+    "report_to_missing": {
+        "en": "report_to: {value} needs the {package} package, which this Python does not have",
+        "zh": "report_to: {value} 需要 {package} 包，但当前 Python 环境没有安装"},
+    "report_to_missing_hint": {
+        "en": "Install it (pip install {package}) or set report_to: none.",
+        "zh": "请安装它（pip install {package}），或设 report_to: none。"},
 }

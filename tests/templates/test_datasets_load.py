@@ -255,9 +255,9 @@ def test_malformed_json_array_reports_line_and_column(tmp_path):
 
 
 def test_missing_columns_name_what_is_missing_and_what_exists(tmp_path):
-    (tmp_path / "q.json").write_text(json.dumps([{"question": "q", "answer": "a"}]))
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / "dataset_info.json").write_text(json.dumps({"qa": {"file_name": "../q.json"}}))
+    (tmp_path / "d" / "q.json").write_text(json.dumps([{"question": "q", "answer": "a"}]))
+    (tmp_path / "d" / "dataset_info.json").write_text(json.dumps({"qa": {"file_name": "q.json"}}))
     with pytest.raises(DataError) as err:
         load_conversations(make_cfg(tmp_path, dataset="qa", dataset_dir="d"))
     msg = err.value.render()
