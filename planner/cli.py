@@ -145,13 +145,12 @@ def render_estimate(path: str, cfg, est: MemoryEstimate, t: TimeEstimate | None,
 # Commands
 # ----------------------------------------------------------------------------------------------------------------
 
-def cmd_plan(args, history=None) -> int:
+def cmd_plan(args, *, planning_data, history=None) -> int:
     """`ft-tui plan [CONFIG] [--model M] [--dataset D] [--gpu G] [--gpus N] [--set k=v] [--json] [-o OUT.yaml]`.
 
-    ``history``: this machine's finished runs (``ft_tui.runner.history.past_runs``, which ``ft-tui plan`` passes
-    in; the planner does not read the run index itself)."""
-    from ft_tui.templates.planning import planning_data
-
+    ``planning_data``: ``ft_tui.templates.planning.planning_data`` (the data statistics; the planner sits below
+    templates/ and does not import it). ``history``: this machine's finished runs
+    (``ft_tui.runner.history.past_runs``). ``ft-tui plan`` (runner/history.py) passes both in."""
     from .recommend import make_plan
 
     cfg = _build_config(getattr(args, "config", None), args)
@@ -178,10 +177,10 @@ def cmd_plan(args, history=None) -> int:
     return 0
 
 
-def cmd_estimate(args) -> int:
-    """`ft-tui estimate CONFIG... [--gpu G] [--gpus N] [--set k=v] [--json]`: the configs' own values, no re-plan."""
-    from ft_tui.templates.planning import planning_data
+def cmd_estimate(args, *, planning_data) -> int:
+    """`ft-tui estimate CONFIG... [--gpu G] [--gpus N] [--set k=v] [--json]`: the configs' own values, no re-plan.
 
+    ``planning_data``: as for :func:`cmd_plan` (``ft-tui estimate`` is runner/history.py's ``cmd_estimate``)."""
     from .params import count_params
     from .recommend import check_lora_targets
 

@@ -135,5 +135,14 @@ def past_runs() -> list[PastRun]:
 def cmd_plan(args) -> int:
     """`ft-tui plan`: the planner's command with this machine's run history (unless ``use_run_history: false``)."""
     from ft_tui.planner.cli import cmd_plan as plan_command
+    from ft_tui.templates.planning import planning_data
 
-    return plan_command(args, history=past_runs())
+    return plan_command(args, planning_data=planning_data, history=past_runs())
+
+
+def cmd_estimate(args) -> int:
+    """`ft-tui estimate`: the planner's command with the data statistics of templates/ (it reads no run history)."""
+    from ft_tui.planner.cli import cmd_estimate as estimate_command
+    from ft_tui.templates.planning import planning_data
+
+    return estimate_command(args, planning_data=planning_data)

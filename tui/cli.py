@@ -25,7 +25,7 @@ HANDLERS = {
     "demo": "ft_tui.tui.cli:cmd_demo",
     "gpus": "ft_tui.planner.gpus_cli:cmd_gpus",
     "plan": "ft_tui.runner.history:cmd_plan",
-    "estimate": "ft_tui.planner.cli:cmd_estimate",
+    "estimate": "ft_tui.runner.history:cmd_estimate",
     "train": "ft_tui.runner.cli:cmd_train",
     "runs": "ft_tui.runner.cli:cmd_runs",
     "attach": "ft_tui.tui.cli:cmd_attach",
