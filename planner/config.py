@@ -206,9 +206,10 @@ class _Invalid(ValueError):
 
 #: Stage and method values LLaMA-Factory has and ft-tui does not run: the error says so instead of only listing
 #: the choices.
-_LLAMAFACTORY_ONLY_VALUES = {
-    "stage": ({"rm", "ppo", "dpo", "kto"}, "stage_not_supported"),
-    "finetuning_type": ({"oft"}, "method_not_supported"),
+_LLAMAFACTORY_ONLY_VALUES: dict[str, dict[str, str]] = {
+    "stage": {v: "stage_not_supported" for v in ("rm", "ppo", "dpo", "kto")},
+    # ``pt`` is a training stage, not a method: continued pre-training is ``stage: pt`` with lora/full/freeze.
+    "finetuning_type": {"oft": "method_not_supported", "pt": "method_is_stage"},
 }
 
 
@@ -300,8 +301,8 @@ def _coerce_choice(name: str, choices: tuple, value: Any) -> Any:
             if c is not None and c == value:
                 return c
     shown = ", ".join("null" if c is None else str(c) for c in choices)
-    foreign, code = _LLAMAFACTORY_ONLY_VALUES.get(name, ((), ""))
-    if isinstance(value, str) and value.strip().lower() in foreign:
+    code = _LLAMAFACTORY_ONLY_VALUES.get(name, {}).get(value.strip().lower() if isinstance(value, str) else "")
+    if code:
         raise _Invalid(code, choices=shown, value=value)
     raise _Invalid("not_choice", choices=shown, value=value)
 
@@ -366,10 +367,14 @@ class Problem:
     key: str
     message: str
     line: int | None = None
+    #: The command-line argument the value came from (``--set KEY=VALUE``), named instead of the file line.
+    origin: str | None = None
 
     def render(self, file: str | None = None, lang: str | None = "en") -> str:
-        """``file:line: key 'KEY' message``, the message and the wording around the key in ``lang``."""
-        return _where(file, self.line) + render(Msg("problem", key=self.key, message=self.message), lang)
+        """``file:line: key 'KEY' message`` (``--set KEY=VALUE: ...`` for a ``--set`` value), the message and the
+        wording around the key in ``lang``."""
+        where = f"{self.origin}: " if self.origin else _where(file, self.line)
+        return where + render(Msg("problem", key=self.key, message=self.message), lang)
 
 
 class ConfigProblems(ConfigError):
@@ -377,31 +382,41 @@ class ConfigProblems(ConfigError):
 
     def __init__(self, problems: list[Problem], file: str | None = None):
         self.problems = problems
+        self.source = file
         first = problems[0]
         rest = [Msg("problem", key=p.key, message=p.message) for p in problems[1:]]
         more = Msg("problems_more", n=len(rest), items=Msg.join(rest, "semicolon")) if rest else ""
-        super().__init__(Msg("problems_first", key=first.key, message=first.message, more=more), file=file,
-                         line=first.line)
+        # A --set value is blamed on its argument, not on the config file's line.
+        super().__init__(Msg("problems_first", key=first.key, message=first.message, more=more),
+                         file=first.origin or file, line=None if first.origin else first.line)
 
     def render(self, lang: str | None = None) -> str:
         """All problems. English (the default): one paragraph, the CLI's layout. Another ``lang``: one line per
-        problem, each with its file position."""
+        problem, each with its file position (or its ``--set`` argument)."""
         if lang in (None, "en"):
             return f"{_where(self.file, self.line)}{self.message}"
-        return "\n".join(p.render(self.file, lang=lang) for p in self.problems)
+        return "\n".join(p.render(self.source, lang=lang) for p in self.problems)
 
 
 def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
                      explicit: Iterable[str] | None = None,
-                     lines: Mapping[str, int] | None = None) -> TrainConfig:
+                     lines: Mapping[str, int] | None = None,
+                     origins: Mapping[str, str] | None = None) -> TrainConfig:
     """Validate ``data`` and build a :class:`TrainConfig`.
 
     Unknown keys are errors that name the key (with a close match when there is one); LLaMA-Factory and
     transformers keys that have no effect here become warnings. All problems are collected and raised together as
     :class:`ConfigProblems`. ``explicit`` defaults to the keys present in ``data``. ``cfg.warnings`` holds
-    :class:`Msg` items (English ``str``; say them in another language with ``messages.render``).
+    :class:`Msg` items (English ``str``; say them in another language with ``messages.render``). ``lines`` maps a
+    key to its file line, ``origins`` a key to the command-line argument that set it (``--set KEY=VALUE``): a
+    problem names the one it came from.
     """
     lines = lines or {}
+    origins = origins or {}
+
+    def located(key: str, message: str) -> Problem:
+        return Problem(key, message, None if key in origins else lines.get(key), origins.get(key))
+
     problems: list[Problem] = []
     warnings: list[Msg] = []
     values: dict[str, Any] = {}
@@ -414,7 +429,7 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
                 v = _coerce(name, value)
                 _check_range(name, v)
             except _Invalid as exc:
-                problems.append(Problem(key, exc.message, lines.get(key)))
+                problems.append(located(key, exc.message))
                 continue
             values[name] = v
             present.add(name)
@@ -424,12 +439,12 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
             warnings.append(Msg("no_effect_because", key=key, reason=reason) if reason
                             else Msg("no_effect", key=key))
         else:
-            problems.append(Problem(key, _unknown_key_message(key), lines.get(key)))
+            problems.append(located(key, _unknown_key_message(key)))
 
     cfg = TrainConfig(**values)
     if not problems:
         for key, msg in _semantic_problems(cfg):
-            problems.append(Problem(key, msg, lines.get(key)))
+            problems.append(located(key, msg))
     if problems:
         raise ConfigProblems(problems, file=source)
     cfg.explicit = frozenset(explicit if explicit is not None else present)
@@ -570,11 +585,17 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] | Mappi
         file_data, lines = read_yaml_mapping(path)
         data.update(file_data)
         source = str(path)
-    over = dict(overrides) if isinstance(overrides, Mapping) else parse_overrides(overrides)
+    if isinstance(overrides, Mapping):
+        over = dict(overrides)
+        origins = {str(k): f"--set {k}={v}" for k, v in over.items()}
+    else:
+        items = list(overrides or ())
+        over = parse_overrides(items)
+        origins = {item.partition("=")[0].strip(): f"--set {item}" for item in items}
     data.update(over)
     explicit = {ALIASES.get(k, k) for k in list((base or {}).keys()) + list(data.keys())}
     explicit &= set(KEYS)
-    return config_from_dict(data, source=source, explicit=explicit, lines=lines)
+    return config_from_dict(data, source=source, explicit=explicit, lines=lines, origins=origins)
 
 
 def redact(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,11 @@ CATALOG: dict[str, dict[str, str]] = {
     "method_not_supported": {
         "en": "must be one of {choices}; got {value!r} (ft-tui does not support LLaMA-Factory's OFT)",
         "zh": "必须是 {choices} 之一，当前为 {value!r}（ft-tui 不支持 LLaMA-Factory 的 OFT）"},
+    "method_is_stage": {
+        "en": "must be one of {choices}; got {value!r}: continued pre-training is `stage: pt` (with finetuning_type "
+              "lora, full or freeze), not a fine-tuning method",
+        "zh": "必须是 {choices} 之一，当前为 {value!r}：继续预训练要写 `stage: pt`（finetuning_type 仍选 lora、full 或 "
+              "freeze），它不是一种微调方法"},
     "not_single": {"en": "must be a single value, got {kind}", "zh": "必须是单个值，当前是 {kind}"},
     # -- ranges ------------------------------------------------------------------------------------------------
     "too_small": {"en": "must be >= {limit}, got {value}", "zh": "必须 >= {limit}，当前为 {value}"},

@@ -1,0 +1,64 @@
+"""Issue #13 (the CLI part): the CLI never contradicts the user. Each test runs the issue's exact command."""
+
+from __future__ import annotations
+
+import pytest
+from ft_tui.planner.config import load_config
+from ft_tui.tui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # an empty hub cache: the catalog answers
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def seed(tmp_path, capsys, monkeypatch):
+    """The seed config `ft-tui plan --model ... -o seed.yaml` writes, in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "plan", "--model", "Qwen/Qwen3-0.6B", "--gpu", "rtx4090", "-o", "seed.yaml")
+    assert code == 0, err
+    return tmp_path / "seed.yaml"
+
+
+# -- item 12: finetuning_type: pt -------------------------------------------------------------------------------
+
+def test_finetuning_type_pt_says_continued_pretraining_is_stage_pt(capsys, seed):
+    code, out, err = run(capsys, "plan", "seed.yaml", "--set", "finetuning_type=pt")
+    assert code == 2 and "Traceback" not in err
+    assert "finetuning_type" in err and "stage: pt" in err, err
+    # the Chinese text says it too
+    with pytest.raises(Exception) as info:
+        load_config(seed, ["finetuning_type=pt"])
+    assert "stage: pt" in info.value.render("zh") and "继续预训练" in info.value.render("zh")
+
+
+# -- item 11: --set errors name the --set argument ----------------------------------------------------------------
+
+def test_set_error_names_the_set_argument_not_the_file_line(capsys, seed):
+    lines = seed.read_text().splitlines()
+    lr_line = next(i for i, line in enumerate(lines, 1) if line.startswith("learning_rate:"))
+    code, out, err = run(capsys, "plan", "seed.yaml", "--set", "learning_rate=-1")
+    assert code == 2
+    assert "--set learning_rate=-1: 'learning_rate' must be > 0" in err, err
+    assert f"seed.yaml:{lr_line}" not in err and "seed.yaml:" not in err
+
+
+def test_a_file_error_still_names_the_file_line(capsys, seed):
+    seed.write_text(seed.read_text().replace("learning_rate:", "learning_rate: -1\n#", 1))
+    code, _, err = run(capsys, "plan", "seed.yaml")
+    assert code == 2 and "seed.yaml:" in err and "--set" not in err, err
+
+
+def test_set_error_in_chinese_names_the_set_argument(seed):
+    with pytest.raises(Exception) as info:
+        load_config(seed, ["learning_rate=-1", "lora_rank=0"])
+    zh = info.value.render("zh")
+    assert "--set learning_rate=-1: " in zh and "--set lora_rank=0: " in zh, zh
