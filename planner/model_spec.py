@@ -156,9 +156,23 @@ def _first(cfg: dict, key: str) -> Any:
     return None
 
 
+#: Upper bounds on a config.json's sizes, far above any real model (the largest have ~200 layers, hidden sizes
+#: of ~25k, vocabularies of ~260k): a value beyond them is a typo or a damaged file, and the planner, which
+#: counts per layer, would hang on it.
+SIZE_LIMITS = {"num_hidden_layers": 10_000, "hidden_size": 1 << 20, "num_attention_heads": 1 << 16,
+               "num_key_value_heads": 1 << 16, "head_dim": 1 << 16, "intermediate_size": 1 << 24,
+               "moe_intermediate_size": 1 << 24, "shared_expert_intermediate_size": 1 << 24,
+               "vocab_size": 1 << 26, "num_experts": 1 << 16, "num_experts_per_tok": 1 << 16,
+               "first_k_dense_replace": 10_000, "decoder_sparse_step": 10_000}
+
+
 def _as_int(value: Any, key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ModelError(Msg("not_non_negative", key=key, value=value), file=where,
+                         hint=Msg("hint_fix_config"))
+    limit = SIZE_LIMITS.get(key)
+    if limit is not None and value > limit:
+        raise ModelError(Msg("size_too_large", key=key, value=value, limit=limit), file=where,
                          hint=Msg("hint_fix_config"))
     return value
 
@@ -235,7 +249,7 @@ def _attention_dims(text: dict, where: str) -> tuple[int, int, int, int, int]:
     h = _opt_int(text, "hidden_size", where)
     layers = _opt_int(text, "num_hidden_layers", where)
     heads = _opt_int(text, "num_attention_heads", where)
-    if heads == 0 or h == 0 or layers == 0:
+    if heads == 0 or h == 0 or layers == 0 or _opt_int(text, "vocab_size", where) == 0:
         raise ModelError(Msg("dims_positive"), file=where)
     kv = _opt_int(text, "num_key_value_heads", where, default=heads)
     if text.get("head_dim") is None and h % heads:
@@ -261,6 +275,9 @@ def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_pat
     model_type = str(text.get("model_type") or "")
     family = FAMILIES.get(model_type)
     _check_custom_code(text, model_type, cfg, where, trust_remote_code)
+    if family is None and not cfg.get("auto_map") and not _transformers_knows(model_type):
+        raise ModelError(Msg("model_type_unknown", model_type=model_type or "?"), file=where,
+                         hint=Msg("hint_unknown_model_type"))
     h, layers, heads, kv, head_dim = _attention_dims(text, where)
     inter = _opt_int(text, "intermediate_size", where, default=4 * h)
     experts = _opt_int(text, "num_experts", where)

@@ -65,6 +65,20 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
+def _check_shard_size(path: Path, header: dict[str, Any]) -> None:
+    """A shard must hold the bytes its header promises (8 + header + the last tensor's end): a download cut short
+    otherwise fails in the trainer, after the run started."""
+    ends = [info["data_offsets"][1] for name, info in header.items() if name != "__metadata__"
+            and isinstance(info, dict) and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
+            and isinstance(info["data_offsets"][1], int)]
+    with open(path, "rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+    expected = 8 + length + max(ends, default=0)
+    size = path.stat().st_size
+    if size < expected:
+        raise ModelError(Msg("st_truncated", expected=expected, size=size), file=str(path), hint=Msg("hint_corrupt"))
+
+
 def _quant_from_tensor_names(names: list[str], int8_names: set[str]) -> str | None:
     """Detect a pre-quantized bitsandbytes checkpoint from its tensor names (bnb saves its quant state beside)."""
     if any(n.endswith((".absmax", ".quant_map")) or ".quant_state.bitsandbytes__" in n for n in names):
@@ -99,7 +113,9 @@ def _safetensors_facts(folder: Path) -> tuple[int | None, int | None, str | None
     names: list[str] = []
     int8: set[str] = set()
     for shard in shards:
-        for tname, info in read_safetensors_header(shard).items():
+        header = read_safetensors_header(shard)
+        _check_shard_size(shard, header)
+        for tname, info in header.items():
             if tname == "__metadata__":
                 continue
             try:

@@ -35,11 +35,11 @@ _META_CACHE: dict[str, MetaModel] = {}
 def _hf_config(spec: ModelSpec):
     from transformers import AutoConfig
 
-    if spec.local_path and (Path(spec.local_path) / "config.json").is_file():
-        return AutoConfig.from_pretrained(spec.local_path, trust_remote_code=spec.trust_remote_code)
     raw = dict(spec.raw_config or {})
     model_type = raw.pop("model_type", spec.model_type)
     try:
+        if spec.local_path and (Path(spec.local_path) / "config.json").is_file():
+            return AutoConfig.from_pretrained(spec.local_path, trust_remote_code=spec.trust_remote_code)
         return AutoConfig.for_model(model_type, **raw)
     except (ValueError, KeyError) as exc:
         raise ModelError(Msg("unknown_model_type", model_type=model_type, error=str(exc)),

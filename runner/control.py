@@ -57,13 +57,19 @@ def check_model(cfg: TrainConfig) -> None:
         if not (path / "config.json").is_file():
             raise ModelError(Msg("model_no_config_json", path=str(path)), hint=Msg("hint_model_save_pretrained"),
                              **where)
-        return
-    if hf_offline():
+    elif hf_offline():
         from huggingface_hub import try_to_load_from_cache
 
         cached = try_to_load_from_cache(ref, "config.json")
         if not isinstance(cached, str):
             raise ModelError(Msg("model_not_cached_offline", ref=ref), hint=Msg("hint_model_download"), **where)
+    else:
+        return  # a hub id with the network: the trainer downloads it
+    # The planner's reading of config.json and the safetensors headers (shapes, bounds, truncated shards): a model
+    # it refuses is refused here, with or without a GPU, before a run directory exists.
+    from ft_tui.planner.models import inspect_model
+
+    inspect_model(ref, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir, allow_network=False)
 
 
 def check_datasets(cfg: TrainConfig) -> list[str]:

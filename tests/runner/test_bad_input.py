@@ -144,3 +144,42 @@ def test_registry_entry_inside_its_folder_and_a_path_in_the_config_still_work(pr
     cfg = load_config(project.write(dataset=f"mydata,{outside}", dataset_dir="data"))
     assert resolve_dataset("mydata", cfg).files == [data / "sub" / ".." / "sub" / "rows.json"]
     assert resolve_dataset(str(outside), cfg).files == [outside]
+
+
+# -- item 7: the model's config.json and weights -----------------------------------------------------------------
+
+def _truncated_weights(model: Path) -> None:
+    import struct
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}}).encode()
+    (model / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 10)
+
+
+MODEL_DAMAGE = {
+    "layers_1e9": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "num_hidden_layers": 10 ** 9})),
+    "layers_1e9_float": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "num_hidden_layers": 1e9})),
+    "model_type_foo": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "model_type": "foo"})),
+    "invalid_json": lambda m: m.write_text("{oops"),
+    "json_list": lambda m: m.write_text("[1, 2]"),
+    "hidden_size_0": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "hidden_size": 0})),
+    "vocab_size_-5": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "vocab_size": -5})),
+    "vocab_size_0": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "vocab_size": 0})),
+    "heads_0": lambda m: m.write_text(json.dumps({**TINY_LLAMA, "num_attention_heads": 0})),
+    "truncated_safetensors": lambda m: _truncated_weights(m.parent),
+}
+
+
+SAME_CHECK = ("layers_1e9_float", "vocab_size_0", "heads_0")  # one command is enough for these
+COMMANDS = [["train"], ["train", "--dry-run"], ["plan"], ["estimate"]]
+
+
+@pytest.mark.parametrize(("damage", "command"), [(d, c) for d in sorted(MODEL_DAMAGE) for c in COMMANDS
+                                                 if d not in SAME_CHECK or c == ["train"]])
+def test_damaged_model_is_refused_before_launch(project, capsys, damage, command) -> None:
+    MODEL_DAMAGE[damage](project.folder / "model" / "config.json")
+    cfg = project.write()
+    start = time.monotonic()
+    err = refused(project, capsys, command[0], str(cfg), *command[1:])
+    assert time.monotonic() - start < 60
+    named = "model.safetensors" if damage == "truncated_safetensors" else "config.json"
+    assert str(project.folder / "model" / named) in err

@@ -181,7 +181,8 @@ def test_in_a_terminal_ctrl_c_asks_and_detach_leaves_the_run_going(tmp_path: Pat
 
     folder = tmp_path / "project"
     (folder / "model").mkdir(parents=True)
-    (folder / "model" / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "model" / "config.json").write_text('{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, '
+                                                 '"num_attention_heads": 4, "vocab_size": 1024}')
     cfg = folder / "train.yaml"
     cfg.write_text("model_name_or_path: model\ndataset: demo_alpaca_en\nmax_steps: 3000\nsave_steps: 1000\n"
                    "logging_steps: 1\n")

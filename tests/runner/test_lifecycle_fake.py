@@ -35,7 +35,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 def config(tmp_path: Path) -> Path:
     folder = tmp_path / "project"
     (folder / "model").mkdir(parents=True)
-    (folder / "model" / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "model" / "config.json").write_text('{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, '
+                                                 '"num_attention_heads": 4, "vocab_size": 1024}')
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump({"model_name_or_path": "model", "dataset": "demo_alpaca_en", "max_steps": 40,
                                     "save_steps": 5, "logging_steps": 1}))
