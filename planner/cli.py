@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from .config import load_config, parse_overrides, save_config
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, NothingFits
 from .memory import MemoryEstimate, estimate_memory, precision_label
 from .messages import Msg
 from .timing import TimeEstimate, estimate_time
@@ -160,7 +160,15 @@ def cmd_plan(args, *, planning_data, history=None) -> int:
     data, note = found.stats, found.note
     if note:
         _warn(note)
-    plan = make_plan(cfg, hw, spec, data, history=history)
+    try:
+        plan = make_plan(cfg, hw, spec, data, history=history)
+    except NothingFits as exc:
+        if args.json:  # still one JSON object on stdout: fits false, the setup, the minimum found, the suggestions
+            out = {**exc.details, "fits": False, "message": str(exc)}
+            if note:
+                out["notes"] = [note]
+            print(json.dumps(out))
+        raise
     if getattr(args, "output", None):
         try:
             save_config(plan.config, args.output)

@@ -73,6 +73,11 @@ class NothingFits(Exception):
 
     exit_code = 3
 
+    def __init__(self, message: Any = "", *, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        #: What was computed, for ``plan --json`` (``fits: false``, the setup, the minimum found, the suggestions).
+        self.details: dict[str, Any] = dict(details or {})
+
     def as_msg(self) -> Msg | str:
         """The message (a :class:`~ft_tui.planner.messages.Msg`; its English text as it is otherwise)."""
         return self.args[0] if self.args else ""

@@ -282,6 +282,23 @@ def _lean(base: TrainSetup, cfg, **changes: Any) -> TrainSetup:
     return dataclasses.replace(base, **lean)
 
 
+def _setup_text(lean: TrainSetup, cfg) -> tuple[Msg, dict[str, Any]]:
+    """The setup 'nothing fits' computed, as said to the user (what the user set marked 'yours') and as data."""
+    user = cfg.explicit
+    items = [
+        (Msg("setup_batch", batch=lean.batch), "per_device_train_batch_size"),
+        (Msg("setup_quant", bits=lean.quant_bits) if lean.quant_bits else Msg("setup_no_quant"), "quantization_bit"),
+        (Msg("setup_ckpt") if lean.grad_ckpt else Msg("setup_no_ckpt"), "disable_gradient_checkpointing"),
+        (Msg("setup_optim", optim=lean.optimizer), "optim"),
+        (Msg("setup_cutoff", length=lean.seq_len), "cutoff_len"),
+    ]
+    text = Msg.join([Msg("setup_yours", item=m) if key in user else m for m, key in items], "list")
+    data = {"per_device_train_batch_size": lean.batch, "quantization_bit": lean.quant_bits,
+            "gradient_checkpointing": lean.grad_ckpt, "optim": lean.optimizer, "cutoff_len": lean.seq_len,
+            "finetuning_type": lean.method, "user_keys": sorted(k for _, k in items if k in user)}
+    return text, data
+
+
 def _unquantized_experts_note(counts: ParamCounts, base: TrainSetup, quant: int | None) -> Msg | None:
     """Why a quantized MoE model still needs so much: its experts (a large share of it) stay unquantized."""
     if not quant or counts.experts < 0.2 * counts.total:
@@ -298,7 +315,9 @@ def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     """What would fit, each checked with the same estimator."""
     cfg, out = s.cfg, []
     quant = _leanest_quant(base, cfg)
-    with_quant = Msg("with_quant", bits=quant) if quant else ""
+    # A hint names quantization only when it is a change: never "and 4-bit" to a user who set 4-bit.
+    with_quant = Msg("with_quant", bits=quant) if quant and not (
+        "quantization_bit" in cfg.explicit and quant == base.quant_bits) else ""
     for n in (2, 4, 8, 16, 32, 64):
         if n <= hw.count:
             continue
@@ -407,13 +426,18 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None, history=None) -> Pl
     if choice is None:
         hints = _alternatives(searcher, base, hw)
         quant = _leanest_quant(base, cfg1)
-        lean = searcher.estimate(_lean(base, cfg1, quant_bits=quant))
+        lean_setup = _lean(base, cfg1, quant_bits=quant)
+        lean = searcher.estimate(lean_setup)
+        setup_text, setup_data = _setup_text(lean_setup, cfg1)
         message = Msg(
             "nothing_fits", model=spec.name, method=cfg1.finetuning_type, need=gib_number(lean.peak_bytes),
-            budget=gib_number(budget), count=hw.count, gpu=hw.name, margin=f"{margin:.0%}",
+            setup=setup_text, budget=gib_number(budget), count=hw.count, gpu=hw.name, margin=f"{margin:.0%}",
             hints=Msg.join(hints, "semicolon"))
         why = _unquantized_experts_note(counts, base, quant)
-        raise NothingFits(Msg.join([message, why], "space") if why else message)
+        details = {"fits": False, "model": spec.name, "minimum_gib": float(gib_number(lean.peak_bytes)),
+                   "budget_gib": float(gib_number(budget)), "hardware": {"count": hw.count, "name": hw.name},
+                   "memory_margin": margin, "setup": setup_data, "suggestions": [str(h) for h in hints]}
+        raise NothingFits(Msg.join([message, why], "space") if why else message, details=details)
     final = _apply_choice(cfg1, choice, n, reasons, margin)
     _mark_user(cfg, reasons)
     from .memory import estimate_memory

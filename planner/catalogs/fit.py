@@ -13,12 +13,20 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "为什么 {bits}-bit 下仍要这么多：这个 MoE 模型的 {experts}B 专家参数不会被量化（bitsandbytes 只量化线性层，"
               "而 transformers 5 把专家合并存放在 3 维张量里），所以它们以 {dtype} 保存在 {bits}-bit 的其余部分旁边。"},
     "nothing_fits": {
-        "en": "nothing fits: {model} ({method}) needs at least {need} GiB per GPU even with batch 1, gradient "
-              "checkpointing and the leanest settings your keys allow; the budget is {budget} GiB on {count} x {gpu} "
-              "(memory_margin {margin}). What would fit: {hints}.",
-        "zh": "怎样都放不下：{model}（{method}）即使 batch 为 1、开启梯度检查点、并在你设定的配置项允许的范围内用最省"
-              "显存的设置，每张卡也至少需要 {need} GiB；而 {count} x {gpu} 上的预算只有 {budget} GiB（memory_margin "
-              "{margin}）。这样可以放下：{hints}。"},
+        "en": "nothing fits: {model} ({method}) needs at least {need} GiB per GPU with {setup}, the leanest settings "
+              "your keys allow; the budget is {budget} GiB on {count} x {gpu} (memory_margin {margin}). What would "
+              "fit: {hints}.",
+        "zh": "怎样都放不下：{model}（{method}）在 {setup} 下（你设定的配置项允许的最省显存的设置），每张卡也至少需要 "
+              "{need} GiB；而 {count} x {gpu} 上的预算只有 {budget} GiB（memory_margin {margin}）。这样可以放下：{hints}。"},
+    # -- the setup 'nothing fits' computed; (yours) marks what the user set --------------------------------------
+    "setup_batch": {"en": "batch {batch}", "zh": "batch {batch}"},
+    "setup_quant": {"en": "{bits}-bit quantization", "zh": "{bits} 位量化"},
+    "setup_no_quant": {"en": "no quantization", "zh": "不量化"},
+    "setup_ckpt": {"en": "gradient checkpointing", "zh": "梯度检查点"},
+    "setup_no_ckpt": {"en": "no gradient checkpointing", "zh": "不开梯度检查点"},
+    "setup_optim": {"en": "optimizer {optim}", "zh": "优化器 {optim}"},
+    "setup_cutoff": {"en": "cutoff_len {length}", "zh": "cutoff_len {length}"},
+    "setup_yours": {"en": "{item} (yours)", "zh": "{item}（你设定的）"},
     "with_quant": {"en": " and {bits}-bit quantization", "zh": "，并使用 {bits} 位量化"},
     "fit_fsdp": {"en": "{n} x {gpu} with FSDP{quant} (weights, gradients and optimizer states sharded)",
                  "zh": "{n} x {gpu} 配合 FSDP{quant}（权重、梯度和优化器状态分片存放）"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ft_tui.planner.config import load_config
 from ft_tui.tui.cli import main
@@ -62,3 +64,41 @@ def test_set_error_in_chinese_names_the_set_argument(seed):
         load_config(seed, ["learning_rate=-1", "lora_rank=0"])
     zh = info.value.render("zh")
     assert "--set learning_rate=-1: " in zh and "--set lora_rank=0: " in zh, zh
+
+
+# -- item 5: 'nothing fits' states the setup computed, suggests only what the user has not chosen; --json -------
+
+def test_nothing_fits_states_the_users_setup_and_suggests_nothing_they_chose(capsys):
+    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B", "--gpu", "rtx4090",
+                         "--set", "per_device_train_batch_size=8", "--set", "quantization_bit=4",
+                         "--set", "disable_gradient_checkpointing=true")
+    assert code == 3 and out == ""
+    assert "with batch 8 (yours), 4-bit quantization (yours), no gradient checkpointing (yours)" in err, err
+    assert "batch 1" not in err and "even with gradient checkpointing" not in err
+    hints = err.split("What would fit: ")[1]
+    assert "4-bit" not in hints and "quantization_bit" not in hints, hints
+
+
+def test_nothing_fits_hints_do_not_propose_the_4bit_the_user_set(capsys):
+    code, _, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B", "--gpu", "rtx4090",
+                       "--set", "quantization_bit=4")
+    hints = err.split("What would fit: ")[1]
+    assert code == 3 and "with FSDP" in hints and "4-bit" not in hints, hints
+
+
+def test_nothing_fits_with_defaults_names_the_lean_setup_and_its_hints(capsys):
+    code, _, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B", "--gpu", "rtx4090")
+    assert code == 3 and "with batch 1, 4-bit quantization, gradient checkpointing" in err and "(yours)" not in err
+
+
+def test_plan_json_on_exit_3_prints_one_object_with_the_minimum_and_the_suggestions(capsys):
+    code, out, err = run(capsys, "plan", "--model", "meta-llama/Llama-3.1-70B", "--gpu", "rtx4090", "--json",
+                         "--set", "per_device_train_batch_size=8")
+    assert code == 3
+    data = json.loads(out)
+    assert data["fits"] is False and data["model"] == "meta-llama/Llama-3.1-70B"
+    assert data["minimum_gib"] > data["budget_gib"] == 21.6
+    assert data["setup"]["per_device_train_batch_size"] == 8 and data["setup"]["user_keys"] == [
+        "per_device_train_batch_size"]
+    assert data["suggestions"] and all(isinstance(s, str) for s in data["suggestions"])
+    assert data["message"].startswith("nothing fits: ") and "What would fit" in err

@@ -99,7 +99,8 @@ def test_nothing_fits_english_is_unchanged_and_chinese_is_complete():
         make_plan(cfg, resolve_hardware("rtx4090", None), spec)
     text = str(info.value)
     assert text.startswith("nothing fits: meta-llama/Llama-3.1-70B (lora) needs at least ")
-    assert " GiB per GPU even with batch 1, gradient checkpointing and the leanest settings your keys allow; " in text
+    assert (" GiB per GPU with batch 1, 4-bit quantization, gradient checkpointing, optimizer paged_adamw_8bit, "
+            "cutoff_len 2048, the leanest settings your keys allow; ") in text
     hints = text.split("What would fit: ")[1]
     assert hints.endswith(".") and "with FSDP" in hints and "a smaller model" in hints
     message = info.value.args[0]
