@@ -609,3 +609,11 @@ def estimate_memory(cfg, spec, hw=None, data=None, *, counts=None, n_gpus: int |
         counts = count_params(spec)
     setup = setup_from_config(cfg, hw, data, n_gpus=n_gpus, strategy=strategy, **options)
     return estimate_setup(spec, counts, setup, budget_for(hw, cfg.memory_margin))
+
+
+def checkpoint_bytes(method: str, total_params: int, trainable_params: int) -> int:
+    """Disk size of one checkpoint the trainer saves: the trained weights (a LoRA adapter in fp32; the whole model
+    in 16 bits for full and freeze tuning) and the AdamW states of the trainable parameters (two fp32 values
+    each). An upper bound for the 8-bit optimizers."""
+    weights = trainable_params * 4 if method == "lora" else total_params * 2
+    return weights + trainable_params * 8

@@ -296,10 +296,62 @@ class Launched:
     warnings: list = field(default_factory=list)
 
 
+def _first_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_dir(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None) -> None:
+    """Where the run will be written must be a folder (or creatable as one), writable, and have room for a
+    checkpoint (the planner's size of one, when it made an estimate); ``output_dir`` must not hold control
+    characters (a newline would silently write to another path)."""
+    where = {"key": "output_dir" if cfg.output_dir else None, "file": cfg.source}
+    if cfg.output_dir and any(ord(c) < 32 or ord(c) == 127 for c in cfg.output_dir):
+        raise ConfigError(Msg("output_dir_control", value=cfg.output_dir), hint=Msg("output_dir_control_hint"),
+                          **where)
+    target = _launch.run_path_for(cfg, "run")
+    existing = _first_existing(target)
+    if not existing.is_dir():
+        raise ConfigError(Msg("output_dir_not_folder", path=str(existing), target=str(target)),
+                          hint=Msg("output_dir_hint"), **where)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(Msg("output_dir_not_writable", path=str(existing)), hint=Msg("output_dir_hint"), **where)
+    estimate = (plan_dict or {}).get("estimate") or {}
+    if "total_params" in estimate and "trainable_params" in estimate:
+        import shutil
+
+        from ft_tui.planner.memory import checkpoint_bytes
+
+        need = checkpoint_bytes(cfg.finetuning_type, int(estimate["total_params"]), int(estimate["trainable_params"]))
+        free = shutil.disk_usage(existing).free
+        if free < need:
+            raise ConfigError(Msg("output_dir_no_space", path=str(existing), free_gib=round(free / 2 ** 30, 2),
+                                  need_gib=round(need / 2 ** 30, 2)), hint=Msg("output_dir_hint"), **where)
+
+
+def _prepare_run(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any) -> RunDir:
+    """The run directory, after :func:`check_output_dir`; a write that still fails (the disk fills, the
+    filesystem turns read-only) is bad input naming the folder, and leaves no half-made run behind."""
+    check_output_dir(cfg, plan_dict)
+    target = _launch.run_path_for(cfg, "run")
+    existed = target.exists()
+    try:
+        return _launch.prepare_run(cfg, plan_dict, hw=hardware)
+    except OSError as exc:
+        if cfg.output_dir and not existed and target.is_dir():
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
+        raise ConfigError(Msg("output_dir_write_failed", path=str(exc.filename or target),
+                              error=exc.strerror or str(exc)), key="output_dir" if cfg.output_dir else None,
+                          file=cfg.source, hint=Msg("output_dir_hint")) from None
+
+
 def launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any = None, *,
            nproc: int = 1) -> Launched:
     """Create the run directory (config.yaml, plan.json, state.json, run index) and start the detached trainer."""
-    run = _launch.prepare_run(cfg, plan_dict, hw=hardware)
+    run = _prepare_run(cfg, plan_dict, hardware)
     return Launched(run, nproc, pid=_launch.spawn_worker(run, nproc=nproc))
 
 
@@ -307,7 +359,7 @@ def prepare_launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardwa
                    nproc: int = 1) -> Launched:
     """``--print-launch``: the run directory, marked prepared, and the exact line to run it (also in launch.txt);
     nothing is started."""
-    run = _launch.prepare_run(cfg, plan_dict, hw=hardware)
+    run = _prepare_run(cfg, plan_dict, hardware)
     line = _launch.format_command(_launch.launch_command(run, nproc))
     run.write_state(status=PREPARED, nproc=nproc)
     with open(run.launch_path, "a", encoding="utf-8") as fh:

@@ -241,4 +241,20 @@ CATALOG: dict[str, dict[str, str]] = {
     "report_to_missing_hint": {
         "en": "Install it (pip install {package}) or set report_to: none.",
         "zh": "请安装它（pip install {package}），或设 report_to: none。"},
+    "output_dir_control": {"en": "{value!r} holds a control character (a newline or tab), which would write the "
+                                 "run to a path you did not mean",
+                           "zh": "{value!r} 含有控制字符（换行或制表符），训练会被写到你并不想要的路径"},
+    "output_dir_control_hint": {"en": "Write the path on one line, without tabs.",
+                                "zh": "请把路径写在一行里，不要有制表符。"},
+    "output_dir_not_folder": {"en": "{path} is a file, so the run cannot be written to {target}",
+                              "zh": "{path} 是一个文件，所以训练无法写到 {target}"},
+    "output_dir_not_writable": {"en": "cannot write in {path} (read-only or no permission)",
+                                "zh": "无法在 {path} 中写入（只读或没有权限）"},
+    "output_dir_no_space": {"en": "{path} has {free_gib} GiB free, less than one checkpoint of this run needs "
+                                  "({need_gib} GiB)",
+                            "zh": "{path} 只剩 {free_gib} GiB 空间，不够保存这个训练的一个检查点（需要 {need_gib} GiB）"},
+    "output_dir_write_failed": {"en": "cannot write the run directory ({path}: {error})",
+                                "zh": "无法写入训练目录（{path}：{error}）"},
+    "output_dir_hint": {"en": "Set output_dir to a writable folder with room for the checkpoints.",
+                        "zh": "请把 output_dir 设为一个可写、并有足够空间保存检查点的文件夹。"},
 }

@@ -183,3 +183,54 @@ def test_damaged_model_is_refused_before_launch(project, capsys, damage, command
     assert time.monotonic() - start < 60
     named = "model.safetensors" if damage == "truncated_safetensors" else "config.json"
     assert str(project.folder / "model" / named) in err
+
+
+# -- item 9: where the run is written ----------------------------------------------------------------------------
+
+def test_output_dir_that_is_a_file_is_refused(project, capsys) -> None:
+    (project.folder / "out").write_text("not a folder")
+    cfg = project.write(output_dir=str(project.folder / "out" / "run"))
+    assert main(["train", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "output_dir" in err and "is a file" in err and str(cfg) in err
+    assert indexed_runs() == [] and (project.folder / "out").is_file()
+
+
+def test_output_dir_with_a_newline_is_refused(project, capsys) -> None:
+    cfg = project.write(output_dir=str(project.folder / "out") + "\nelsewhere")
+    err = refused(project, capsys, "train", str(cfg))
+    assert "output_dir" in err and "control character" in err
+    assert list(project.folder.iterdir()) == [project.folder / "model", cfg]
+
+
+def test_disk_without_room_for_a_checkpoint_is_refused(project, capsys, monkeypatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 ** 9, 10 ** 9 - 1000, 1000))
+    cfg = project.write()
+    err = refused(project, capsys, "train", str(cfg), "--gpu", "24GiB")
+    assert "output_dir" in err and "GiB free" in err and "checkpoint" in err
+
+
+@pytest.mark.parametrize("errno_name", ["EROFS", "ENOSPC", "EACCES"])
+def test_write_failure_while_creating_the_run_is_exit_2_and_leaves_nothing(project, capsys, monkeypatch,
+                                                                         errno_name) -> None:
+    import errno
+    import os
+
+    def fail(path, *a, **k):
+        raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), str(path))
+
+    monkeypatch.setattr(launch, "atomic_write_text", fail)
+    cfg = project.write()
+    err = refused(project, capsys, "train", str(cfg))
+    assert "output_dir" in err and os.strerror(getattr(errno, errno_name)) in err
+
+
+def test_checkpoint_size_counts_adapter_or_model_and_optimizer() -> None:
+    from ft_tui.planner.memory import checkpoint_bytes
+
+    assert checkpoint_bytes("lora", 10 ** 9, 10 ** 6) == 12 * 10 ** 6
+    assert checkpoint_bytes("full", 10 ** 9, 10 ** 9) == 10 * 10 ** 9
