@@ -128,6 +128,9 @@ def _read_jsonl(fh: Iterable[str], path: Path, limit: int | None) -> list[dict]:
 
 def _read_csv(path: Path, limit: int | None) -> list[dict]:
     with path.open(encoding="utf-8", newline="") as fh:
+        if not fh.read(1 << 16).strip() and not fh.read(1):
+            return []  # empty or only blank lines: no rows (csv would take a blank line for the header)
+        fh.seek(0)
         reader = csv.DictReader(fh)
         rows = []
         for row in reader:
@@ -323,7 +326,7 @@ def _convert_sharegpt(row: dict, cols: dict, tags: dict, counts: Counter) -> tup
         role = msg.get(role_tag)
         expected = user_roles if i % 2 == 0 else assistant_roles
         if role not in expected:
-            return None, DROP_ALTERNATE
+            return None, _role_problem(msg, role, tags, user_roles.keys() | assistant_roles.keys())
         used_tools |= role in tool_roles
         conv.append({"role": expected[role], "content": _text(msg.get(content_tag))})
     if not messages or len(messages) % 2:
@@ -333,6 +336,17 @@ def _convert_sharegpt(row: dict, cols: dict, tags: dict, counts: Counter) -> tup
     if used_tools:
         counts["tool turns mapped (function_call -> assistant, observation -> user)"] += 1
     return conv, None
+
+
+def _role_problem(msg: dict, role: Any, tags: dict, known: set) -> Msg:
+    """Why a turn's role does not fit: the turn lacks the role key, its role is none that ``tags`` map (both say
+    what was found and which ``dataset_info.json`` tags to set), or the roles are known but do not alternate."""
+    if tags["role_tag"] not in msg:
+        return Msg("drop_no_role_tag", role_tag=tags["role_tag"], keys=", ".join(sorted(map(str, msg))) or "-")
+    if role not in known:
+        return Msg("drop_unknown_role", role=str(role), role_tag=tags["role_tag"], user=tags["user_tag"],
+                   assistant=tags["assistant_tag"])
+    return DROP_ALTERNATE
 
 
 #: A conversion: (dataset, its rows, the LoadedData that collects drops and warnings) -> samples.
@@ -442,7 +456,9 @@ def empty_message(loaded: LoadedData, cfg: TrainConfig, extra: Counter | None = 
     """Why nothing is left to train: no rows at all, or every row dropped (with the reasons and their counts)."""
     total = loaded.total_rows
     if total == 0:
-        return Msg("err_no_rows", names=", ".join(cfg.datasets))
+        files = ", ".join(str(f) for f in loaded.files)
+        return (Msg("err_no_rows_in", names=", ".join(cfg.datasets), files=files) if files
+                else Msg("err_no_rows", names=", ".join(cfg.datasets)))
     reasons = Counter(loaded.dropped)
     reasons.update(extra or {})
     detail = Msg.join((Msg("dropped_item", n=n, reason=r) for r, n in reasons.most_common()), "semicolon")

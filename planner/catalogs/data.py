@@ -47,6 +47,16 @@ CATALOG: dict[str, dict[str, str]] = {
     "drop_messages": {"en": "messages is empty or not a list", "zh": "messages 为空或不是列表"},
     "drop_message_object": {"en": "a message is not an object", "zh": "有一条消息不是对象"},
     "drop_alternate": {"en": "turns do not alternate user/assistant", "zh": "对话轮次没有按 user/assistant 交替"},
+    "drop_no_role_tag": {
+        "en": "turns have no '{role_tag}' key (they have: {keys}); set tags.role_tag (and tags.content_tag) in "
+              "dataset_info.json to the keys your turns use",
+        "zh": "对话轮次里没有 '{role_tag}' 键（实际有：{keys}）；请在 dataset_info.json 的 tags.role_tag（以及 "
+              "tags.content_tag）里写上你的数据所用的键"},
+    "drop_unknown_role": {
+        "en": "a turn has {role_tag} '{role}', which the tags do not map (user_tag '{user}', assistant_tag "
+              "'{assistant}'); set tags.user_tag / tags.assistant_tag in dataset_info.json to your role names",
+        "zh": "有对话轮次的 {role_tag} 为 '{role}'，tags 没有映射它（user_tag 为 '{user}'，assistant_tag 为 "
+              "'{assistant}'）；请在 dataset_info.json 的 tags.user_tag / tags.assistant_tag 里写上你的角色名"},
     "drop_last_turn": {"en": "conversation does not end with an assistant turn",
                        "zh": "对话不是以 assistant 轮结束"},
     "drop_no_label_empty": {"en": "no trainable token (empty response)", "zh": "没有可训练的 token（回复为空）"},
@@ -279,6 +289,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "Set dataset: to a name in dataset_info.json, a demo (demo_alpaca_en) or a file path.",
         "zh": "请把 dataset: 设为 dataset_info.json 里的名称、演示数据集（demo_alpaca_en）或文件路径。"},
     "err_no_rows": {"en": "dataset(s) {names} hold no rows", "zh": "数据集 {names} 里没有任何数据行"},
+    "err_no_rows_in": {"en": "dataset(s) {names} hold no rows (read {files}: empty or only blank lines)",
+                       "zh": "数据集 {names} 里没有任何数据行（读取的是 {files}：文件为空或只有空行）"},
     "err_all_dropped": {"en": "all {total} rows were dropped, nothing is left to train ({detail})",
                         "zh": "全部 {total} 行都被丢弃，没有可训练的数据（{detail}）"},
     "err_val_size": {

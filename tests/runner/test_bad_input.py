@@ -234,3 +234,36 @@ def test_checkpoint_size_counts_adapter_or_model_and_optimizer() -> None:
 
     assert checkpoint_bytes("lora", 10 ** 9, 10 ** 6) == 12 * 10 ** 6
     assert checkpoint_bytes("full", 10 ** 9, 10 ** 9) == 10 * 10 ** 9
+
+
+# -- item 11: data that holds nothing, roles the tags do not map -------------------------------------------------
+
+@pytest.mark.parametrize(("name", "text"), [("mydata.jsonl", ""), ("mydata.jsonl", "  \n\n \t\n"),
+                                            ("mydata.csv", ""), ("mydata.csv", "\n  \n"), ("mydata.txt", " \n\n")])
+def test_empty_data_file_is_named(project, capsys, name, text) -> None:
+    data = project.folder / name
+    data.write_text(text)
+    cfg = project.write(dataset=name, stage="pt" if name.endswith(".txt") else None)
+    err = refused(project, capsys, "train", str(cfg))
+    assert str(data) in err and "no rows" in err
+
+
+@pytest.mark.parametrize(("tags", "turns", "expected"), [
+    ({}, [{"from": "user", "value": "hi"}, {"from": "assistant", "value": "hello"}],
+     ["from 'user'", "user_tag 'human'", "assistant_tag 'gpt'", "tags.user_tag"]),
+    ({"user_tag": "user", "assistant_tag": "assistant"}, [{"from": "user", "value": "hi"}, {"from": "bot", "value": "x"}],
+     ["from 'bot'", "assistant_tag 'assistant'"]),
+    ({}, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+     ["no 'from' key", "content, role", "tags.role_tag"]),
+])
+def test_sharegpt_roles_the_tags_do_not_map_say_which_were_found(project, capsys, tags, turns, expected) -> None:
+    data = project.folder / "data"
+    data.mkdir()
+    (data / "chats.json").write_text(json.dumps([{"conversations": turns}] * 3))
+    entry = {"file_name": "chats.json", "formatting": "sharegpt", **({"tags": tags} if tags else {})}
+    (data / "dataset_info.json").write_text(json.dumps({"chats": entry}))
+    cfg = project.write(dataset="chats", dataset_dir="data")
+    err = refused(project, capsys, "train", str(cfg))
+    assert "do not alternate" not in err
+    for text in expected:
+        assert text in err
