@@ -167,9 +167,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = _prepare(args)
     if getattr(args, "dry_run", False):
         return dry_run(cfg, args)
-    planned = control.plan(cfg, getattr(args, "gpu", "auto"), getattr(args, "gpus", None))
-    _report_plan(planned)
     print_only = getattr(args, "print_launch", False)
+    # A launch line to print may be for another box; a run started here plans for this machine.
+    planned = control.plan(cfg, getattr(args, "gpu", "auto"), getattr(args, "gpus", None), launch=not print_only)
+    _report_plan(planned)
     nproc = control.choose_nproc(getattr(args, "gpus", None), planned.hardware, for_print=print_only)
     if print_only:
         return print_launch(control.prepare_launch(planned.config, planned.plan, planned.hardware, nproc=nproc))

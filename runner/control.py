@@ -174,8 +174,32 @@ def apply_plan(cfg: TrainConfig, planned: Any) -> tuple[TrainConfig, list[str]]:
     return (cfg.replace(**changes) if changes else cfg), sorted(changes)
 
 
-def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any = None) -> Planned:
+def gpu_not_here(gpu: str, gpus: int | None = None) -> tuple[Any, Msg] | None:
+    """``--gpu PROFILE`` names a card this machine does not have: (this machine's hardware, what to say), else None.
+
+    Planning for another box is for ``plan``, ``estimate``, ``--print-launch`` and the TUI; ``train`` runs here."""
+    from ft_tui.planner.hardware import find_profile, resolve_hardware
+
+    profile = find_profile((gpu or "auto").strip()) if (gpu or "auto").strip().lower() != "auto" else None
+    if profile is None:
+        return None
+    try:
+        here = resolve_hardware("auto", gpus)
+    except InputError:  # more GPUs asked for than are here: the launch refuses that on its own
+        here = resolve_hardware("auto", None)
+    if getattr(here, "source", None) != "none" and here.profile == profile.name:
+        return None
+    found = Msg("here_cpu") if getattr(here, "source", None) == "none" else Msg("here_gpus", count=here.count,
+                                                                                   name=here.name)
+    return here, Msg("gpu_not_here", gpu=gpu, name=profile.label, found=found)
+
+
+def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any = None, *,
+         launch: bool = False) -> Planned:
     """Resolve the hardware and, when a GPU is known, apply the planner's choices for the keys the user left unset.
+
+    ``launch``: the plan is for a run started here, so a ``--gpu PROFILE`` this machine does not have gives way to
+    this machine's hardware, with a warning that says what the run really trains on.
 
     The planner reads the data as ``ft-tui plan`` and the TUI do (:func:`ft_tui.templates.planning.planning_data`)
     unless ``data`` (statistics already read, e.g. by ``--dry-run``) is given, so one config resolves to the same
@@ -187,8 +211,12 @@ def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any
     from ft_tui.planner.recommend import make_plan
 
     hw = resolve_hardware(gpu, gpus)
-    no_gpu = getattr(hw, "source", None) == "none"
     warnings: list[Any] = []
+    elsewhere = gpu_not_here(gpu, gpus) if launch else None
+    if elsewhere is not None:
+        hw = elsewhere[0]
+        warnings.append(elsewhere[1])
+    no_gpu = getattr(hw, "source", None) == "none"
     try:
         spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
         if data is None and not no_gpu:  # without a GPU the plan keeps the config: statistics change nothing
@@ -238,8 +266,14 @@ def dry_run(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None) -> Dry
         raise found.error
     planned = plan(cfg, gpu, gpus, data=found.stats)
     name = getattr(found.template, "name", str(found.template))
+    warnings = list(found.template_warnings)
+    elsewhere = gpu_not_here(gpu, gpus)
+    if elsewhere is not None:  # the plan is for the named card; its speed is no promise for this machine
+        warnings.append(Msg("gpu_not_here_dry", gpu=gpu, name=elsewhere[1].values["name"],
+                            found=elsewhere[1].values["found"]))
+        planned.plan.pop("time", None)
     return DryRun(template=name, template_reason=found.template_reason, stats=found.stats, planned=planned,
-                  warnings=list(found.template_warnings))
+                  warnings=warnings)
 
 
 def _model_spec(cfg: TrainConfig) -> Any:

@@ -19,13 +19,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "zh": "怎样都放不下：{model}（{method}）在 {setup} 下（你设定的配置项允许的最省显存的设置），每张卡也至少需要 "
               "{need} GiB；而 {count} x {gpu} 上的预算只有 {budget} GiB（memory_margin {margin}）。这样可以放下：{hints}。"},
     # -- the setup 'nothing fits' computed; (yours) marks what the user set --------------------------------------
-    "setup_batch": {"en": "batch {batch}", "zh": "batch {batch}"},
+    "setup_batch": {"en": "batch {batch}", "zh": "批大小 batch {batch}"},
     "setup_quant": {"en": "{bits}-bit quantization", "zh": "{bits} 位量化"},
     "setup_no_quant": {"en": "no quantization", "zh": "不量化"},
     "setup_ckpt": {"en": "gradient checkpointing", "zh": "梯度检查点"},
     "setup_no_ckpt": {"en": "no gradient checkpointing", "zh": "不开梯度检查点"},
     "setup_optim": {"en": "optimizer {optim}", "zh": "优化器 {optim}"},
-    "setup_cutoff": {"en": "cutoff_len {length}", "zh": "cutoff_len {length}"},
+    "setup_cutoff": {"en": "cutoff_len {length}", "zh": "截断长度 cutoff_len {length}"},
     "setup_yours": {"en": "{item} (yours)", "zh": "{item}（你设定的）"},
     "with_quant": {"en": " and {bits}-bit quantization", "zh": "，并使用 {bits} 位量化"},
     "fit_fsdp": {"en": "{n} x {gpu} with FSDP{quant} (weights, gradients and optimizer states sharded)",

@@ -257,4 +257,19 @@ CATALOG: dict[str, dict[str, str]] = {
                                 "zh": "无法写入训练目录（{path}：{error}）"},
     "output_dir_hint": {"en": "Set output_dir to a writable folder with room for the checkpoints.",
                         "zh": "请把 output_dir 设为一个可写、并有足够空间保存检查点的文件夹。"},
+    # --gpu PROFILE on a machine without that card (train runs here; plan/estimate plan for another box)
+    "here_cpu": {"en": "no GPU: it would train on the CPU", "zh": "没有 GPU：会在 CPU 上训练"},
+    "here_gpus": {"en": "{count} x {name}", "zh": "{count} 张 {name}"},
+    "gpu_not_here": {
+        "en": "--gpu {gpu}: this machine has no {name} ({found}); train plans for and runs on this machine, not on "
+              "{name}. To plan for another machine use `ft-tui plan --gpu {gpu}` or `ft-tui estimate`, or print its "
+              "launch line with `ft-tui train --print-launch --gpu {gpu}`",
+        "zh": "--gpu {gpu}：这台机器没有 {name}（{found}）；train 按这台机器做计划并在这台机器上运行，而不是在 {name} 上。"
+              "要为另一台机器做计划，请用 `ft-tui plan --gpu {gpu}` 或 `ft-tui estimate`，或用 "
+              "`ft-tui train --print-launch --gpu {gpu}` 打印它的启动命令"},
+    "gpu_not_here_dry": {
+        "en": "--gpu {gpu}: this machine has no {name} ({found}): the plan below is for {name}, but `ft-tui train` "
+              "here would run on this machine; no time is shown, since {name}'s speed says nothing about this machine",
+        "zh": "--gpu {gpu}：这台机器没有 {name}（{found}）：下面的计划是为 {name} 做的，但在这里运行 `ft-tui train` "
+              "会用这台机器；不显示时间，因为 {name} 的速度与这台机器无关"},
 }

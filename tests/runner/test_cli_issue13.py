@@ -1,0 +1,88 @@
+"""Issue #13 (the CLI part) for `ft-tui train`: it says what it will really run on (item 13), ...
+
+The trainer is tests/runner/fake_worker.py (no torch); this machine's GPUs are faked where it matters.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from ft_tui.planner import gpu_probe
+from ft_tui.runner import launch
+from ft_tui.runner.rundir import indexed_runs
+from ft_tui.tui.cli import main
+
+FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(launch.WORKER_OVERRIDE_ENV, str(FAKE_WORKER))
+    monkeypatch.setenv("FAKE_STEP_S", "0.01")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    report = gpu_probe.HardwareReport(gpus=[], source="none", message="No GPU found.")
+    monkeypatch.setattr(gpu_probe, "probe", lambda *a, **k: report)
+
+
+def write_config(folder: Path, kit: Any, **keys: Any) -> Path:
+    data = {"model_name_or_path": str(kit.model_dir), "dataset": "demo_alpaca_en",
+            "dataset_dir": str(kit.dataset_dir), "max_steps": 4, "save_steps": 4, "logging_steps": 2, **keys}
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+# -- item 13: train --gpu rtx4090 on a machine without that card -------------------------------------------------
+
+def test_train_gpu_profile_not_here_says_it_runs_on_this_machine(isolated, demo_kit, monkeypatch, capsys):
+    _no_gpu(monkeypatch)
+    path = write_config(isolated, demo_kit)
+    assert main(["train", str(path), "--gpu", "rtx4090", "--detach"]) == 0
+    err = capsys.readouterr().err
+    assert "--gpu rtx4090: this machine has no NVIDIA GeForce RTX 4090 (no GPU: it would train on the CPU)" in err
+    assert "train plans for and runs on this machine" in err, err
+    (run,) = indexed_runs()
+    plan = json.loads(run.plan_path.read_text())
+    assert plan["hardware"]["source"] == "none"  # planned for what it runs on, not for the profile
+    assert not plan.get("time")
+
+
+def test_dry_run_gpu_profile_not_here_promises_no_speed(isolated, demo_kit, monkeypatch, capsys):
+    _no_gpu(monkeypatch)
+    path = write_config(isolated, demo_kit)
+    assert main(["train", str(path), "--gpu", "rtx4090", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "this machine has no NVIDIA GeForce RTX 4090" in err and "no time is shown" in err, err
+    assert "tokens/s" not in out and "time:" not in out, out
+    assert indexed_runs() == []
+
+
+def test_print_launch_may_plan_for_another_box(isolated, demo_kit, monkeypatch, capsys):
+    _no_gpu(monkeypatch)
+    path = write_config(isolated, demo_kit)
+    assert main(["train", str(path), "--gpu", "rtx4090", "--print-launch"]) == 0
+    err = capsys.readouterr().err
+    assert "this machine has no" not in err
+
+
+def test_train_gpu_profile_that_is_here_says_nothing(isolated, demo_kit, monkeypatch, capsys):
+    info = gpu_probe.GpuInfo(index=0, name="NVIDIA GeForce RTX 4090", uuid="GPU-0", total_bytes=24 * 2**30,
+                             free_bytes=23 * 2**30, used_bytes=2**30, other_process_bytes=0,
+                             compute_capability=(8, 9), bf16=True)
+    report = gpu_probe.HardwareReport(gpus=[info], source="nvml")
+    monkeypatch.setattr(gpu_probe, "probe", lambda *a, **k: report)
+    path = write_config(isolated, demo_kit)
+    assert main(["train", str(path), "--gpu", "rtx4090", "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "this machine has no" not in err and "tokens/s" in out
