@@ -115,10 +115,15 @@ def check_integrations(cfg: TrainConfig) -> None:
 
 
 def check(cfg: TrainConfig, *, rows: bool = True) -> Checked:
-    """The checks ``train`` makes before a launch: the model, every dataset and (``rows``) every row."""
+    """The checks ``train`` makes before a launch: ``report_to``, the model, the template, every dataset and
+    (``rows``) every row."""
     warnings = list(cfg.warnings)
     check_integrations(cfg)
     check_model(cfg)
+    if cfg.template:  # a template named in the config must exist and load (a malformed user file, by its name)
+        from ft_tui.templates.registry import get_template
+
+        get_template(cfg.template)
     warnings += check_datasets(cfg)
     return Checked(config=cfg, rows=check_rows(cfg) if rows else None, warnings=warnings)
 

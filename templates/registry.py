@@ -290,31 +290,68 @@ def _builtins() -> dict[str, Template]:
     return _load_dir(BUILTIN_DIR)
 
 
-def _cached_user(folder: Path) -> dict[str, Template]:
+def _declared_name(path: Path) -> str:
+    """The ``name:`` a template file declares, read leniently (the file stem when it cannot be read)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return path.stem
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and name else path.stem
+
+
+def _cached_user(folder: Path) -> tuple[dict[str, Template], dict[str, ConfigError]]:
     key = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.glob("*.yaml"))) \
         if folder.is_dir() else ()
     return _user_cache(folder, key)
 
 
 @lru_cache(maxsize=8)
-def _user_cache(folder: Path, _key: tuple) -> dict[str, Template]:
-    return _load_dir(folder)
+def _user_cache(folder: Path, _key: tuple) -> tuple[dict[str, Template], dict[str, ConfigError]]:
+    """The user's templates that load, and the error of each that does not, by the name it declares and by its
+    file stem: a malformed file fails only the runs that ask for it by name, and listing the templates."""
+    good: dict[str, Template] = {}
+    broken: dict[str, ConfigError] = {}
+    if not folder.is_dir():
+        return good, broken
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            t = _load_file(path)
+        except ConfigError as exc:
+            for name in (_declared_name(path), path.stem):
+                broken.setdefault(name, exc)
+            continue
+        if t.name in good:
+            broken.setdefault(t.name, ConfigError(Msg("err_template_twice", name=t.name, other=good[t.name].source),
+                                                  file=str(path), hint=Msg("hint_template_twice")))
+            continue
+        good[t.name] = t
+    for name in broken:
+        good.pop(name, None)
+    return good, broken
 
 
 def all_templates() -> dict[str, Template]:
-    """Built-in templates overlaid with the user's (a user file with a built-in's name replaces it)."""
+    """Built-in templates overlaid with the user's that load (a user file with a built-in's name replaces it);
+    a malformed user file is left out here (see :func:`get_template`, :func:`list_templates`)."""
     merged = dict(_builtins())
-    merged.update(_cached_user(user_template_dir()))
+    merged.update(_cached_user(user_template_dir())[0])
     return merged
 
 
 def list_templates() -> list[str]:
-    """Names of every available template, sorted."""
+    """Names of every available template, sorted; a malformed user template file is reported here."""
+    broken = _cached_user(user_template_dir())[1]
+    if broken:
+        raise next(iter(broken.values()))
     return sorted(all_templates())
 
 
 def get_template(name: str) -> Template:
     """The template called ``name``; ConfigError (listing the known names) if there is none."""
+    broken = _cached_user(user_template_dir())[1]
+    if name in broken:
+        raise broken[name]
     templates = all_templates()
     if name not in templates:
         raise ConfigError(Msg("err_unknown_template", name=name), key="template",

@@ -267,3 +267,31 @@ def test_sharegpt_roles_the_tags_do_not_map_say_which_were_found(project, capsys
     assert "do not alternate" not in err
     for text in expected:
         assert text in err
+
+
+# -- item 13: a malformed user template fails only the runs that use it ------------------------------------------
+
+def _broken_user_template(tmp_path: Path) -> Path:
+    folder = tmp_path / "config" / "ft-tui" / "templates"
+    folder.mkdir(parents=True)
+    path = folder / "mine.yaml"
+    path.write_text('name: mine\nuser: "hi"\nassistant: "{content}{eos}"\n')  # user lacks {content}
+    return path
+
+
+def test_malformed_user_template_does_not_fail_runs_that_do_not_use_it(project, capsys, tmp_path) -> None:
+    from ft_tui.templates.registry import get_template, resolve_template
+
+    _broken_user_template(tmp_path)
+    assert get_template("chatml").name == "chatml"
+    assert resolve_template(None, model_name="Qwen/Qwen2.5-0.5B-Instruct", model_type="qwen2")[0].name
+    cfg = project.write(template="chatml")
+    assert main(["train", str(cfg), "--detach"]) == 0
+    assert len(indexed_runs()) == 1
+
+
+def test_malformed_user_template_is_reported_by_name_when_used(project, capsys, tmp_path) -> None:
+    path = _broken_user_template(tmp_path)
+    cfg = project.write(template="mine")
+    err = refused(project, capsys, "train", str(cfg))
+    assert str(path) in err and "{content}" in err
