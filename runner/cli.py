@@ -225,8 +225,33 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
+def cmd_runs_rm(args: argparse.Namespace) -> int:
+    """`ft-tui runs rm RUN... [--yes]`: delete runs (refusing a live one); on a terminal, ask first."""
+    runs: list[RunDir] = []
+    for ref in args.runs:
+        run = find_run(ref)
+        if all(r.path != run.path for r in runs):
+            runs.append(run)
+    control.check_removable(runs)
+    if not getattr(args, "yes", False) and sys.stdin.isatty():
+        for run in runs:
+            print(f"  {run.id}  {run.status()}  {run.path}")
+        try:
+            answer = input(f"delete {len(runs)} run(s) and everything in their directories? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing was removed")
+            return 1
+    for run in control.remove_runs(runs):
+        print(f"removed run {run.id}  ({run.path})")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
-    """List the runs in the index (any directory), oldest first; --json prints a JSON array."""
+    """List the runs in the index (any directory), oldest first; --json prints a JSON array. `runs rm` deletes."""
+    if getattr(args, "runs_command", None) == "rm":
+        return cmd_runs_rm(args)
     summaries = [summarize(r) for r in indexed_runs()]
     if getattr(args, "json", False):
         from .history import memory_comparison

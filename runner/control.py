@@ -634,9 +634,43 @@ def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, d
     return Exported(Path(path), notes)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Remove
+# ----------------------------------------------------------------------------------------------------------------
+
+def check_removable(runs: list[RunDir]) -> None:
+    """Refuse (InputError) when any of ``runs`` is live: nothing is removed then."""
+    for run in runs:
+        status = run.status()
+        if status in LIVE_STATUSES:
+            raise InputError(Msg("run_still_live", id=run.id, status=status_word(status)),
+                             hint=Msg("hint_run_stop_before_rm", id=run.id))
+
+
+def remove_runs(runs: list[RunDir]) -> list[RunDir]:
+    """Delete the run directories of ``runs`` (checkpoints, logs, everything in them) and their index entries,
+    after :func:`check_removable`; a live run is refused and then nothing is removed. Returns the runs removed."""
+    import shutil
+
+    from ft_tui.runner.rundir import unregister_runs
+
+    check_removable(runs)
+    removed = []
+    for run in runs:
+        if run.path.is_dir():
+            try:
+                shutil.rmtree(run.path)
+            except OSError as exc:
+                unregister_runs([r.path for r in removed])
+                raise InputError(Msg("run_rm_failed", id=run.id, error=str(exc)), file=str(run.path)) from None
+        removed.append(run)
+    unregister_runs([r.path for r in removed])
+    return removed
+
+
 __all__ = [
     "Checked", "DryRun", "Exported", "Launched", "PlanChange", "Planned", "Resumed", "StopSent",
     "Stopped", "apply_plan", "check", "check_datasets", "check_model", "check_rows", "check_same_host",
-    "choose_nproc", "dry_run", "export", "launch", "load_checked", "plan", "prepare_launch", "resume", "send_stop",
+    "check_removable", "choose_nproc", "dry_run", "export", "launch", "load_checked", "plan", "prepare_launch", "remove_runs", "resume", "send_stop",
     "signal_run", "status_hint", "stop", "training_begun", "visible_gpu_count", "wait_for_end", "wait_stopped",
 ]

@@ -455,6 +455,29 @@ def register_run(run: RunDir) -> None:
         fh.write(line + "\n")
 
 
+def unregister_runs(paths: Iterator[Path] | list[Path]) -> None:
+    """Drop the runs at ``paths`` from the user's index (the file is rewritten whole, atomically)."""
+    gone = {str(Path(p)) for p in paths}
+    idx = index_path()
+    try:
+        lines = idx.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return
+    kept = []
+    for raw in lines:
+        try:
+            if str(Path(json.loads(raw)["path"])) in gone:
+                continue
+        except (json.JSONDecodeError, KeyError, TypeError):
+            pass
+        kept.append(raw)
+    tmp = idx.with_name(idx.name + f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(line + "\n" for line in kept))
+    os.replace(tmp, idx)
+
+
 def indexed_runs() -> list[RunDir]:
     """Runs in the index whose directory still exists, oldest first, each once."""
     seen: dict[str, float] = {}

@@ -92,8 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the exact launch line (torchrun / accelerate for several GPUs) and exit")
     _add_hardware_args(p)
 
-    p = sub.add_parser("runs", help="list runs")
+    p = sub.add_parser("runs", help="list runs; `runs rm RUN...` deletes runs")
     p.add_argument("--json", action="store_true", help="print a JSON array, oldest first")
+    runs_sub = p.add_subparsers(dest="runs_command", metavar="{rm}")
+    rm = runs_sub.add_parser("rm", help="delete runs (their directories, checkpoints included); refuses a live run")
+    rm.add_argument("runs", nargs="+", metavar="RUN", help="run id, unique id prefix or run directory")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation on a terminal")
 
     p = sub.add_parser("attach", help="follow a run's progress")
     p.add_argument("run", metavar="RUN", help="run id or run directory")

@@ -86,3 +86,67 @@ def test_train_gpu_profile_that_is_here_says_nothing(isolated, demo_kit, monkeyp
     assert main(["train", str(path), "--gpu", "rtx4090", "--dry-run"]) == 0
     out, err = capsys.readouterr()
     assert "this machine has no" not in err and "tokens/s" in out
+
+
+# -- item 14: ft-tui runs rm RUN... -------------------------------------------------------------------------------
+
+def _indexed_run(root: Path, name: str, status: str, **state: Any):
+    import os
+    import time
+
+    from ft_tui.runner.rundir import RunDir, register_run
+
+    run = RunDir.create(root / "runs" / name)
+    run.config_path.write_text("max_steps: 10\n")
+    (run.path / "checkpoint-4").mkdir()
+    run.write_state(status=status, id=run.id, model="m", method="lora", created=time.time(), **state)
+    register_run(run)
+    assert os.path.isdir(run.path)
+    return run
+
+
+def test_runs_rm_deletes_the_runs_and_their_index_entries(isolated, capsys):
+    a = _indexed_run(isolated, "a", "completed")
+    b = _indexed_run(isolated, "b", "stopped")
+    keep = _indexed_run(isolated, "c", "failed")
+    assert main(["runs", "rm", a.id, str(b.path), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed run {a.id}" in out and f"removed run {b.id}" in out
+    assert not a.path.exists() and not b.path.exists() and keep.path.exists()
+    assert [r.id for r in indexed_runs()] == [keep.id]
+    from ft_tui.runner.rundir import index_path
+
+    paths = [json.loads(line)["path"] for line in index_path().read_text().splitlines()]
+    assert paths == [str(keep.path)]  # the index entries are gone too, not only hidden
+    assert main(["runs"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == [keep.id]
+
+
+def test_runs_rm_refuses_a_live_run_and_removes_nothing(isolated, capsys):
+    import os
+
+    from ft_tui.runner.rundir import process_start_ticks
+
+    done = _indexed_run(isolated, "done", "completed")
+    live = _indexed_run(isolated, "live", "running", pid=os.getpid(), pid_start=process_start_ticks(os.getpid()))
+    assert main(["runs", "rm", done.id, live.id, "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert f"run {live.id} is still running" in err and f"ft-tui stop {live.id}" in err and "Traceback" not in err
+    assert done.path.exists() and live.path.exists() and len(indexed_runs()) == 2
+
+
+def test_runs_rm_unknown_run_exits_2(isolated, capsys):
+    assert main(["runs", "rm", "no-such-run", "--yes"]) == 2
+    assert "no-such-run" in capsys.readouterr().err
+
+
+def test_runs_rm_asks_on_a_terminal_and_a_no_keeps_the_run(isolated, monkeypatch, capsys):
+    import sys
+
+    run = _indexed_run(isolated, "a", "completed")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt="": "n")
+    assert main(["runs", "rm", run.id]) == 1
+    assert run.path.exists() and "nothing was removed" in capsys.readouterr().out
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    assert main(["runs", "rm", run.id]) == 0 and not run.path.exists()
