@@ -217,14 +217,16 @@ def _from_probe(report: HardwareReport, gpus: int | None) -> HardwareTarget:
     memory = min(totals) if totals else None
     bf16_flags = [g.bf16 for g in used]
     bf16 = None if None in bf16_flags else all(bf16_flags)
-    profiles = [match_probed_name(g.name, g.total_bytes) for g in used]
+    matched = [match_probed_name(g.name, g.total_bytes) for g in used]
+    profiles = [p for p in matched if p is not None]
     notes = []
-    if None in profiles:
+    if len(profiles) < len(matched):
         peak, bandwidth = None, None
         notes.append("this GPU is not in the profile catalog (or is a MIG slice): TFLOP/s and bandwidth unknown.")
     else:
         peaks = [p.peak_tflops(bf16) for p in profiles]
-        peak = min(peaks) if None not in peaks else None
+        known = [x for x in peaks if x is not None]
+        peak = min(known) if len(known) == len(peaks) else None
         bandwidth = min(p.bandwidth_gbs for p in profiles)
     names = sorted({g.name for g in used})
     return HardwareTarget(

@@ -142,11 +142,11 @@ class MemoryEstimate:
     breakdown: dict[str, int]
     total_params: int
     trainable_params: int
+    setup: TrainSetup  # what was estimated
     budget_bytes: int | None = None
     fits: bool | None = None
     phase: str = "forward/backward"
     terms: dict[str, int] = field(default_factory=dict)
-    setup: TrainSetup | None = None
 
     @property
     def peak_gib(self) -> float:
@@ -164,11 +164,10 @@ class MemoryEstimate:
         if self.budget_bytes is not None:
             out["budget_gib"] = round(self.budget_bytes / GIB, 3)
             out["fits"] = bool(self.fits)
-        if self.setup is not None:
-            s = asdict(self.setup)
-            out["assumptions"] = {k: s[k] for k in ("seq_len", "batch", "grad_accum", "grad_ckpt", "attn",
-                                                    "loss_impl", "metric", "strategy", "n_gpus")}
-            out["assumptions"]["precision"] = precision_label(self.setup)
+        s = asdict(self.setup)
+        out["assumptions"] = {k: s[k] for k in ("seq_len", "batch", "grad_accum", "grad_ckpt", "attn",
+                                                "loss_impl", "metric", "strategy", "n_gpus")}
+        out["assumptions"]["precision"] = precision_label(self.setup)
         return out
 
 
@@ -473,7 +472,7 @@ def precision_label(setup: TrainSetup) -> str:
     """How weights and compute are typed, in words (shown with the estimate)."""
     c = "16-bit" if setup.half else "fp32"
     if setup.method == "lora":
-        base = {4: "4-bit", 8: "8-bit"}.get(setup.quant_bits, "fp32" if setup.base_bytes == 4 else c)
+        base = {4: "4-bit", 8: "8-bit"}.get(setup.quant_bits or 0, "fp32" if setup.base_bytes == 4 else c)
         return f"{base} base, {'fp32' if setup.adapter_fp32 else c} adapters"
     if not setup.half:
         return "fp32"
@@ -495,7 +494,7 @@ def dequant_temp_bytes(spec, counts, setup: TrainSetup) -> int:
         largest = max((a * b for a, b in _layer_modules(counts).values()), default=0)
         out += setup.compute_bytes * largest
     if setup.shards > 1:
-        per_param = setup.compute_bytes  # FSDP mixed precision gathers in the compute dtype
+        per_param: float = setup.compute_bytes  # FSDP mixed precision gathers in the compute dtype
         if setup.quant_bits and setup.method == "lora":
             per_param = NF4_DQ_BYTES if setup.quant_bits == 4 else 1
         out += int(2 * _layer_params(spec, counts) * per_param)

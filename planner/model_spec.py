@@ -185,7 +185,7 @@ def _text_part(cfg: dict) -> dict:
     merged = {k: v for k, v in cfg.items() if k not in ("text_config", "vision_config", "audio_config")}
     merged.update(text)
     wrapper_type = cfg.get("model_type")
-    merged["model_type"] = text.get("model_type") or _TEXT_WRAPPERS.get(wrapper_type, wrapper_type)
+    merged["model_type"] = text.get("model_type") or _TEXT_WRAPPERS.get(str(wrapper_type), wrapper_type)
     if "tie_word_embeddings" in cfg and "tie_word_embeddings" not in text:
         merged["tie_word_embeddings"] = cfg["tie_word_embeddings"]
     return merged

@@ -178,9 +178,10 @@ def _cached_snapshot(repo_id: str) -> Path | None:
     repo_dir = cache / folder_name
     if not repo_dir.is_dir():  # repo ids are case-insensitive on the hub, not on disk
         wanted = folder_name.lower()
-        repo_dir = next((p for p in cache.iterdir() if p.name.lower() == wanted), None)
-        if repo_dir is None:
+        found = next((p for p in cache.iterdir() if p.name.lower() == wanted), None)
+        if found is None:
             return None
+        repo_dir = found
     snapshots = repo_dir / "snapshots"
     ref = repo_dir / "refs" / "main"
     if ref.is_file():

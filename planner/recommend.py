@@ -194,7 +194,7 @@ def _batches(cap: int) -> list[int]:
 class _Searcher:
     """Runs the estimator over candidates; holds the model, the budget and the user's fixed keys."""
 
-    def __init__(self, cfg, spec, counts, budget: int):
+    def __init__(self, cfg, spec, counts, budget: int | None):
         self.cfg, self.spec, self.counts, self.budget = cfg, spec, counts, budget
         self.user = cfg.explicit
 
@@ -207,31 +207,33 @@ class _Searcher:
             max(1, math.ceil(self.cfg.target_effective_batch / (batch * setup.n_gpus)))
         return dataclasses.replace(setup, batch=batch, grad_accum=accum)
 
-    def largest_batch(self, setup: TrainSetup, cap: int) -> tuple[int, MemoryEstimate | None]:
+    def largest_batch(self, setup: TrainSetup, cap: int) -> MemoryEstimate | None:
+        """The estimate of the largest micro-batch that fits (its ``setup.batch``), or None when none does."""
         if "per_device_train_batch_size" in self.user:
             est = self.estimate(self.with_batch(setup, setup.batch))
-            return (setup.batch, est) if est.fits else (0, None)
-        best: tuple[int, MemoryEstimate | None] = (0, None)
+            return est if est.fits else None
+        best = None
         for b in _batches(cap):
             est = self.estimate(self.with_batch(setup, b))
             if not est.fits:
                 break
-            best = (b, est)
+            best = est
         return best
 
     def best_for(self, setup: TrainSetup, cap: int) -> _Choice | None:
         """Largest batch, with gradient checkpointing only when needed."""
         if "disable_gradient_checkpointing" in self.user:
-            b, est = self.largest_batch(setup, cap)
-            return _Choice(est.setup, est, SET_BY_YOU) if b else None
-        b_off, est_off = self.largest_batch(dataclasses.replace(setup, grad_ckpt=False), cap)
-        if b_off >= min(MIN_BATCH_WITHOUT_GC, cap):
+            est = self.largest_batch(setup, cap)
+            return _Choice(est.setup, est, SET_BY_YOU) if est else None
+        est_off = self.largest_batch(dataclasses.replace(setup, grad_ckpt=False), cap)
+        b_off = est_off.setup.batch if est_off else 0
+        if est_off and b_off >= min(MIN_BATCH_WITHOUT_GC, cap):
             return _Choice(est_off.setup, est_off, Msg("gc_off_fits", batch=b_off))
-        b_on, est_on = self.largest_batch(dataclasses.replace(setup, grad_ckpt=True), cap)
-        if b_on > b_off:
-            why = Msg("gc_on_bigger_batch", off=b_off, on=b_on) if b_off else Msg("gc_on_needed")
+        est_on = self.largest_batch(dataclasses.replace(setup, grad_ckpt=True), cap)
+        if est_on and est_on.setup.batch > b_off:
+            why = Msg("gc_on_bigger_batch", off=b_off, on=est_on.setup.batch) if b_off else Msg("gc_on_needed")
             return _Choice(est_on.setup, est_on, why)
-        if b_off:
+        if est_off:
             return _Choice(est_off.setup, est_off, Msg("gc_off_no_gain", batch=b_off))
         return None
 
@@ -239,7 +241,7 @@ class _Searcher:
 MIN_AUTO_CUTOFF = 256
 
 
-def _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n: int, budget: int, reasons: dict[str, str]):
+def _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n: int, budget: int | None, reasons: dict[str, str]):
     """Halve cutoff_len until a setup fits (never below MIN_AUTO_CUTOFF). Returns (cfg, choice) or None."""
     length = cfg1.cutoff_len // 2
     while length >= MIN_AUTO_CUTOFF:
@@ -275,7 +277,7 @@ def _search(s: _Searcher, base: TrainSetup, n: int) -> _Choice | None:
 
 def _lean(base: TrainSetup, cfg, **changes: Any) -> TrainSetup:
     """The most memory-frugal variant of ``base`` the user's keys allow (for 'what would fit' hints)."""
-    lean = dict(batch=base.batch if "per_device_train_batch_size" in cfg.explicit else 1,
+    lean: dict[str, Any] = dict(batch=base.batch if "per_device_train_batch_size" in cfg.explicit else 1,
                 grad_ckpt=base.grad_ckpt if "disable_gradient_checkpointing" in cfg.explicit else True,
                 optimizer=base.optimizer if "optim" in cfg.explicit else "paged_adamw_8bit")
     lean.update(changes)
@@ -313,7 +315,8 @@ def _leanest_quant(base: TrainSetup, cfg) -> int | None:
 
 def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     """What would fit, each checked with the same estimator."""
-    cfg, out = s.cfg, []
+    cfg = s.cfg
+    out: list[str] = []
     quant = _leanest_quant(base, cfg)
     # A hint names quantization only when it is a change: never "and 4-bit" to a user who set 4-bit.
     with_quant = Msg("with_quant", bits=quant) if quant and not (
@@ -342,6 +345,8 @@ def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
 
 def _smaller_model_hint(s: _Searcher, lean: TrainSetup) -> str:
     """Scale the per-parameter part of the estimate to find the largest model that would fit."""
+    if s.budget is None:  # no memory budget known: nothing to scale against
+        return Msg("fit_smaller_none")
     est = s.estimate(lean)
     per_param = (est.terms["weights"] + est.terms["optimizer"] + est.terms["gradients"]) / max(est.total_params, 1)
     fixed = est.peak_bytes - (est.terms["weights"] + est.terms["optimizer"] + est.terms["gradients"]) * \
@@ -375,7 +380,7 @@ def _mark_user(cfg, reasons: dict[str, str]) -> None:
 def _cpu_plan(cfg, spec, counts, hw, data) -> Plan:
     changes = {k: False for k in ("bf16", "fp16") if k not in cfg.explicit}
     cfg2 = cfg.replace(**changes) if changes else cfg
-    reasons = {"hardware": Msg("hardware_none")}
+    reasons: dict[str, str] = {"hardware": Msg("hardware_none")}
     if changes:
         reasons["bf16"] = reasons["fp16"] = Msg("precision_cpu")
     _mark_user(cfg, reasons)

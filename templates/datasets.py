@@ -192,7 +192,8 @@ def _spec_from_entry(name: str, entry: Any, directory: Path, registry: Path, tex
     spec.text_column_explicit = "prompt" in columns
 
     file_name = entry.get("file_name")
-    local = directory / file_name if isinstance(file_name, str) and file_name else None
+    file_name = file_name if isinstance(file_name, str) else ""
+    local = directory / file_name if file_name else None
     if local is not None and (local.exists() or not entry.get("hf_hub_url")):
         if not local.exists():
             raise fail(Msg("err_file_name_missing", file_name=file_name, path=str(local)), hint=Msg("hint_dataset_dir"))

@@ -370,15 +370,15 @@ def _encode_rendered(template: Template, tokenizer: Any, rendered: list[list[lis
     eos_id = _special_id(tokenizer, "eos", template) if need_eos else None
     token_ids = tokenize_texts(tokenizer, texts)
     # the negative codes index the end of the list: -2 is eos, -1 is bos
-    token_ids.append([eos_id] if need_eos else [])
+    token_ids.append([eos_id] if eos_id is not None else [])  # eos_id is set whenever need_eos (else it raised)
     token_ids.append([bos_id] if bos_id is not None else [])
     piece = token_ids.__getitem__
     out: list[Encoded | None] = []
-    for plan in plans:
-        if plan is None:
+    for row_plan in plans:
+        if row_plan is None:
             out.append(None)
             continue
-        segs_ids = [list(chain.from_iterable(map(piece, seg))) for seg in plan]
+        segs_ids = [list(chain.from_iterable(map(piece, seg))) for seg in row_plan]
         pairs = list(zip(segs_ids[0:-1:2], segs_ids[1:-1:2], strict=True))
         out.append(_assemble(pairs, segs_ids[-1], cutoff_len, train_on_prompt))
     return out

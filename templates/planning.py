@@ -57,8 +57,8 @@ def planning_data(cfg: Any, spec: Any, *, tokenizer: Any = None) -> PlanningData
         return PlanningData()
     local = getattr(spec, "local_path", None) if spec is not None else None
     if tokenizer is None and not local:
-        stats, note = count_samples(cfg)
-        return PlanningData(stats=stats, note=note)
+        counted, note = count_samples(cfg)
+        return PlanningData(stats=counted, note=note)
     from ft_tui.templates.registry import resolve_template, template_warnings
     from ft_tui.templates.trainset import compute_stats
 

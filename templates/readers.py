@@ -270,7 +270,7 @@ def _guess_formatting(spec: DatasetSpec, columns: set[str], rows: Sequence[dict]
     spec.tags = dict(DEFAULT_TAGS["sharegpt"])
 
 
-def _require(spec: DatasetSpec, columns: set[str], needed: Iterable[tuple[str, str]], stage: str) -> None:
+def _require(spec: DatasetSpec, columns: set[str], needed: Iterable[tuple[str, str | None]], stage: str) -> None:
     missing = [f"'{col}' ({role})" for role, col in needed if col not in columns]
     if missing:
         have = ", ".join(sorted(columns)) or Msg("where_no_columns")

@@ -142,7 +142,7 @@ def _encode_pt(cfg: TrainConfig, tokenizer: Any, texts: list[str]) -> EncodedSet
     cutoff = cfg.cutoff_len
     eos = getattr(tokenizer, "eos_token_id", None)
     bos = getattr(tokenizer, "bos_token_id", None)
-    warnings = []
+    warnings: list[str] = []
     if eos is None:
         warnings.append(Msg("warn_no_eos"))
     token_ids = tokenize_texts(tokenizer, texts)
