@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from ft_tui.planner.config import KEYS, TrainConfig, load_config
 from ft_tui.planner.errors import ConfigError, DataError, InputError, ModelError
@@ -44,10 +44,17 @@ class Checked:
     warnings: list = field(default_factory=list)
 
 
+class _Where(TypedDict):
+    """Where an input error points (``InputError``'s ``key`` and ``file``)."""
+
+    key: str | None
+    file: str | None
+
+
 def check_model(cfg: TrainConfig) -> None:
     """The model must be a local folder with a config.json, or a hub id (in the local cache when offline)."""
     ref = cfg.model_name_or_path
-    where = {"key": "model_name_or_path", "file": cfg.source}
+    where: _Where = {"key": "model_name_or_path", "file": cfg.source}
     if not ref:
         raise ModelError(Msg("model_not_set"), hint=Msg("hint_model_not_set"), **where)
     if is_local_model_ref(ref, cfg.base_dir):
@@ -345,7 +352,7 @@ def check_output_dir(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None) -> N
     """Where the run will be written must be a folder (or creatable as one), writable, and have room for a
     checkpoint (the planner's size of one, when it made an estimate); ``output_dir`` must not hold control
     characters (a newline would silently write to another path)."""
-    where = {"key": "output_dir" if cfg.output_dir else None, "file": cfg.source}
+    where: _Where = {"key": "output_dir" if cfg.output_dir else None, "file": cfg.source}
     if cfg.output_dir and any(ord(c) < 32 or ord(c) == 127 for c in cfg.output_dir):
         raise ConfigError(Msg("output_dir_control", value=cfg.output_dir), hint=Msg("output_dir_control_hint"),
                           **where)
