@@ -97,6 +97,7 @@ class TrainConfig:
     fp16: bool = _f(False, "training", "bool")
     disable_gradient_checkpointing: bool = _f(False, "training", "bool")
     seed: int = _f(42, "training", "int", minimum=0)
+    full_determinism: bool = _f(False, "training", "bool")  # deterministic torch algorithms (slower)
     target_effective_batch: int = _f(16, "training", "int", minimum=1)  # ft-tui: planner's target
     memory_margin: float = _f(0.10, "training", "float", minimum=0, maximum=0.9)  # ft-tui: planner's headroom
     use_run_history: bool = _f(True, "training", "bool")  # ft-tui: widen the margin as past runs here measured

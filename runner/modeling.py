@@ -243,6 +243,17 @@ def _dtype_name(dtype: Any) -> str:
     return str(dtype).replace("torch.", "")
 
 
+def seed_everything(cfg: TrainConfig) -> None:
+    """Seed python, numpy and torch from ``cfg.seed`` (as the Trainer does); ``full_determinism: true`` also turns
+    on torch's deterministic algorithms (transformers' ``enable_full_determinism``). The same seed, the same run."""
+    from transformers.trainer_utils import enable_full_determinism, set_seed
+
+    if cfg.full_determinism:
+        enable_full_determinism(cfg.seed)
+    else:
+        set_seed(cfg.seed)
+
+
 def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any = None) -> tuple[Any, dict]:
     """Load the model as the config says and prepare it for training. Returns ``(model, info)``.
 
@@ -253,6 +264,7 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
+    seed_everything(cfg)  # before anything random is drawn: the adapter's init, a model's missing weights
     path = model_path(cfg)
     dtype = compute_dtype(cfg)
     try:
