@@ -270,6 +270,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for s in summaries:
+        if s.status == "unknown" and (problem := RunDir(Path(s.path)).state_problem()):
+            print(f"{s.id}: {problem}")
     return 0
 
 

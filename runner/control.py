@@ -28,7 +28,7 @@ from ft_tui.planner.paths import hf_offline, is_local_model_ref
 from ft_tui.runner import launch as _launch
 from ft_tui.runner.rundir import RunDir, pid_alive, read_events
 from ft_tui.runner.signals import STOP_SIGNALS
-from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, status_word
+from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, UNKNOWN, status_word
 
 # ----------------------------------------------------------------------------------------------------------------
 # Check (before anything is launched)
@@ -424,7 +424,8 @@ def status_hint(run: RunDir, status: str) -> Msg | str:
         return Msg("run_resume_from", checkpoint=cp.name, id=run.id) if cp else Msg("run_resume_over", id=run.id)
     if status == PREPARED:
         return Msg("run_prepared_hint", path=str(run.launch_path))
-    return ""
+    problem = run.state_problem() if status == UNKNOWN else None
+    return Msg("run_state_problem", problem=problem) if problem else ""
 
 
 def check_same_host(run: RunDir) -> None:
@@ -457,9 +458,11 @@ def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
     before relaunching after an out-of-memory back-off, so a stop that reached a rank already leaving is not lost.
     """
     state = run.read_state()
-    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start")):
-        pid = state.get(pid_key)
-        if pid and _owned(pid, state.get(start_key), run):
+    candidates = [(state.get(pid_key), state.get(start_key))
+                  for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start"))]
+    candidates.append(run.event_worker() or (None, None))  # state.json damaged or gone: the start event's pid
+    for pid, start in candidates:
+        if isinstance(pid, int) and pid > 0 and _owned(pid, start, run):
             if sig in STOP_SIGNALS:
                 run.write_state(stop_requested=time.time())
             try:

@@ -38,7 +38,7 @@ from typing import Any
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, event_fields
 from ft_tui.planner.paths import state_dir
-from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, UNKNOWN
+from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, RUNNING, UNKNOWN
 
 PROTOCOL_VERSION = 1
 COMPLETE_MARKER = ".ft-tui-complete"
@@ -269,7 +269,45 @@ class RunDir:
 
     # state ---------------------------------------------------------------------------------------------------
     def read_state(self) -> dict[str, Any]:
-        return read_json(self.state_path, default={}) or {}
+        """state.json as a dict; ``{}`` when it is missing or damaged (:meth:`state_problem` says which)."""
+        state = read_json(self.state_path, default={})
+        return state if isinstance(state, dict) else {}
+
+    def state_problem(self) -> Msg | None:
+        """What is wrong with state.json (missing, not JSON, not a JSON object, no status), naming the file; or
+        None when it is sound."""
+        path = str(self.state_path)
+        try:
+            raw = self.state_path.read_bytes()
+        except FileNotFoundError:
+            return Msg("state_missing", path=path)
+        except OSError as exc:
+            return Msg("state_unreadable", path=path, error=exc.strerror or str(exc))
+        try:
+            state = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return Msg("state_not_json", path=path)
+        if not isinstance(state, dict):
+            return Msg("state_not_object", path=path, kind=type(state).__name__)
+        if not isinstance(state.get("status"), str):
+            return Msg("state_no_status", path=path)
+        return None
+
+    def event_worker(self, events: list[dict[str, Any]] | None = None) -> tuple[int, int | None] | None:
+        """``(pid, start ticks)`` of the worker of the latest attempt, from its ``start`` event, when that worker is
+        alive on this machine and has written no ``end`` since; else None. Finds a live worker even when
+        state.json is damaged or gone."""
+        evs = self.events() if events is None else events
+        for ev in reversed(evs):
+            if ev.get("type") == "end":
+                return None
+            if ev.get("type") == "start":
+                pid, start = ev.get("pid"), ev.get("pid_start")
+                if not isinstance(pid, int) or (ev.get("host") and ev.get("host") != socket.gethostname()):
+                    return None
+                start = start if isinstance(start, int) else None
+                return (pid, start) if pid_alive(pid, start) else None
+        return None
 
     def write_state(self, **changes: Any) -> dict[str, Any]:
         """Merge ``changes`` into state.json (read, update and replace under the state lock); the new state."""
@@ -349,6 +387,10 @@ class RunDir:
         """The status a user should see: the stored one, or ``interrupted`` when the process is gone."""
         state = self.read_state()
         status = state.get("status", UNKNOWN)
+        if not isinstance(status, str):
+            status = UNKNOWN
+        if status == UNKNOWN and self.event_worker(events) is not None:
+            return RUNNING  # state.json is damaged or gone, but the worker its events name trains on
         if status not in LIVE_STATUSES:
             return status
         evs = self.events() if events is None else events
@@ -479,7 +521,7 @@ def unregister_runs(paths: Iterator[Path] | list[Path]) -> None:
 
 
 def indexed_runs() -> list[RunDir]:
-    """Runs in the index whose directory still exists, oldest first, each once."""
+    """Runs in the index whose directory still holds a state.json or events, oldest first, each once."""
     seen: dict[str, float] = {}
     try:
         lines = index_path().read_text(encoding="utf-8").splitlines()
@@ -493,15 +535,15 @@ def indexed_runs() -> list[RunDir]:
             continue
         if path not in seen:
             seen[path] = float(entry.get("added", 0))
-    runs = [RunDir(Path(p)) for p, _ in sorted(seen.items(), key=lambda kv: kv[1])
-            if (Path(p) / STATE_FILE).exists()]
-    return runs
+    runs = [RunDir(Path(p)) for p, _ in sorted(seen.items(), key=lambda kv: kv[1])]
+    # a run whose state.json is gone but whose events remain is still listed (with what is wrong)
+    return [r for r in runs if r.state_path.exists() or r.events_path.exists()]
 
 
 def find_run(ref: str) -> RunDir:
     """A run by directory path, id, or unique id prefix."""
     p = Path(ref).expanduser()
-    if (p / STATE_FILE).exists():
+    if (p / STATE_FILE).exists() or RunDir(p).events_path.exists():  # state.json may be gone: events remain
         return RunDir(p)
     runs = indexed_runs()
     exact = [r for r in runs if r.id == ref]

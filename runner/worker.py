@@ -351,6 +351,8 @@ def run_training(ctx: Context) -> int:
         hardware=hardware(), world_size=ctx.world_size, config_digest=digest,
         data=_stats_summary(data.stats), template=getattr(template, "name", None), template_reason=reason,
         resumed_from=_checkpoint_step(resume_from),
+        # who trains: `stop` finds the worker from here too when state.json is damaged or gone
+        pid=os.getpid(), pid_start=process_start_ticks(os.getpid()), host=socket.gethostname(),
         model_name_or_path=cfg.model_name_or_path, method=cfg.finetuning_type,
         batch={"per_device": cfg.per_device_train_batch_size, "accumulation": cfg.gradient_accumulation_steps,
                "processes": ctx.world_size, "effective": cfg.effective_batch * ctx.world_size},
