@@ -38,6 +38,18 @@ class PlanningData:
     error: Exception | None = None
 
 
+#: Files one of which a model folder needs for its tokenizer to be read (fast, sentencepiece and BPE/WordPiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "spiece.model", "vocab.json",
+                   "vocab.txt", "sentencepiece.bpe.model")
+
+
+def has_tokenizer_files(folder: Any) -> bool:
+    """True when ``folder`` holds any of the files a tokenizer is read from."""
+    from pathlib import Path
+
+    return any((Path(folder) / name).is_file() for name in TOKENIZER_FILES)
+
+
 def planning_data(cfg: Any, spec: Any, *, tokenizer: Any = None) -> PlanningData:
     """Dataset statistics for planning ``cfg`` on the model ``spec`` (a ``planner.models.ModelSpec``, or None).
 
@@ -59,6 +71,11 @@ def planning_data(cfg: Any, spec: Any, *, tokenizer: Any = None) -> PlanningData
     if tokenizer is None and not local:
         counted, note = count_samples(cfg)
         return PlanningData(stats=counted, note=note)
+    if tokenizer is None and not has_tokenizer_files(local):
+        # a folder with only config.json (enough to plan the memory): the data cannot be measured, as for a
+        # catalog id; reading a tokenizer from it would template every row into nothing
+        counted, note = count_samples(cfg)
+        return PlanningData(stats=counted, note=Msg("folder_without_tokenizer", path=str(local), note=note))
     from ft_tui.templates.registry import resolve_template, template_warnings
     from ft_tui.templates.trainset import compute_stats
 

@@ -27,6 +27,10 @@ CATALOG: dict[str, dict[str, str]] = {
     "samples_only": {"en": "{rows} samples", "zh": "{rows} 条样本"},
     # when there are no statistics
     "no_dataset": {"en": "no dataset named", "zh": "还没有指定数据集"},
+    "folder_without_tokenizer": {
+        "en": "the model folder {path} has no tokenizer (only config.json), so the data cannot be measured: planned "
+              "without data statistics; {note}",
+        "zh": "模型文件夹 {path} 里没有分词器（只有 config.json），无法统计数据：本次计划不使用数据统计；{note}"},
     "no_tokenizer": {
         "en": "token lengths need the model's tokenizer on disk; every sample is assumed to be cutoff_len "
               "({cutoff}) tokens",

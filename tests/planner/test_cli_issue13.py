@@ -102,3 +102,97 @@ def test_plan_json_on_exit_3_prints_one_object_with_the_minimum_and_the_suggesti
         "per_device_train_batch_size"]
     assert data["suggestions"] and all(isinstance(s, str) for s in data["suggestions"])
     assert data["message"].startswith("nothing fits: ") and "What would fit" in err
+
+
+# -- item 16: a model folder with only config.json and LLaMA-Factory's example config ---------------------------
+
+QWEN3_LORA_SFT = """\
+### model
+model_name_or_path: Qwen/Qwen3-4B-Instruct-2507
+trust_remote_code: true
+
+### method
+stage: sft
+do_train: true
+finetuning_type: lora
+lora_rank: 8
+lora_target: all
+
+### dataset
+dataset: identity,alpaca_en_demo
+template: qwen3_nothink
+cutoff_len: 2048
+max_samples: 1000
+overwrite_cache: true
+preprocessing_num_workers: 16
+dataloader_num_workers: 4
+
+### output
+output_dir: saves/qwen3-4b/lora/sft
+logging_steps: 10
+save_steps: 500
+plot_loss: true
+overwrite_output_dir: true
+save_only_model: false
+report_to: none  # choices: [none, wandb, tensorboard, swanlab, mlflow]
+
+### train
+per_device_train_batch_size: 1
+gradient_accumulation_steps: 8
+learning_rate: 1.0e-4
+num_train_epochs: 3.0
+lr_scheduler_type: cosine
+warmup_ratio: 0.1
+bf16: true
+ddp_timeout: 180000000
+resume_from_checkpoint: null
+"""
+QWEN3_4B_CONFIG = {
+    "model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 2560, "num_hidden_layers": 36,
+    "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 9728,
+    "vocab_size": 151936, "max_position_embeddings": 262144, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+}
+
+
+@pytest.fixture
+def lf_example(tmp_path, monkeypatch):
+    """LLaMA-Factory's examples/train_lora/qwen3_lora_sft.yaml beside a data/ folder like its own (identity and
+    alpaca_en_demo registered in dataset_info.json) and a model folder holding only config.json."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples" / "train_lora").mkdir(parents=True)
+    (tmp_path / "examples" / "train_lora" / "qwen3_lora_sft.yaml").write_text(QWEN3_LORA_SFT)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text(json.dumps({"identity": {"file_name": "identity.json"},
+                                                        "alpaca_en_demo": {"file_name": "alpaca_en_demo.json"}}))
+    (data / "identity.json").write_text(json.dumps(
+        [{"instruction": "hi", "input": "", "output": "Hello! I am {{name}}, an AI assistant developed by {{author}}."},
+         {"instruction": "Who are you?", "input": "", "output": "I am {{name}}, an AI assistant."}] * 45))
+    (data / "alpaca_en_demo.json").write_text(json.dumps(
+        [{"instruction": f"Give a fact about {i}.", "input": "", "output": f"{i} is a number."} for i in range(200)]))
+    model = tmp_path / "DIR"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps(QWEN3_4B_CONFIG))
+    return tmp_path
+
+
+def test_estimate_lf_example_with_a_config_json_only_folder_plans_without_data_statistics(capsys, lf_example):
+    # the issue's command, run from the folder that holds examples/ and data/ (as in LLaMA-Factory's checkout)
+    code, out, err = run(capsys, "estimate", "examples/train_lora/qwen3_lora_sft.yaml",
+                         "--set", f"model_name_or_path={lf_example / 'DIR'}", "--gpu", "rtx4090",
+                         "--set", f"dataset_dir={lf_example / 'data'}")
+    assert code == 0, err
+    assert "rows were dropped" not in err
+    assert "has no tokenizer (only config.json), so the data cannot be measured: planned without data statistics" \
+        in err, err
+    assert "steps are counted from its 290 samples" in err
+    assert "peak" in out and "fits" in out
+
+
+def test_plan_json_lf_example_with_a_config_json_only_folder(capsys, lf_example):
+    code, out, err = run(capsys, "plan", "examples/train_lora/qwen3_lora_sft.yaml", "--set",
+                         f"model_name_or_path={lf_example / 'DIR'}", "--gpu", "rtx4090", "--json",
+                         "--set", f"dataset_dir={lf_example / 'data'}")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["estimate"]["fits"] is True and any("has no tokenizer" in n for n in data.get("notes", []))
