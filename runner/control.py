@@ -665,7 +665,7 @@ def remove_runs(runs: list[RunDir]) -> list[RunDir]:
     from ft_tui.runner.rundir import unregister_runs
 
     check_removable(runs)
-    removed = []
+    removed: list[RunDir] = []
     for run in runs:
         if run.path.is_dir():
             try:
