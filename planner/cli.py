@@ -15,6 +15,7 @@ from .config import load_config, parse_overrides, save_config
 from .errors import ConfigError, InputError, NothingFits
 from .memory import MemoryEstimate, estimate_memory, precision_label
 from .messages import Msg
+from .recommend import hardware_warnings
 from .timing import TimeEstimate, estimate_time
 from .units import format_duration, gib
 
@@ -155,6 +156,8 @@ def cmd_plan(args, *, planning_data, history=None) -> int:
 
     cfg = _build_config(getattr(args, "config", None), args)
     hw = _hardware(args)
+    for w in hardware_warnings(cfg, hw):
+        _warn(w)
     spec = _inspect(cfg)
     found = planning_data(cfg, spec)
     data, note = found.stats, found.note
@@ -195,6 +198,8 @@ def cmd_estimate(args, *, planning_data) -> int:
     hw = _hardware(args)
     for path in args.configs:
         cfg = _build_config(path, args)
+        for w in hardware_warnings(cfg, hw):
+            _warn(f"{path}: {w}")
         spec = _inspect(cfg)
         counts = count_params(spec)
         check_lora_targets(cfg, spec)

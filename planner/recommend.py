@@ -115,6 +115,15 @@ def choose_precision(cfg, hw, reasons: dict[str, str]) -> dict[str, Any]:
     return {"bf16": True, "fp16": False}
 
 
+def hardware_warnings(cfg, hw) -> list[Msg]:
+    """What is wrong with the config's own values on ``hw``: the one list ``plan``, ``estimate``, ``train`` and the
+    TUI warn with (bf16 on a card without bf16)."""
+    out: list[Msg] = []
+    if hw is not None and getattr(hw, "source", "none") != "none" and cfg.bf16 and hw.bf16 is False:
+        out.append(Msg("bf16_unsupported_warning", gpu=hw.name))
+    return out
+
+
 def _round_len(n: int) -> int:
     step = 64 if n <= 1024 else 128
     return max(step, int(math.ceil(n / step) * step))

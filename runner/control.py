@@ -229,6 +229,9 @@ def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any
         hw = elsewhere[0]
         warnings.append(elsewhere[1])
     no_gpu = getattr(hw, "source", None) == "none"
+    from ft_tui.planner.recommend import hardware_warnings
+
+    warnings += hardware_warnings(cfg, hw)
     try:
         spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
         if data is None and not no_gpu:  # without a GPU the plan keeps the config: statistics change nothing

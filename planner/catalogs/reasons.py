@@ -8,6 +8,9 @@ from __future__ import annotations
 CATALOG: dict[str, dict[str, str]] = {
     "set_by_you": {"en": "set by you", "zh": "由你设定"},
     # precision
+    "bf16_unsupported_warning": {
+        "en": "bf16: true, but {gpu} has no bf16 support; set bf16: false and fp16: true",
+        "zh": "bf16 为 true，但 {gpu} 不支持 bf16；请设 bf16: false 和 fp16: true"},
     "bf16_user_unsupported": {
         "en": "set by you; warning: {gpu} has no bf16 support (use fp16)",
         "zh": "由你设定；注意：{gpu} 不支持 bf16（请改用 fp16）"},

@@ -196,3 +196,18 @@ def test_plan_json_lf_example_with_a_config_json_only_folder(capsys, lf_example)
     assert code == 0, err
     data = json.loads(out)
     assert data["estimate"]["fits"] is True and any("has no tokenizer" in n for n in data.get("notes", []))
+
+
+# -- item 10: one set of rules: plan, estimate and train give the same errors and warnings ------------------------
+
+@pytest.mark.parametrize("command", ["plan", "estimate"])
+def test_unknown_template_fails_in_plan_and_estimate_as_in_train(capsys, seed, command):
+    code, _, err = run(capsys, command, "seed.yaml", "--set", "template=llama4")
+    assert code == 2 and "unknown chat template 'llama4'" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("command", ["plan", "estimate"])
+def test_bf16_on_t4_warns_in_plan_and_estimate(capsys, seed, command):
+    config = ["--model", "Qwen/Qwen3-0.6B"] if command == "plan" else ["seed.yaml"]
+    code, _, err = run(capsys, command, *config, "--gpu", "t4", "--set", "bf16=true")
+    assert code == 0 and "bf16: true, but NVIDIA T4 has no bf16 support" in err, err
