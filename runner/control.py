@@ -12,6 +12,7 @@ Torch-free at import time; ``dry_run`` and ``export`` import the model code insi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -590,6 +591,21 @@ def resume(run: RunDir) -> Resumed:
     Raises InputError (saying what to do instead) for a live, completed or never-started run.
     """
     check_same_host(run)
+    lock = run.claim_worker()  # held from this check to the worker's exit: a second resume finds it taken
+    if lock is None:
+        status = run.status()
+        what = Msg("run_still_live", id=run.id, status=status_word(status)) if status in LIVE_STATUSES else \
+            Msg("run_already_running", id=run.id)
+        raise InputError(what, hint=Msg("hint_run_attach_or_stop", id=run.id))
+    try:
+        return _resume_holding(run, lock)
+    except BaseException:
+        with contextlib.suppress(OSError):  # spawn_worker closed it already if it got that far
+            os.close(lock)
+        raise
+
+
+def _resume_holding(run: RunDir, lock: int) -> Resumed:
     status = run.status()
     if status in LIVE_STATUSES:
         raise InputError(Msg("run_still_live", id=run.id, status=status_word(status)),
@@ -610,7 +626,7 @@ def resume(run: RunDir) -> Resumed:
     if nproc > visible:
         warnings.append(Msg("resume_fewer_gpus", nproc=nproc, visible=visible))
         nproc = visible
-    pid = _launch.spawn_worker(run, resume=True, nproc=nproc)
+    pid = _launch.spawn_worker(run, resume=True, nproc=nproc, worker_lock=lock)  # closes the lock here
     return Resumed(run, cp, nproc, pid, warnings)
 
 

@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import TrainConfig, dump_config
+from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import is_local_model_ref
 from ft_tui.runner.rundir import (
     RunDir,
@@ -296,7 +298,7 @@ def supervisor_argv(run: RunDir, launch_argv: Sequence[str]) -> list[str]:
 
 
 def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Sequence[str] | None = None,
-                 supervise: bool | None = None) -> int:
+                 supervise: bool | None = None, worker_lock: int | None = None) -> int:
     """Start the trainer detached from this process and terminal; return the pid of the process started.
 
     The child gets its own session (a Ctrl+C or a closed SSH session does not reach it), stdin from /dev/null and
@@ -306,7 +308,21 @@ def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Seq
     gets ``launched`` (before the spawn, so every event of this attempt is newer), ``launcher_pid`` (and ``pid``
     until the trainer writes its own). The worker module and the supervisor start with the stop signals blocked
     (see the module docstring).
+
+    The run's worker lock (``worker_lock``: a descriptor from ``run.claim_worker()``, else taken here) passes to
+    the child, which holds it until it exits; a run whose lock is held raises InputError (already running).
     """
+    lock = worker_lock if worker_lock is not None else run.claim_worker()
+    if lock is None:
+        raise InputError(Msg("run_already_running", id=run.id), hint=Msg("hint_run_attach_or_stop", id=run.id))
+    try:
+        return _spawn_holding(run, lock, resume=resume, nproc=nproc, argv=argv, supervise=supervise)
+    finally:
+        os.close(lock)  # the child holds it from here
+
+
+def _spawn_holding(run: RunDir, lock: int, *, resume: bool, nproc: int, argv: Sequence[str] | None,
+                   supervise: bool | None) -> int:
     cmd = list(argv) if argv is not None else launch_command(run, nproc, resume=resume)
     supervised = is_multiprocess_command(cmd) if supervise is None else supervise
     spawned = supervisor_argv(run, cmd) if supervised else cmd
@@ -320,7 +336,7 @@ def spawn_worker(run: RunDir, *, resume: bool = False, nproc: int = 1, argv: Seq
         with stop_signals_blocked(blocks_stop_signals(spawned)), open(os.devnull, "rb") as devnull:
             proc = subprocess.Popen(spawned, stdin=devnull, stdout=log_fd, stderr=subprocess.STDOUT,
                                     cwd=str(run.path), env=child_env(), start_new_session=True,
-                                    close_fds=True)
+                                    close_fds=True, pass_fds=(lock,))
     except OSError as exc:
         run.write_state(status="failed", ended=time.time(), error=f"could not start the trainer: {exc}")
         raise

@@ -50,6 +50,7 @@ EVENTS_FILE = "events.jsonl"
 LOG_FILE = "train.log"
 LAUNCH_FILE = "launch.txt"
 STATE_LOCK_FILE = ".state.lock"
+WORKER_LOCK_FILE = ".worker.lock"  # held (flock) by whoever launches a worker, then by the worker until it exits
 OOM_DIR = "oom"
 
 EVENT_TYPES = ("start", "log", "eval", "checkpoint", "backoff", "end", "error", "status")
@@ -327,6 +328,18 @@ class RunDir:
             state["updated"] = time.time()
             atomic_write_json(self.state_path, state)
             return state
+
+    def claim_worker(self) -> int | None:
+        """Take the run's worker lock (an exclusive ``flock`` on :data:`WORKER_LOCK_FILE`, not blocking); the open
+        descriptor, or None when a worker of this run (or a launch of one) holds it. The launcher passes the
+        descriptor to the worker, which keeps it until it exits: one run has at most one worker, ever."""
+        fd = os.open(self.path / WORKER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
 
     @contextmanager
     def _state_lock(self) -> Iterator[None]:

@@ -98,6 +98,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "run_other_host": {"en": "run {id} runs on host '{host}', not on this one ({here})",
                        "zh": "运行 {id} 在主机 '{host}' 上，不在这台（{here}）上"},
     "hint_run_other_host": {"en": "Run the command on {host}.", "zh": "请在 {host} 上执行这个命令。"},
+    "run_already_running": {"en": "run {id} is already running (another worker or launch holds it)",
+                            "zh": "运行 {id} 已在运行（另一个训练进程或启动占用着它）"},
     "run_still_live": {"en": "run {id} is still {status}", "zh": "运行 {id} 仍在{status}"},
     "hint_run_attach_or_stop": {"en": "Follow it with `ft-tui attach {id}`, or stop it first with `ft-tui stop`.",
                                 "zh": "可用 `ft-tui attach {id}` 查看，或先用 `ft-tui stop` 停止它。"},

@@ -173,3 +173,26 @@ def test_attach_follows_a_live_run_to_its_end(env, config, tmp_path) -> None:
     lines = res.stdout.splitlines()
     assert lines[0].startswith("started") and lines[-1].startswith("run completed at step 30/30")
     assert sum(1 for line in lines if line.startswith("step ")) == 30
+
+
+def test_two_resumes_at_once_start_one_worker(env, config, tmp_path) -> None:
+    """One run has at most one worker (#19 item 4): of two `resume --detach` at once, one launches, the other says
+    the run is already running; every step is logged once."""
+    run_id, path = start_detached(env, config, tmp_path, "max_steps=60")
+    wait_until(lambda: len(events(path, "checkpoint")) >= 1)
+    os.kill(json.loads((path / "state.json").read_text())["pid"], signal.SIGKILL)
+    wait_until(lambda: runs_json(env, tmp_path)[0]["status"] == "interrupted")
+    n_before = len(events(path))
+    procs = [subprocess.Popen([FT_TUI, "resume", run_id, "--detach"], env=env, cwd=str(tmp_path), text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+             for _ in range(2)]
+    outs = [(p.wait(timeout=60), *p.communicate()) for p in procs]
+    codes = sorted(rc for rc, _, _ in outs)
+    assert codes == [0, 2], outs
+    refused = next(err for rc, _, err in outs if rc == 2)
+    assert "already running" in refused or "still" in refused
+    wait_until(lambda: runs_json(env, tmp_path)[0]["status"] == "completed", timeout=60)
+    new = events(path)[n_before:]
+    assert len([e for e in new if e["type"] == "start"]) == 1
+    steps = [e["step"] for e in new if e["type"] == "log"]
+    assert len(steps) == len(set(steps)) and steps[-1] == 60
