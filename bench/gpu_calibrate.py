@@ -284,8 +284,9 @@ def run_point(point: Point, model_dir: str) -> dict[str, Any]:
     sampler = NvmlSampler().start()
     import torch
     from ft_tui.planner.config import config_from_dict
+    from ft_tui.runner.events import EventWriter
     from ft_tui.runner.modeling import build_model
-    from ft_tui.runner.rundir import EventWriter, RunDir
+    from ft_tui.runner.rundir import RunDir
     from ft_tui.runner.worker import Context, StopRequest, build_trainer, device_map_for
 
     cuda = torch.cuda.is_available()

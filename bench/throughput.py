@@ -185,8 +185,8 @@ def _env(threads: int) -> dict[str, str]:
 def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Namespace, overrides: dict[str, Any]
                ) -> dict[str, Any]:
     """Train once through the runner's trainer process; read the figures from its events."""
+    from ft_tui.runner.events import read_events
     from ft_tui.runner.launch import child_env, prepare_run
-    from ft_tui.runner.rundir import read_events
 
     out_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     out_dir.rmdir()  # prepare_run creates it

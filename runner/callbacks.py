@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from ft_tui.planner.units import GIB
 from transformers import TrainerCallback
 
-from .rundir import EventWriter, RunDir, mark_checkpoint_complete
+from .events import CheckpointEvent, EvalEvent, EventWriter, LogEvent, StartEvent
+from .rundir import RunDir, mark_checkpoint_complete
 
 if TYPE_CHECKING:
     from .signals import StopRequest
@@ -53,7 +54,8 @@ def _env_int(name: str) -> int | None:
 
 
 def gpu_memory() -> dict[str, float] | None:
-    """Peak allocator reservation/allocation of this process's GPU, in GiB (None without CUDA)."""
+    """Peak allocator reservation/allocation of this process's GPU, in GiB, as :class:`LogEvent` fields (None
+    without CUDA)."""
     import torch
 
     if not torch.cuda.is_available():
@@ -154,7 +156,7 @@ class ProgressCallback(TrainerCallback):
         if self.is_main:
             self.run.write_state(total_steps=state.max_steps, step=state.global_step)
             if not self.started:
-                self.events.emit("start", total_steps=state.max_steps, **self.start_fields)
+                self.events.emit(StartEvent(total_steps=state.max_steps, **self.start_fields))
         self.started = True
         return control
 
@@ -208,14 +210,15 @@ class ProgressCallback(TrainerCallback):
         )
         event.update(gpu_memory() or {})
         self.last_log = event
-        self.events.emit("log", **event)
+        self.events.emit(LogEvent(**event))
         return control
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self.is_main and metrics:
             extra = {k: _round(v) for k, v in metrics.items()
                      if k != "eval_loss" and isinstance(v, (int, float)) and k.startswith("eval_")}
-            self.events.emit("eval", step=state.global_step, eval_loss=_round(metrics.get("eval_loss")), **extra)
+            self.events.emit(EvalEvent(step=state.global_step, eval_loss=_round(metrics.get("eval_loss")),
+                                       metrics=extra))
         return control
 
     def on_save(self, args, state, control, **kwargs):
@@ -227,5 +230,5 @@ class ProgressCallback(TrainerCallback):
         if self.is_main and path.is_dir():
             mark_checkpoint_complete(path, state.global_step)
             self.run.write_state(last_checkpoint=str(path), step=state.global_step)
-            self.events.emit("checkpoint", step=state.global_step, path=str(path))
+            self.events.emit(CheckpointEvent(step=state.global_step, path=str(path)))
         return control

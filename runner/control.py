@@ -27,7 +27,8 @@ from ft_tui.planner.errors import ConfigError, DataError, InputError, ModelError
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import hf_offline, is_local_model_ref
 from ft_tui.runner import launch as _launch
-from ft_tui.runner.rundir import RunDir, pid_alive, read_events
+from ft_tui.runner.events import read_events
+from ft_tui.runner.rundir import RunDir, pid_alive
 from ft_tui.runner.signals import STOP_SIGNALS
 from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, UNKNOWN, status_word
 

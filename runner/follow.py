@@ -1,10 +1,11 @@
 """Follow a run's progress events in a terminal.
 
-On a terminal, one progress line (step/total, loss, lr, tokens/s, ETA) is redrawn in place and event lines
-(checkpoint, eval, backoff, error, end) are printed above it. When stdout is not a terminal (a log file, CI, a pipe)
-every event becomes one plain line, so nothing depends on carriage returns.
+On a terminal, one progress line (step/total, loss, lr, tokens/s, ETA, GPU memory) is redrawn in place and event
+lines (checkpoint, eval, backoff, error, end) are printed above it. When stdout is not a terminal (a log file, CI, a
+pipe) every event becomes one plain line, so nothing depends on carriage returns. The progress line shows the run's
+state as the one fold (:class:`ft_tui.runner.events.RunModel`) has it after each event; the text formatting is here.
 
-:func:`follow_run` tails ``events.jsonl`` until the run ends: an ``end`` event from the current attempt, or the
+:class:`RunFollower` tails ``events.jsonl`` until the run ends: an ``end`` event from the current attempt, or the
 trainer process gone without one (``interrupted``). It never imports torch.
 """
 
@@ -19,8 +20,22 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ft_tui.planner.units import format_clock, token_rate
+from ft_tui.runner.events import (
+    BACKOFF,
+    CHECKPOINT,
+    END,
+    ERROR,
+    EVAL,
+    LOG,
+    START,
+    STATUS,
+    Event,
+    RunModel,
+    RunState,
+    read_events,
+)
 from ft_tui.runner.launch import child_exit_code, wait_child
-from ft_tui.runner.rundir import RunDir, pid_alive, read_events
+from ft_tui.runner.rundir import RunDir, pid_alive
 
 CLEAR_LINE = "\r\x1b[2K"
 #: Exit code the trainer uses for bad input (a config or data problem found at start); ``train`` passes it on.
@@ -43,29 +58,28 @@ def _rate(tokens_per_s: Any) -> str | None:
     return f"{token_rate(tokens_per_s)} tok/s"
 
 
-def progress_text(ev: Mapping[str, Any], total: int | None) -> str:
-    """The one-line progress summary of a ``log`` event."""
-    step = ev.get("step")
+def progress_text(run: RunState) -> str:
+    """The one-line progress summary of a run's state (after a ``log`` event)."""
+    step, total = run.step, run.total_steps
     parts = [f"step {step}/{total}" if total else f"step {step}"]
-    if total and isinstance(step, int) and total > 0:
+    if total and total > 0:
         parts[0] += f" ({100 * step / total:.0f}%)"
-    for label, key, fmt in (("loss", "loss", ".4f"), ("lr", "lr", ".2e"), ("grad", "grad_norm", ".2f")):
-        text = _num(ev.get(key), fmt)
+    for label, value, fmt in (("loss", run.loss, ".4f"), ("lr", run.lr, ".2e"), ("grad", run.grad_norm, ".2f")):
+        text = _num(value, fmt)
         if text is not None:
             parts.append(f"{label} {text}")
-    rate = _rate(ev.get("tokens_per_s"))
+    rate = _rate(run.tokens_per_s)
     if rate:
         parts.append(rate)
-    eta = ev.get("eta_s")
-    if eta is None and total and isinstance(step, int) and step > 0 and isinstance(ev.get("elapsed_s"), (int, float)):
-        eta = ev["elapsed_s"] / step * (total - step)
-    if ev.get("elapsed_s") is not None:
-        parts.append(f"elapsed {format_clock(ev.get('elapsed_s'))}")
+    eta, elapsed = run.eta_s, run.elapsed_s
+    if eta is None and total and step > 0 and elapsed is not None:
+        eta = elapsed / step * (total - step)
+    if elapsed is not None:
+        parts.append(f"elapsed {format_clock(elapsed)}")
     if eta is not None:
         parts.append(f"ETA {format_clock(eta)}")
-    mem = ev.get("gpu_mem_gib") or ev.get("gpu_memory_gib") or ev.get("max_memory_gib")
-    if isinstance(mem, (int, float)):
-        parts.append(f"mem {mem:.1f} GiB")
+    if run.gpu_mem_reserved_gib is not None:
+        parts.append(f"mem {run.gpu_mem_reserved_gib:.1f} GiB")
     return "  ".join(parts)
 
 
@@ -82,21 +96,15 @@ def _hardware_text(hw: Any) -> str | None:
     return str(hw) if hw else None
 
 
-def _result_path(ev: Mapping[str, Any]) -> str | None:
-    for key in ("adapter", "adapter_dir", "model_dir", "output", "output_dir", "path"):
-        if ev.get(key):
-            return str(ev[key])
-    return None
-
-
-def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
-    """One line for a non-progress event (None for event types a reader need not show)."""
+def event_text(ev: Mapping[str, Any], run: RunState) -> str | None:
+    """One line for event ``ev``, ``run`` being the state after it (None for event types a reader need not
+    show)."""
     t = ev.get("type")
-    step = ev.get("step")
-    if t == "start":
+    step, total = ev.get("step"), run.total_steps
+    if t == START:
         parts = ["started"]
-        if ev.get("resumed_from") or ev.get("resume_step") is not None:
-            parts.append(f"(resumed from step {ev.get('resume_step', ev.get('resumed_from'))})")
+        if ev.get("resumed_from"):
+            parts.append(f"(resumed from step {ev['resumed_from']})")
         if ev.get("total_steps"):
             parts.append(f"{ev['total_steps']} steps")
         hw = _hardware_text(ev.get("hardware"))
@@ -106,48 +114,45 @@ def event_text(ev: Mapping[str, Any], total: int | None = None) -> str | None:
         if isinstance(warnings, list) and warnings:
             return "\n".join([" ".join(parts), *(f"warning: {w}" for w in warnings)])
         return " ".join(parts)
-    if t == "log":
-        return progress_text(ev, total)
-    if t == "checkpoint":
+    if t == LOG:
+        return progress_text(run)
+    if t == CHECKPOINT:
         return f"checkpoint: step {step} saved to {ev.get('path', '?')}"
-    if t == "eval":
+    if t == EVAL:
         loss = _num(ev.get("eval_loss"), ".4f")
         return f"eval: step {step}" + (f"  eval_loss {loss}" if loss else "")
-    if t == "backoff":
+    if t == BACKOFF:
         return backoff_text(ev)
-    if t == "error":
+    if t == ERROR:
         return f"error: {ev.get('message', '(no message)')}"
-    if t == "end":
+    if t == END:
         status = ev.get("status", "completed")
         parts = [f"run {status}"]
         if step is not None:
             parts.append(f"at step {step}" + (f"/{total}" if total else ""))
         metrics = ev.get("metrics") if isinstance(ev.get("metrics"), Mapping) else {}
-        loss = _num(metrics.get("train_loss", ev.get("train_loss", ev.get("loss"))), ".4f")
+        loss = _num(metrics.get("train_loss", ev.get("loss")), ".4f")
         if loss:
             parts.append(f"train_loss {loss}")
-        if ev.get("elapsed_s") is not None:
-            parts.append(f"in {format_clock(ev.get('elapsed_s'))}")
-        out = _result_path(ev)
-        if out:
-            parts.append(f"-> {out}")
+        if ev.get("output"):
+            parts.append(f"-> {ev['output']}")
         if ev.get("message") and status not in ("completed", "failed"):  # a failure's message came as "error"
             parts.append(f"({ev['message']})")
         return " ".join(parts)
-    if t == "status" and ev.get("message"):
-        return f"{ev.get('status', 'status')}: {ev['message']}"
+    if t == STATUS and ev.get("message"):
+        return f"status: {ev['message']}"
     return None
 
 
 def backoff_text(ev: Mapping[str, Any]) -> str:
     """``backoff: CUDA out of memory ... on rank 1: per_device_train_batch_size 2 -> 1, ...; restarting from step
-    4`` for a ``backoff`` event (``old``/``new`` settings; older writers sent ``changes``)."""
-    text = f"backoff: {ev.get('message') or ev.get('reason') or 'out of memory, retrying'}"
+    4`` for a ``backoff`` event."""
+    text = f"backoff: {ev.get('reason') or 'out of memory, retrying'}"
     ranks = ev.get("ranks")
     if isinstance(ranks, list) and ranks:
         text += f" on rank{'s' if len(ranks) > 1 else ''} {', '.join(map(str, ranks))}"
     old = ev.get("old") if isinstance(ev.get("old"), Mapping) else {}
-    new = ev.get("new") if isinstance(ev.get("new"), Mapping) else ev.get("changes")
+    new = ev.get("new")
     if isinstance(new, Mapping) and new:
         text += ": " + ", ".join(f"{k} {old[k]} -> {v}" if k in old else f"{k} -> {v}" for k, v in new.items())
     restart = ev.get("restart_from")
@@ -157,25 +162,25 @@ def backoff_text(ev: Mapping[str, Any]) -> str:
 
 
 class ProgressPrinter:
-    """Prints events: a redrawn progress line plus event lines on a terminal, plain lines otherwise."""
+    """Prints events: a redrawn progress line plus event lines on a terminal, plain lines otherwise.
+
+    ``model`` is the run's state: each event is folded into it before it is shown."""
 
     def __init__(self, out: TextIO | None = None, *, tty: bool | None = None):
         self.out = out or sys.stdout
         self.tty = self.out.isatty() if tty is None else tty
-        self.total: int | None = None
+        self.model = RunModel()
         self._progress: str | None = None
 
-    def handle(self, ev: Mapping[str, Any]) -> None:
-        t = ev.get("type")
-        if t == "start" and ev.get("total_steps"):
-            self.total = int(ev["total_steps"])
-        elif t == "end" and ev.get("total_steps"):
-            self.total = int(ev["total_steps"])
-        if t == "log" and self.tty:
-            self._progress = progress_text(ev, self.total)
+    def handle(self, ev: Mapping[str, Any] | Event) -> None:
+        if isinstance(ev, Event):
+            ev = ev.to_dict()
+        self.model.ingest([ev])
+        if ev.get("type") == LOG and self.tty:
+            self._progress = progress_text(self.model)
             self._draw()
             return
-        text = event_text(ev, self.total)
+        text = event_text(ev, self.model)
         if text is not None:
             self.line(text)
 
@@ -242,17 +247,14 @@ def process_alive(run: RunDir, state: Mapping[str, Any] | None = None) -> bool:
     return False
 
 
-def _is_current_end(ev: Mapping[str, Any], state: Mapping[str, Any]) -> bool:
-    return ev.get("type") == "end" and float(ev.get("time") or 0) >= float(state.get("launched") or 0)
-
-
 class RunFollower:
     """Prints a run's events from byte ``offset`` of events.jsonl until the current attempt of the run ends.
 
     The run has ended when the last event is an ``end`` written after the latest launch (a resumed run's earlier
     ``end`` does not count), or when its process is gone without one (then ``interrupted``, or ``failed`` when the
     trainer we started exited non-zero). :meth:`follow` may be called again after a KeyboardInterrupt: ``offset``
-    always points after the last event shown. ``live`` overrides the process check (tests).
+    always points after the last event shown. ``live`` overrides the process check (tests). The run's state is the
+    printer's fold of the events shown (:attr:`model`).
     """
 
     def __init__(self, run: RunDir, printer: ProgressPrinter | None = None, *, offset: int = 0,
@@ -264,8 +266,15 @@ class RunFollower:
         self.poll = poll
         self.on_event = on_event
         self.live = live
-        self.last: dict[str, Any] | None = None
-        self.error: str | None = None
+
+    @property
+    def model(self) -> RunModel:
+        return self.printer.model
+
+    @property
+    def error(self) -> str | None:
+        """The last error the run reported (an ``error`` event, or a failed ``end``'s message)."""
+        return self.model.errors[-1] if self.model.errors else None
 
     def read(self) -> list[dict[str, Any]]:
         """Show the events written since the last call."""
@@ -274,10 +283,6 @@ class RunFollower:
             self.printer.handle(ev)
             if self.on_event is not None:
                 self.on_event(ev)
-            if ev.get("type") == "error":
-                self.error = str(ev.get("message"))
-        if events:
-            self.last = events[-1]
         return events
 
     def follow(self) -> FollowResult:
@@ -285,11 +290,11 @@ class RunFollower:
         while True:
             self.read()
             state = self.run.read_state()
-            if self.last is not None and _is_current_end(self.last, state):
+            end = self.model.current_end(state.get("launched"))
+            if end is not None:
                 self.printer.finish()
-                return FollowResult(str(self.last.get("status", "completed")), self.offset,
-                                    exit_code=self._exit_code(self.last, state), end=dict(self.last),
-                                    error=self.error)
+                return FollowResult(str(end.get("status", "completed")), self.offset,
+                                    exit_code=self._exit_code(end, state), end=dict(end), error=self.error)
             alive = self.live() if self.live is not None else process_alive(self.run, state)
             if not alive:
                 # One more pass: the trainer may have written its last lines just before it exited.
@@ -317,12 +322,6 @@ class RunFollower:
         failed = code not in (None, 0) or state.get("status") == "failed"
         return FollowResult("failed" if failed else "interrupted", self.offset, exit_code=code,
                             error=self.error or state.get("error"))
-
-
-def follow_run(run: RunDir, printer: ProgressPrinter | None = None, *, offset: int = 0,
-               poll: float = 0.5, live: Callable[[], bool] | None = None) -> FollowResult:
-    """Follow ``run`` from byte ``offset`` until its current attempt ends (see :class:`RunFollower`)."""
-    return RunFollower(run, printer, offset=offset, poll=poll, live=live).follow()
 
 
 def log_tail(path: Path, lines: int = 20) -> list[str]:

@@ -18,12 +18,12 @@ Torch-free (the CLI and the TUI import it).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ft_tui.planner.history import PastRun
 
+from .events import fold, read_events
 from .rundir import RunDir, indexed_runs, read_json
 
 
@@ -84,21 +84,11 @@ def _end_event(run: RunDir) -> dict[str, Any] | None:
     if run.read_state().get("status") not in ("completed", "stopped"):
         return None
     try:
-        with open(run.events_path, "rb") as fh:
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - TAIL_BYTES))
-            tail = fh.read()
+        start = max(0, run.events_path.stat().st_size - TAIL_BYTES)
     except OSError:
         return None
-    for raw in reversed(tail.splitlines()):
-        try:
-            event = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if isinstance(event, dict) and event.get("type") == "end":
-            return event
-    return None
+    end = fold(read_events(run.events_path, start)[0]).end  # a line cut by the start is skipped
+    return dict(end) if end is not None else None
 
 
 def past_run(run: RunDir) -> PastRun | None:

@@ -1,4 +1,4 @@
-"""Run directories, the progress-event protocol, and the run index.
+"""Run directories, their status, and the run index.
 
 A run lives in one directory::
 
@@ -13,8 +13,8 @@ A run lives in one directory::
     checkpoint-N/  Trainer checkpoints; complete once they hold COMPLETE_MARKER
     adapter/ or model/   the final result
 
-Every event has ``v`` (protocol version), ``type`` and ``time`` (Unix seconds). Readers tolerate a torn last line
-and unknown fields. A run whose process is gone without an ``end`` event is reported as ``interrupted``: the
+The events (their schema, writer, reader and the fold of them into a run's state) are ``events.py``. A run whose
+process is gone without an ``end`` event is reported as ``interrupted``: the
 process is the trainer (``state.json`` ``pid``) or, in a multi-process run, the supervisor that relaunches it after
 an out-of-memory back-off (``supervisor_pid``), which is alive between attempts while no trainer is.
 
@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.errors import InputError
-from ft_tui.planner.messages import Msg, event_fields
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import state_dir
+from ft_tui.runner.events import RunState, fold, read_events
 from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, RUNNING, UNKNOWN
 
-PROTOCOL_VERSION = 1
 COMPLETE_MARKER = ".ft-tui-complete"
 
 CONFIG_FILE = "config.yaml"
@@ -52,9 +52,6 @@ LAUNCH_FILE = "launch.txt"
 STATE_LOCK_FILE = ".state.lock"
 WORKER_LOCK_FILE = ".worker.lock"  # held (flock) by whoever launches a worker, then by the worker until it exits
 OOM_DIR = "oom"
-
-EVENT_TYPES = ("start", "log", "eval", "checkpoint", "backoff", "end", "error", "status")
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Small file helpers
@@ -85,106 +82,6 @@ def read_json(path: Path, default: Any = None) -> Any:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, NotADirectoryError):
         return default
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Events
-# ----------------------------------------------------------------------------------------------------------------
-
-class EventWriter:
-    """Appends protocol events to ``events.jsonl``, one flushed line each.
-
-    ``enabled=False`` makes every call a no-op (non-zero ranks in a multi-process run write nothing).
-    """
-
-    def __init__(self, path: Path | str, *, enabled: bool = True):
-        self.path = Path(path)
-        self.enabled = enabled
-        self._fh = None
-        if enabled:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            self._fh = os.fdopen(fd, "a", encoding="utf-8", buffering=1)
-
-    def emit(self, type: str, **fields: Any) -> dict[str, Any] | None:
-        if not self.enabled or self._fh is None:
-            return None
-        event = {"v": PROTOCOL_VERSION, "type": type, "time": round(time.time(), 3)}
-        event.update({k: v for k, v in fields.items() if v is not None})
-        if isinstance(event.get("message"), Msg):  # its code and values too, so the TUI can say it in Chinese
-            event.update(event_fields(event["message"]))
-        line = json.dumps(event, ensure_ascii=False, default=_json_default)
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        return event
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-
-    def __enter__(self) -> EventWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        try:
-            return value.item()
-        except (TypeError, ValueError):
-            pass
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
-def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Events from byte ``offset`` on, and the offset after the last COMPLETE line.
-
-    A torn last line (a writer caught mid-line) is left for the next call; a line that is not JSON or not an
-    object is skipped. Unknown fields are kept as they are.
-    """
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except FileNotFoundError:
-        return [], offset
-    events: list[dict[str, Any]] = []
-    end = data.rfind(b"\n")
-    if end < 0:
-        return [], offset
-    for raw in data[: end + 1].splitlines():
-        raw = raw.strip()
-        if not raw:
-            continue
-        try:
-            ev = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(ev, dict) and "type" in ev:
-            events.append(ev)
-    return events, offset + end + 1
-
-
-def follow_events(path: Path | str, *, poll: float = 0.5, stop: Any = None,
-                  from_start: bool = True) -> Iterator[dict[str, Any]]:
-    """Yield events as they are appended. Ends after an ``end`` event, or when ``stop()`` returns true."""
-    offset = 0 if from_start else (Path(path).stat().st_size if Path(path).exists() else 0)
-    while True:
-        events, offset = read_events(path, offset)
-        for ev in events:
-            yield ev
-            if ev.get("type") == "end":
-                return
-        if stop is not None and stop():
-            events, offset = read_events(path, offset)
-            yield from events
-            return
-        time.sleep(poll)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -294,21 +191,19 @@ class RunDir:
             return Msg("state_no_status", path=path)
         return None
 
-    def event_worker(self, events: list[dict[str, Any]] | None = None) -> tuple[int, int | None] | None:
+    def event_worker(self, run: RunState | None = None) -> tuple[int, int | None] | None:
         """``(pid, start ticks)`` of the worker of the latest attempt, from its ``start`` event, when that worker is
         alive on this machine and has written no ``end`` since; else None. Finds a live worker even when
-        state.json is damaged or gone."""
-        evs = self.events() if events is None else events
-        for ev in reversed(evs):
-            if ev.get("type") == "end":
-                return None
-            if ev.get("type") == "start":
-                pid, start = ev.get("pid"), ev.get("pid_start")
-                if not isinstance(pid, int) or (ev.get("host") and ev.get("host") != socket.gethostname()):
-                    return None
-                start = start if isinstance(start, int) else None
-                return (pid, start) if pid_alive(pid, start) else None
-        return None
+        state.json is damaged or gone. ``run``: the events folded so far (read from the file when None)."""
+        view = fold(self.events()) if run is None else run
+        ev = view.start if view.end is None else None
+        if ev is None:
+            return None
+        pid, start = ev.get("pid"), ev.get("pid_start")
+        if not isinstance(pid, int) or (ev.get("host") and ev.get("host") != socket.gethostname()):
+            return None
+        start = start if isinstance(start, int) else None
+        return (pid, start) if pid_alive(pid, start) else None
 
     def write_state(self, **changes: Any) -> dict[str, Any]:
         """Merge ``changes`` into state.json (read, update and replace under the state lock); the new state."""
@@ -396,22 +291,22 @@ class RunDir:
         return cps[-1][1] if cps else None
 
     # status --------------------------------------------------------------------------------------------------
-    def status(self, events: list[dict[str, Any]] | None = None) -> str:
-        """The status a user should see: the stored one, or ``interrupted`` when the process is gone."""
+    def status(self, run: RunState | None = None) -> str:
+        """The status a user should see: the stored one, the current attempt's ``end``, or ``interrupted`` when
+        the process is gone. ``run``: the events folded so far (read from the file when None)."""
         state = self.read_state()
         status = state.get("status", UNKNOWN)
         if not isinstance(status, str):
             status = UNKNOWN
-        if status == UNKNOWN and self.event_worker(events) is not None:
+        view = fold(self.events()) if run is None else run
+        if status == UNKNOWN and self.event_worker(view) is not None:
             return RUNNING  # state.json is damaged or gone, but the worker its events name trains on
         if status not in LIVE_STATUSES:
             return status
-        evs = self.events() if events is None else events
-        last = evs[-1] if evs else None
         # An end event written before the latest launch belongs to the previous attempt of a resumed run.
-        if last is not None and last.get("type") == "end" and \
-                float(last.get("time") or 0) >= float(state.get("launched") or 0):
-            return last.get("status", COMPLETED)
+        end = view.current_end(state.get("launched"))
+        if end is not None:
+            return str(end.get("status") or COMPLETED)
         host = state.get("host")
         if host and host != socket.gethostname():
             return status  # cannot check a process on another machine
@@ -445,6 +340,8 @@ def mark_checkpoint_complete(path: Path, step: int) -> None:
 
 @dataclass
 class RunSummary:
+    """One run as ``ft-tui runs`` (``--json``: :meth:`to_dict`) and the runs screen list it."""
+
     id: str
     path: str
     status: str
@@ -456,6 +353,9 @@ class RunSummary:
     started: float | None = None
     ended: float | None = None
     eta_s: float | None = None
+    tokens_per_s: float | None = None
+    gpu_mem_reserved_gib: float | None = None
+    gpu_mem_allocated_gib: float | None = None
     planned: dict[str, Any] | None = None         # the end event's memory record (runner/history.py): the plan's
     measured: list[dict[str, Any]] | None = None  # peak, and each rank's GPU measurement (None on a CPU run)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -468,31 +368,19 @@ class RunSummary:
 
 
 def summarize(run: RunDir) -> RunSummary:
+    """The run's state from its events (the one fold) and state.json."""
     state = run.read_state()
-    events = run.events()
-    step, total, loss, eta = 0, state.get("total_steps"), None, None
-    planned = measured = None
-    for ev in events:
-        t = ev.get("type")
-        if t == "start":
-            total = ev.get("total_steps", total)
-        elif t == "log":
-            step = ev.get("step", step)
-            loss = ev.get("loss", loss)
-            eta = ev.get("eta_s", eta)
-        elif t in ("checkpoint", "eval"):
-            step = max(step, ev.get("step", 0) or 0)
-        elif t == "end":
-            step = ev.get("step", step) or step
-            total = ev.get("total_steps", total)
-            planned = ev.get("planned") if isinstance(ev.get("planned"), dict) else None
-            measured = ev.get("measured") if isinstance(ev.get("measured"), list) else None
-    status = run.status(events)
+    view = fold(run.events())
+    status = run.status(view)
+    end = view.end or {}
     return RunSummary(
         id=run.id, path=str(run.path), status=status, model=state.get("model"), method=state.get("method"),
-        step=step, total_steps=total, loss=loss, started=state.get("started") or state.get("created"),
-        ended=state.get("ended"), eta_s=eta if status in LIVE_STATUSES else None, planned=planned,
-        measured=measured,
+        step=view.step, total_steps=view.total_steps or state.get("total_steps"), loss=view.loss,
+        started=state.get("started") or state.get("created"), ended=state.get("ended"),
+        eta_s=view.eta_s if status in LIVE_STATUSES else None, tokens_per_s=view.tokens_per_s,
+        gpu_mem_reserved_gib=view.gpu_mem_reserved_gib, gpu_mem_allocated_gib=view.gpu_mem_allocated_gib,
+        planned=end.get("planned") if isinstance(end.get("planned"), dict) else None,
+        measured=end.get("measured") if isinstance(end.get("measured"), list) else None,
     )
 
 

@@ -49,9 +49,9 @@ from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, from_json
 from ft_tui.runner.backoff import OutOfMemoryGiveUp, backoff_config, oom_summary, save_backoff_config
+from ft_tui.runner.events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, fold
 from ft_tui.runner.launch import SUPERVISOR_MODULE, format_command
 from ft_tui.runner.rundir import (
-    EventWriter,
     RunDir,
     pid_alive,
     process_start_ticks,
@@ -245,9 +245,9 @@ class Supervisor:
         restart = self.run.latest_checkpoint()
         restart_from = _checkpoint_step(restart)
         with EventWriter(self.run.events_path) as events:
-            events.emit("backoff", step=step, reason=str(records[0].get("message") or "out of memory"),
-                        old=change["old"], new=change["new"], restart_from=restart_from,
-                        ranks=[r["rank"] for r in records], attempt=self.attempt + 1)
+            events.emit(BackoffEvent(step=step, reason=str(records[0].get("message") or "out of memory"),
+                                     old=change["old"], new=change["new"], restart_from=restart_from,
+                                     ranks=[r["rank"] for r in records], attempt=self.attempt + 1))
         state = self.run.read_state()
         self.run.write_state(backoffs=int(state.get("backoffs") or 0) + 1)
         _say(f"backed off to {change['new']}; relaunching from "
@@ -269,9 +269,8 @@ class Supervisor:
 
     def _current_end(self) -> dict[str, Any] | None:
         """The ``end`` event of the current attempt, if its ranks wrote one."""
-        ends = [e for e in self.run.events() if e.get("type") == "end"
-                and float(e.get("time") or 0) >= self.attempt_launched]
-        return ends[-1] if ends else None
+        end = fold(self.run.events()).current_end(self.attempt_launched)
+        return dict(end) if end is not None else None
 
     def _finish(self, code: int) -> int:
         """The attempt ended without an OOM: keep the ranks' end event, or write the one they could not."""
@@ -287,8 +286,8 @@ class Supervisor:
     def _fail(self, message: Msg, *, log_tail: list[str] | None = None, code: int = EXIT_FAILED) -> int:
         _say(f"failed: {message}")
         with EventWriter(self.run.events_path) as events:
-            events.emit("error", message=message)
-            events.emit("end", status="failed", exit_code=code, message=message, log_tail=log_tail)
+            events.emit(ErrorEvent(message=message))
+            events.emit(EndEvent(status="failed", exit_code=code, message=message, log_tail=log_tail))
         self.run.write_state(status="failed", exit_code=code, ended=time.time(), error=message)
         return code
 
@@ -296,8 +295,8 @@ class Supervisor:
         ckpt = self.run.latest_checkpoint()
         step = _checkpoint_step(ckpt)
         with EventWriter(self.run.events_path) as events:
-            events.emit("end", status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
-                        reason=self.stop.name or "ft-tui stop", message=message)
+            events.emit(EndEvent(status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
+                                 reason=self.stop.name or "ft-tui stop", message=message))
         self.run.write_state(status="stopped", exit_code=0, ended=time.time(), step=step)
         _say(message)
         return 0

@@ -88,7 +88,8 @@ from .backoff import (  # noqa: E402
     oom_summary,
     save_backoff_config,
 )
-from .rundir import EventWriter, RunDir, atomic_write_json, process_start_ticks  # noqa: E402
+from .events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, StatusEvent  # noqa: E402
+from .rundir import RunDir, atomic_write_json, process_start_ticks  # noqa: E402
 from .supervise import SUPERVISOR_ENV  # noqa: E402
 
 log = logging.getLogger("ft_tui.worker")
@@ -270,7 +271,7 @@ def phase_delays(value: str | None = None) -> dict[str, float]:
 
 def begin_phase(ctx: Context, phase: str) -> None:
     """Announce ``phase`` (a ``status`` event) and apply the test delay for it."""
-    ctx.events.emit("status", phase=phase, message=PHASES[phase])
+    ctx.events.emit(StatusEvent(phase=phase, message=PHASES[phase]))
     delay = phase_delays().get(phase)
     if delay:
         time.sleep(delay)  # like a real load, not cut short by a stop: the stop is acted upon after it
@@ -327,7 +328,7 @@ def run_training(ctx: Context) -> int:
         run.clear_oom_records()
     stop_point(ctx, "start-up")
     if ctx.resume and resume_from is None:
-        ctx.events.emit("status", message=Msg("status_no_checkpoint"))
+        ctx.events.emit(StatusEvent(message=Msg("status_no_checkpoint")))
 
     begin_phase(ctx, "imports")
     _import_training_stack(cfg)
@@ -369,8 +370,8 @@ def run_training(ctx: Context) -> int:
     if result is not None and getattr(result, "training_loss", None) is not None:
         metrics.setdefault("train_loss", round(float(result.training_loss), 6))
     _finishing(ctx)
-    ctx.events.emit("end", status="completed", step=step, total_steps=trainer.state.max_steps,
-                    loss=callback.last_log.get("loss"), metrics=metrics, output=str(out), **memory)
+    ctx.events.emit(EndEvent(status="completed", step=step, total_steps=trainer.state.max_steps,
+                             loss=callback.last_log.get("loss"), metrics=metrics, output=str(out), **memory))
     ctx.state(status="completed", exit_code=EXIT_OK, ended=time.time(), step=step, output=str(out))
     return EXIT_OK
 
@@ -432,8 +433,8 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
         cfg, change = backoff_config(cfg)
         save_backoff_config(ctx.run, cfg)
         resume_from = ctx.run.latest_checkpoint()
-        ctx.events.emit("backoff", step=step, reason=oom_message, old=change["old"], new=change["new"],
-                        restart_from=_checkpoint_step(resume_from) or 0)
+        ctx.events.emit(BackoffEvent(step=step, reason=oom_message, old=change["old"], new=change["new"],
+                                     restart_from=_checkpoint_step(resume_from) or 0))
         log.warning("out of memory at step %d: retrying with %s from %s", step, change["new"],
                     resume_from or "the start")
 
@@ -510,8 +511,8 @@ def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBef
         when = Msg("when_before_restart") if early.restart else Msg("when_before_first_step")
         fields["phase"] = early.phase
         fields["message"] = Msg("stopped_early", signal=ctx.stop.signal_name, when=when, phase=PHASES[early.phase])
-    ctx.events.emit("end", status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
-                    reason=ctx.stop.signal_name, loss=loss, **fields, **(memory or {}))
+    ctx.events.emit(EndEvent(status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
+                             reason=ctx.stop.signal_name, loss=loss, **fields, **(memory or {})))
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time(), step=step)
     return EXIT_OK
 
@@ -550,8 +551,8 @@ def _fail(ctx: Context, code: int, message: Msg, tb: str | None = None) -> int:
     fields: dict[str, Any] = {"message": message}
     if tb:
         fields["traceback_tail"] = "".join(tb.splitlines(keepends=True)[-8:])
-    ctx.events.emit("error", **fields)
-    ctx.events.emit("end", status="failed", exit_code=code, message=message)
+    ctx.events.emit(ErrorEvent(**fields))
+    ctx.events.emit(EndEvent(status="failed", exit_code=code, message=message))
     ctx.state(status="failed", exit_code=code, ended=time.time(), error=message)
     return code
 
@@ -561,8 +562,8 @@ def _end_hard_stop(ctx: Context, exc: KeyboardInterrupt) -> int:
     _finishing(ctx)
     msg = (exc.args[0] if exc.args and isinstance(exc.args[0], Msg) else str(exc)) or Msg("stopped_at_once_plain")
     ckpt = ctx.run.latest_checkpoint()
-    ctx.events.emit("end", status="stopped", reason=ctx.stop.signal_name, checkpoint=str(ckpt) if ckpt else None,
-                    message=Msg("stopped_no_checkpoint", what=msg))
+    ctx.events.emit(EndEvent(status="stopped", reason=ctx.stop.signal_name,
+                             checkpoint=str(ckpt) if ckpt else None, message=Msg("stopped_no_checkpoint", what=msg)))
     ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time())
     return EXIT_OK
 

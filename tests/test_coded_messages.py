@@ -15,11 +15,15 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from ft_tui.runner import events as event_schema
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("planner", "templates", "runner", "tui")
 BASE_ERRORS = {"InputError", "NothingFits"}
-#: Calls that write an event (``EventWriter.emit`` and what wraps it).
-EVENT_CALLS = {"emit", "emit_event"}
+#: Calls that write or build an event (``EventWriter.emit``, what wraps it, and the schema's event classes:
+#: ``EndEvent(message=...)``).
+EVENT_CALLS = {"emit", "emit_event"} | {name for name, value in vars(event_schema).items()
+                                        if isinstance(value, type) and issubclass(value, event_schema.Event)}
 
 
 def product_files() -> list[Path]:

@@ -63,7 +63,9 @@ def test_runner_never_imports_the_ui():
 
 
 def test_runner_control_modules_are_torch_free():
-    mods = [m for m in ("ft_tui.runner.rundir", "ft_tui.runner.launch", "ft_tui.runner.control", "ft_tui.runner.cli")
+    mods = [m for m in ("ft_tui.runner.events", "ft_tui.runner.tail", "ft_tui.runner.rundir", "ft_tui.runner.launch",
+                        "ft_tui.runner.control", "ft_tui.runner.cli", "ft_tui.runner.follow",
+                        "ft_tui.runner.supervise")
             if (ROOT / "runner" / (m.rsplit(".", 1)[1] + ".py")).exists()]
     loaded = loaded_after_import(mods)
     assert offenders(loaded, HEAVY) == []

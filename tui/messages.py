@@ -7,7 +7,6 @@ headless :class:`ft_tui.tui.state.SetupState` and redraws. Workers post their re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from textual.message import Message
@@ -44,10 +43,3 @@ class DataInspected(Message):
     """A dataset-statistics worker finished (``facts``: ``state.DataFacts``)."""
 
     facts: Any
-
-
-@dataclass
-class RunLaunched(Message):
-    """A run was started; ``run_dir`` is its run directory."""
-
-    run_dir: Path

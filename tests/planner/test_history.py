@@ -12,7 +12,8 @@ from ft_tui.planner.history import MAX_MARGIN, PastRun, history_note, widened_ma
 from ft_tui.planner.messages import render
 from ft_tui.planner.models import inspect_model
 from ft_tui.planner.recommend import make_plan
-from ft_tui.runner.rundir import EventWriter, RunDir, register_run
+from ft_tui.runner.events import EndEvent, EventWriter, StartEvent
+from ft_tui.runner.rundir import RunDir, register_run
 from ft_tui.tui.cli import main
 
 GPU = "NVIDIA GeForce RTX 4090"
@@ -76,11 +77,11 @@ def _finished_run(root, name: str, *, reserved: float, model_type: str = "qwen2"
     run = RunDir.create(root / "runs" / name)
     run.write_state(status=status, id=name, created=0)
     with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=2)
-        ev.emit("end", status=status, step=2, model_type=model_type,
-                planned={"peak_gib": 20.5, "cuda_context_gib": 0.5, "gpu": GPU},
-                measured=[{"rank": 0, "device": GPU, "max_allocated_gib": reserved - 1, "max_reserved_gib": reserved,
-                           "total_gib": 23.988}])
+        ev.emit(StartEvent(total_steps=2))
+        ev.emit(EndEvent(status=status, step=2, model_type=model_type,
+                         planned={"peak_gib": 20.5, "cuda_context_gib": 0.5, "gpu": GPU},
+                         measured=[{"rank": 0, "device": GPU, "max_allocated_gib": reserved - 1,
+                                    "max_reserved_gib": reserved, "total_gib": 23.988}]))
     register_run(run)
     return run
 

@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks
+from ft_tui.runner.events import EndEvent, EventWriter, StartEvent
+from ft_tui.runner.rundir import RunDir, process_start_ticks
 
 _stop = {"requested": False}
 
@@ -40,7 +41,7 @@ def _attempt(run: RunDir, argv: list[str]) -> int:
 
 def _as_rank0(run: RunDir, events: EventWriter) -> None:
     run.write_state(status="running", pid=os.getpid(), pid_start=process_start_ticks(os.getpid()))
-    events.emit("start", total_steps=4, resumed_from=None)
+    events.emit(StartEvent(total_steps=4))
 
 
 def main(argv: list[str]) -> int:
@@ -65,7 +66,7 @@ def main(argv: list[str]) -> int:
     with EventWriter(run.events_path) as events:
         if what == "complete":
             _as_rank0(run, events)
-            events.emit("end", status="completed", step=4, total_steps=4)
+            events.emit(EndEvent(status="completed", step=4, total_steps=4))
             run.write_state(status="completed", exit_code=0, ended=time.time())
             return 0
         if what == "stoppable":
@@ -73,7 +74,7 @@ def main(argv: list[str]) -> int:
             _as_rank0(run, events)
             while not _stop["requested"]:
                 time.sleep(0.02)
-            events.emit("end", status="stopped", step=1, reason="SIGTERM")
+            events.emit(EndEvent(status="stopped", step=1, reason="SIGTERM"))
             run.write_state(status="stopped", exit_code=0, ended=time.time())
             return 0
     print(f"unknown FAKE_PLAN entry {what!r}", file=sys.stderr)

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 import yaml
-from ft_tui.runner.rundir import EventWriter, RunDir, mark_checkpoint_complete, process_start_ticks
+from ft_tui.runner.events import CheckpointEvent, EndEvent, ErrorEvent, EventWriter, LogEvent, StartEvent
+from ft_tui.runner.rundir import RunDir, mark_checkpoint_complete, process_start_ticks
 
 _stop = {"requested": False}
 
@@ -47,42 +48,43 @@ def main(argv: list[str]) -> int:
                     started=state.get("started") or time.time(), total_steps=total, exit_code=None)
     bad = os.environ.get("FAKE_BAD_INPUT")
     if bad:
-        events.emit("error", message=bad)
-        events.emit("end", status="failed", exit_code=2, message=bad)
+        events.emit(ErrorEvent(message=bad))
+        events.emit(EndEvent(status="failed", exit_code=2, message=bad))
         run.write_state(status="failed", exit_code=2, ended=time.time(), error=bad)
         return 2
     first = 1
     latest = run.latest_checkpoint() if resume else None
     if latest is not None:
         first = int(latest.name.split("-")[1]) + 1
-    events.emit("start", total_steps=total, hardware="cpu", resumed_from=first - 1 if latest else None)
+    events.emit(StartEvent(total_steps=total, hardware="cpu", resumed_from=first - 1 if latest else None))
     t0 = time.time()
     for step in range(first, total + 1):
         time.sleep(step_s)
         if step == fail_at:
-            events.emit("error", message=f"fake failure at step {step}")
-            events.emit("end", status="failed", step=step, exit_code=1, message=f"fake failure at step {step}")
+            events.emit(ErrorEvent(message=f"fake failure at step {step}"))
+            events.emit(EndEvent(status="failed", step=step, exit_code=1, message=f"fake failure at step {step}"))
             run.write_state(status="failed", exit_code=1, ended=time.time(), error="fake failure")
             print(f"Traceback: fake failure at step {step}", file=sys.stderr)
             return 1
         if step % log_steps == 0:
             elapsed = time.time() - t0
-            events.emit("log", step=step, loss=round(3.0 / step, 4), lr=0.001, tokens_per_s=1000.0,
-                        elapsed_s=round(elapsed, 3), eta_s=round(elapsed / (step - first + 1) * (total - step), 3))
+            events.emit(LogEvent(step=step, loss=round(3.0 / step, 4), lr=0.001, tokens_per_s=1000.0,
+                                 elapsed_s=round(elapsed, 3),
+                                 eta_s=round(elapsed / (step - first + 1) * (total - step), 3)))
         if step % save_steps == 0 or _stop["requested"]:
             path = run.path / f"checkpoint-{step}"
             path.mkdir(exist_ok=True)
             (path / "step.txt").write_text(str(step))
             mark_checkpoint_complete(path, step)
-            events.emit("checkpoint", step=step, path=str(path))
+            events.emit(CheckpointEvent(step=step, path=str(path)))
         if _stop["requested"]:
-            events.emit("end", status="stopped", step=step, checkpoint=str(run.latest_checkpoint()))
+            events.emit(EndEvent(status="stopped", step=step, checkpoint=str(run.latest_checkpoint())))
             run.write_state(status="stopped", exit_code=0, ended=time.time(), step=step)
             return 0
     out = run.path / "adapter"
     out.mkdir(exist_ok=True)
-    events.emit("end", status="completed", step=total, total_steps=total, loss=round(3.0 / total, 4),
-                output=str(out))
+    events.emit(EndEvent(status="completed", step=total, total_steps=total, loss=round(3.0 / total, 4),
+                         output=str(out)))
     run.write_state(status="completed", exit_code=0, ended=time.time(), step=total, output=str(out))
     return 0
 

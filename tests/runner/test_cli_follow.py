@@ -11,8 +11,19 @@ from pathlib import Path
 import pytest
 from ft_tui.runner import cli as runner_cli
 from ft_tui.runner import control, follow, launch
-from ft_tui.runner.follow import CLEAR_LINE, ProgressPrinter, RunFollower, event_text
-from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks
+from ft_tui.runner.events import (
+    BackoffEvent,
+    CheckpointEvent,
+    EndEvent,
+    EvalEvent,
+    EventWriter,
+    LogEvent,
+    StartEvent,
+    StatusEvent,
+    fold,
+)
+from ft_tui.runner.follow import CLEAR_LINE, ProgressPrinter, RunFollower, event_text, progress_text
+from ft_tui.runner.rundir import RunDir, process_start_ticks
 
 FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
 
@@ -20,15 +31,14 @@ FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
 def test_plain_printer_prints_one_line_per_event() -> None:
     out = io.StringIO()
     p = ProgressPrinter(out, tty=False)
-    p.handle({"type": "start", "total_steps": 100, "hardware": ["NVIDIA H100", "NVIDIA H100"]})
-    p.handle({"type": "status", "message": "loading the model"})
-    p.handle({"type": "log", "step": 25, "loss": 1.23456, "lr": 2e-4, "tokens_per_s": 12345.0, "elapsed_s": 30,
-              "eta_s": 90})
-    p.handle({"type": "backoff", "step": 26, "reason": "CUDA out of memory", "old": {"b": 4}})
-    p.handle({"type": "eval", "step": 50, "eval_loss": 1.1})
-    p.handle({"type": "checkpoint", "step": 50, "path": "/r/checkpoint-50"})
+    p.handle(StartEvent(total_steps=100, hardware=["NVIDIA H100", "NVIDIA H100"]))
+    p.handle(StatusEvent(message="loading the model"))
+    p.handle(LogEvent(step=25, loss=1.23456, lr=2e-4, tokens_per_s=12345.0, elapsed_s=30, eta_s=90))
+    p.handle(BackoffEvent(step=26, reason="CUDA out of memory", old={"b": 4}))
+    p.handle(EvalEvent(step=50, eval_loss=1.1))
+    p.handle(CheckpointEvent(step=50, path="/r/checkpoint-50"))
     p.handle({"type": "some_future_type", "x": 1})
-    p.handle({"type": "end", "status": "completed", "step": 100, "metrics": {"train_loss": 1.05}, "output": "/r/a"})
+    p.handle(EndEvent(status="completed", step=100, metrics={"train_loss": 1.05}, output="/r/a"))
     p.finish()
     assert out.getvalue().splitlines() == [
         "started 100 steps on 2x NVIDIA H100",
@@ -44,10 +54,10 @@ def test_plain_printer_prints_one_line_per_event() -> None:
 def test_tty_printer_redraws_one_progress_line_and_prints_events_above() -> None:
     out = io.StringIO()
     p = ProgressPrinter(out, tty=True)
-    p.handle({"type": "start", "total_steps": 10})
-    p.handle({"type": "log", "step": 1, "loss": 2.0})
-    p.handle({"type": "log", "step": 2, "loss": 1.5})
-    p.handle({"type": "checkpoint", "step": 2, "path": "/c2"})
+    p.handle(StartEvent(total_steps=10))
+    p.handle(LogEvent(step=1, loss=2.0))
+    p.handle(LogEvent(step=2, loss=1.5))
+    p.handle(CheckpointEvent(step=2, path="/c2"))
     p.finish()
     text = out.getvalue()
     assert text.count("\n") == 3  # start, checkpoint, and the final progress line: log lines are redrawn in place
@@ -56,13 +66,15 @@ def test_tty_printer_redraws_one_progress_line_and_prints_events_above() -> None
 
 
 def test_eta_is_derived_when_the_event_has_none() -> None:
-    assert "ETA 0:30" in event_text({"type": "log", "step": 10, "elapsed_s": 10.0}, total=40)
+    assert "ETA 0:30" in progress_text(fold([StartEvent(total_steps=40), LogEvent(step=10, elapsed_s=10.0)]))
 
 
 def test_failed_end_does_not_repeat_the_error_message() -> None:
-    line = event_text({"type": "end", "status": "failed", "step": 3, "message": "boom"})
+    failed = EndEvent(status="failed", step=3, message="boom")
+    line = event_text(failed.to_dict(), fold([failed]))
     assert line == "run failed at step 3"
-    assert "(SIGTERM)" not in event_text({"type": "end", "status": "stopped", "step": 3})
+    stopped = EndEvent(status="stopped", step=3)
+    assert "(SIGTERM)" not in event_text(stopped.to_dict(), fold([stopped]))
 
 
 # ---------------------------------------------------------------------------------------------------- following
@@ -77,13 +89,12 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunDir:
 
 def test_follower_stops_at_the_end_event_and_ignores_an_old_one(run: RunDir) -> None:
     with EventWriter(run.events_path) as ev:
-        ev.emit("end", status="stopped", step=3)  # the attempt before a resume
+        ev.emit(EndEvent(status="stopped", step=3))  # the attempt before a resume
     run.write_state(launched=time.time() + 0.01)
     time.sleep(0.02)
     with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=5, resumed_from=3)
-        ev.emit("log", step=4, loss=1.0)
-        ev.emit("end", status="completed", step=5)
+        ev.emit_all([StartEvent(total_steps=5, resumed_from=3), LogEvent(step=4, loss=1.0),
+                     EndEvent(status="completed", step=5)])
     out = io.StringIO()
     result = RunFollower(run, ProgressPrinter(out, tty=False), poll=0.01).follow()
     assert result.status == "completed" and result.cli_exit == 0
@@ -92,8 +103,7 @@ def test_follower_stops_at_the_end_event_and_ignores_an_old_one(run: RunDir) -> 
 
 def test_follower_reports_interrupted_when_the_process_is_gone(run: RunDir) -> None:
     with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=5)
-        ev.emit("log", step=1, loss=1.0)
+        ev.emit_all([StartEvent(total_steps=5), LogEvent(step=1, loss=1.0)])
     result = RunFollower(run, ProgressPrinter(io.StringIO(), tty=False), poll=0.01, live=lambda: False).follow()
     assert result.status == "interrupted" and result.cli_exit == 1
 

@@ -14,7 +14,8 @@ from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import render
 from ft_tui.runner import cli as runner_cli
 from ft_tui.runner import control
-from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks, register_run
+from ft_tui.runner.events import EndEvent, EventWriter, LogEvent, StartEvent
+from ft_tui.runner.rundir import RunDir, process_start_ticks, register_run
 from ft_tui.tui.cli import main
 
 
@@ -43,9 +44,8 @@ def test_runs_without_any_run(capsys) -> None:
 def test_runs_table_shows_step_loss_and_short_model(tmp_path, capsys) -> None:
     run = _run(tmp_path, "20260101-000000-m-lora", "completed")
     with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=10)
-        ev.emit("log", step=10, loss=0.123456)
-        ev.emit("end", status="completed", step=10)
+        ev.emit_all([StartEvent(total_steps=10), LogEvent(step=10, loss=0.123456),
+                     EndEvent(status="completed", step=10)])
     assert main(["runs"]) == 0
     row = capsys.readouterr().out.splitlines()[1].split()
     assert row[:6] == ["20260101-000000-m-lora", "completed", "Qwen2.5-0.5B", "lora", "10/10", "0.1235"]
@@ -111,7 +111,7 @@ def test_apply_plan_keeps_explicit_keys(tmp_path) -> None:
 
 
 def test_loss_summary() -> None:
-    logs = [{"type": "log", "loss": v} for v in (6.0, 5.0, 4.0, 3.0, 2.0, 1.0)]
+    logs = [LogEvent(step=i, loss=v).to_dict() for i, v in enumerate((6.0, 5.0, 4.0, 3.0, 2.0, 1.0), 1)]
     assert runner_cli.loss_summary(logs) == (5.0, 2.0)
     assert runner_cli.loss_summary(logs[:1]) is None
 

@@ -16,8 +16,9 @@ from ft_tui.runner.rundir import COMPLETE_MARKER
 
 def _loader_padding(demo_kit: Any, tmp_path: Path, **overrides: Any) -> tuple[Any, int, int]:
     """(the Trainer's train sampler, padded tokens, real tokens) over one pass of its train dataloader."""
+    from ft_tui.runner.events import EventWriter
     from ft_tui.runner.modeling import build_model
-    from ft_tui.runner.rundir import EventWriter, RunDir
+    from ft_tui.runner.rundir import RunDir
     from ft_tui.runner.signals import StopRequest
     from ft_tui.runner.worker import Context, build_trainer, prepare_data
     from transformers import AutoTokenizer, TrainerCallback

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ft_tui.runner.rundir import RunDir
 
 FT_TUI = str(Path(sys.executable).with_name("ft-tui"))
 FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
@@ -63,14 +64,7 @@ def wait_until(predicate, timeout: float = 30.0) -> None:
 
 
 def events(run_path: Path, type_: str | None = None) -> list[dict]:
-    out: list[dict] = []
-    if not (run_path / "events.jsonl").exists():
-        return out
-    for line in (run_path / "events.jsonl").read_text().splitlines():
-        ev = json.loads(line)
-        if type_ is None or ev["type"] == type_:
-            out.append(ev)
-    return out
+    return [ev for ev in RunDir(run_path).events() if type_ is None or ev["type"] == type_]
 
 
 def start_detached(env, config: Path, cwd: Path, *sets: str) -> tuple[str, Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ft_tui.runner import launch
-from ft_tui.runner.rundir import indexed_runs
+from ft_tui.runner.rundir import RunDir, indexed_runs
 from ft_tui.tui.cli import main
 
 pytestmark = pytest.mark.slow_runner
@@ -42,8 +42,7 @@ def ft(env: dict[str, str], *args: str, cwd: Path, timeout: float = 180) -> subp
 
 
 def events(run_path: Path) -> list[dict]:
-    path = run_path / "events.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return RunDir(run_path).events()
 
 
 def wait_until(predicate, timeout: float = 120.0, what: str = "") -> None:

@@ -18,7 +18,8 @@ from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, event_message, render
 from ft_tui.runner import control
 from ft_tui.runner.backoff import OutOfMemoryGiveUp, backoff_config, load_oom_advice, oom_summary
-from ft_tui.runner.rundir import EventWriter, RunDir, find_run, read_events
+from ft_tui.runner.events import EndEvent, EventWriter, read_events
+from ft_tui.runner.rundir import RunDir, find_run
 
 #: English words that never appear in a Chinese message once names, values, paths and code spans are out.
 ENGLISH = re.compile(r"\b(the|a|an|is|are|not|no|in|on|of|and|or|to|with|has|have|must|cannot|can|does|run|runs|"
@@ -50,7 +51,7 @@ def _zh_via_event(tmp_path: Path, message) -> str:
     path = tmp_path / "events.jsonl"
     path.unlink(missing_ok=True)
     with EventWriter(path) as writer:
-        writer.emit("end", status="failed", exit_code=2, message=message)
+        writer.emit(EndEvent(status="failed", exit_code=2, message=message))
     (event,), _ = read_events(path)
     assert event["message"] == str(message)  # the English text, as before
     return render(event_message(json.loads(json.dumps(event))), "zh")

@@ -1,4 +1,5 @@
-"""The run directory protocol (runner/rundir.py): torn event lines, atomic state, interrupted detection, the index."""
+"""The run directory protocol (runner/rundir.py): atomic state, interrupted detection, the index (the events file's
+writer and reader: test_events.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from pathlib import Path
 import pytest
 from ft_tui.planner.errors import InputError
 from ft_tui.runner import rundir
+from ft_tui.runner.events import EndEvent, EventWriter, LogEvent, StartEvent
 from ft_tui.runner.rundir import (
-    EventWriter,
     RunDir,
     find_run,
     indexed_runs,
-    read_events,
     register_run,
     summarize,
 )
@@ -33,48 +33,6 @@ def _run(tmp_path: Path, name: str = "r1", **state) -> RunDir:
     run = RunDir.create(tmp_path / name)
     run.write_state(status="starting", id=run.id, **state)
     return run
-
-
-# ---------------------------------------------------------------------------------------------------- events
-
-def test_torn_last_line_is_left_for_the_next_read(tmp_path: Path) -> None:
-    run = _run(tmp_path)
-    with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=3)
-        ev.emit("log", step=1, loss=2.0)
-    with open(run.events_path, "a", encoding="utf-8") as fh:
-        fh.write('{"v": 1, "type": "log", "step": 2, "lo')  # a writer caught mid-line
-    events, offset = read_events(run.events_path)
-    assert [e["type"] for e in events] == ["start", "log"]
-    assert offset < run.events_path.stat().st_size
-    with open(run.events_path, "a", encoding="utf-8") as fh:
-        fh.write('ss": 1.5, "future_field": [1, 2]}\n')
-    more, offset2 = read_events(run.events_path, offset)
-    assert more == [{"v": 1, "type": "log", "step": 2, "loss": 1.5, "future_field": [1, 2]}]
-    assert offset2 == run.events_path.stat().st_size
-
-
-def test_garbage_lines_are_skipped_and_unknown_fields_kept(tmp_path: Path) -> None:
-    path = tmp_path / "events.jsonl"
-    path.write_text('not json\n[1, 2]\n{"no_type": 1}\n\n{"type": "eval", "step": 4, "new": "x"}\n')
-    events, _ = read_events(path)
-    assert events == [{"type": "eval", "step": 4, "new": "x"}]
-
-
-def test_event_writer_stamps_version_type_time_and_drops_none(tmp_path: Path) -> None:
-    with EventWriter(tmp_path / "e.jsonl") as ev:
-        out = ev.emit("checkpoint", step=5, path=tmp_path / "checkpoint-5", eta_s=None)
-    line = json.loads((tmp_path / "e.jsonl").read_text())
-    assert line["time"] == out["time"] and line["step"] == out["step"] == 5
-    assert line["v"] == rundir.PROTOCOL_VERSION and line["type"] == "checkpoint"
-    assert abs(line["time"] - time.time()) < 5 and "eta_s" not in line
-    assert line["path"] == str(tmp_path / "checkpoint-5")
-
-
-def test_disabled_writer_writes_nothing(tmp_path: Path) -> None:
-    ev = EventWriter(tmp_path / "e.jsonl", enabled=False)
-    assert ev.emit("log", step=1) is None
-    assert not (tmp_path / "e.jsonl").exists()
 
 
 # ---------------------------------------------------------------------------------------------------- state
@@ -127,8 +85,8 @@ def test_status_is_interrupted_when_the_process_is_gone_without_an_end_event(tmp
     run = _run(tmp_path, pid=pid, pid_start=start)
     run.write_state(status="running")
     with EventWriter(run.events_path) as ev:
-        ev.emit("start", total_steps=10)
-        ev.emit("log", step=3, loss=1.0)
+        ev.emit(StartEvent(total_steps=10))
+        ev.emit(LogEvent(step=3, loss=1.0))
     assert run.status() == "interrupted"
     assert summarize(run).status == "interrupted"
 
@@ -162,7 +120,7 @@ def test_end_event_wins_and_an_end_from_before_a_relaunch_does_not(tmp_path: Pat
     run = _run(tmp_path, pid=os.getpid(), pid_start=rundir.process_start_ticks(os.getpid()))
     run.write_state(status="running", launched=time.time() - 60)
     with EventWriter(run.events_path) as ev:
-        ev.emit("end", status="stopped", step=4)
+        ev.emit(EndEvent(status="stopped", step=4))
     assert run.status() == "stopped"
     # `ft-tui resume` relaunches: the old end event must not make the new attempt look finished.
     run.write_state(status="starting", launched=time.time() + 1)

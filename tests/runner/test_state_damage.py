@@ -14,7 +14,8 @@ import pytest
 from ft_tui.planner.errors import InputError
 from ft_tui.runner import cli as runner_cli
 from ft_tui.runner import control
-from ft_tui.runner.rundir import EventWriter, RunDir, process_start_ticks, register_run
+from ft_tui.runner.events import EventWriter, LogEvent, StartEvent
+from ft_tui.runner.rundir import RunDir, process_start_ticks, register_run
 from ft_tui.tui.cli import main
 
 DAMAGE = {"list": "[1,2]", "garbage": "\x00\xffnot json", "truncated": '{"status": "runn', "number": "7",
@@ -33,7 +34,7 @@ def _damaged(tmp_path: Path, name: str, text: str | None) -> RunDir:
     run.write_state(status="interrupted", id=run.id, created=time.time())
     register_run(run)
     with EventWriter(run.events_path) as ev:
-        ev.emit("log", step=3, loss=1.5)
+        ev.emit(LogEvent(step=3, loss=1.5))
     if text is None:
         run.state_path.unlink()
     else:
@@ -63,8 +64,8 @@ def test_stop_finds_the_worker_through_its_start_event_when_state_json_is_gone(t
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(run.path)])
     try:
         with EventWriter(run.events_path) as ev:
-            ev.emit("start", total_steps=10, pid=proc.pid, pid_start=process_start_ticks(proc.pid),
-                    host=os.uname().nodename)
+            ev.emit(StartEvent(total_steps=10, pid=proc.pid, pid_start=process_start_ticks(proc.pid),
+                               host=os.uname().nodename))
         assert run.status() == "running"
         assert control.signal_run(run) == proc.pid
         assert proc.wait(timeout=10) != 0

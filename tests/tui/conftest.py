@@ -11,6 +11,15 @@ import time
 from pathlib import Path
 
 import pytest
+from ft_tui.runner.events import (
+    CheckpointEvent,
+    EndEvent,
+    EvalEvent,
+    Event,
+    EventWriter,
+    LogEvent,
+    StartEvent,
+)
 
 CATALOG_MODEL = "Qwen/Qwen2.5-7B-Instruct"
 
@@ -59,13 +68,6 @@ def settle():
     return _settle
 
 
-def write_events(path: Path, events: list[dict]) -> None:
-    """Write events as the runner does: one JSON object per line, protocol version 1."""
-    with path.open("w", encoding="utf-8") as fh:
-        for ev in events:
-            fh.write(json.dumps({"v": 1, **ev}) + "\n")
-
-
 @pytest.fixture
 def recorded_run(tmp_path) -> Path:
     """A finished run directory: config.yaml, state.json and a recorded events.jsonl (start, logs, eval,
@@ -75,18 +77,17 @@ def recorded_run(tmp_path) -> Path:
     (run / "config.yaml").write_text(f"model_name_or_path: {CATALOG_MODEL}\ndataset: demo_alpaca_en\n",
                                      encoding="utf-8")
     t0 = 1_767_225_600.0
-    events = [{"type": "start", "time": t0, "total_steps": 20, "hardware": ["cpu"]}]
+    events: list[Event] = [StartEvent(time=t0, total_steps=20, hardware=["cpu"])]
     for step in range(1, 21):
-        events.append({"type": "log", "time": t0 + step, "step": step, "epoch": step / 10,
-                       "loss": round(3.0 - step * 0.1, 3), "lr": 5e-4 * (1 - step / 20), "grad_norm": 1.0,
-                       "tokens_seen": step * 512, "tokens_per_s": 512.0, "elapsed_s": float(step),
-                       "eta_s": float(20 - step)})
+        events.append(LogEvent(time=t0 + step, step=step, epoch=step / 10, loss=round(3.0 - step * 0.1, 3),
+                               lr=5e-4 * (1 - step / 20), grad_norm=1.0, tokens_seen=step * 512,
+                               tokens_per_s=512.0, elapsed_s=float(step), eta_s=float(20 - step)))
         if step % 10 == 0:
-            events.append({"type": "eval", "time": t0 + step, "step": step, "eval_loss": 2.5 - step * 0.05})
-            events.append({"type": "checkpoint", "time": t0 + step, "step": step,
-                           "path": str(run / f"checkpoint-{step}")})
-    events.append({"type": "end", "time": t0 + 21, "status": "completed"})
-    write_events(run / "events.jsonl", events)
+            events.append(EvalEvent(time=t0 + step, step=step, eval_loss=2.5 - step * 0.05))
+            events.append(CheckpointEvent(time=t0 + step, step=step, path=str(run / f"checkpoint-{step}")))
+    events.append(EndEvent(time=t0 + 21, status="completed"))
+    with EventWriter(run / "events.jsonl") as writer:
+        writer.emit_all(events)
     (run / "state.json").write_text(json.dumps({"status": "completed", "pid": None, "id": run.name,
                                                 "model": CATALOG_MODEL, "method": "lora"}), encoding="utf-8")
     return run

@@ -46,6 +46,17 @@ def test_every_label_the_screens_use_is_in_the_catalog():
     assert not keys - set(catalog()), sorted(keys - set(catalog()))
 
 
+def test_every_label_has_a_chinese_translation() -> None:
+    from ft_tui.planner.messages import render
+    from ft_tui.runner.status import STATUSES, status_word
+    from ft_tui.tui.i18n import label
+
+    assert label("zh", "eta", eta="1:00") == "剩余 1:00"
+    assert label("fr", "eta", eta="1:00") == "ETA 1:00"  # unknown language: English
+    assert all(render(status_word(s), "zh") != s for s in STATUSES)
+    assert render(status_word("interrupted"), "zh") == "已中断" and render(status_word("interrupted"), "en") == "interrupted"
+
+
 def test_every_binding_has_a_label_in_both_languages_and_english_stays_as_declared():
     owners = (FtTuiApp, SetupScreen, RunScreen, RunsScreen, ConfirmDialog, PathDialog)
     for owner in owners:
@@ -203,16 +214,15 @@ def test_template_warnings_of_the_registry_render_in_chinese():
 
 def test_the_trainer_status_messages_are_chinese_by_their_code(tmp_path: Path):
     """What the trainer writes (events with the message's code and values) is what the run screen shows."""
-    from ft_tui.runner.rundir import EventWriter, read_events
+    from ft_tui.runner.events import EventWriter, RunModel, StatusEvent, read_events
     from ft_tui.runner.worker import PHASES
-    from ft_tui.tui.events_tail import RunModel
 
     path = tmp_path / "events.jsonl"
     with EventWriter(path) as writer:
         for phase, message in PHASES.items():
-            writer.emit("status", phase=phase, message=message)
-        writer.emit("status", message=Msg("status_no_checkpoint"))
-        writer.emit("status", message="something new")  # an older trainer's text: shown as it came
+            writer.emit(StatusEvent(phase=phase, message=message))
+        writer.emit(StatusEvent(message=Msg("status_no_checkpoint")))
+        writer.emit(StatusEvent(message="something new"))  # an older trainer's text: shown as it came
     events, _ = read_events(path)
     shown = []
     for event in events:

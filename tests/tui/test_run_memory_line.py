@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ft_tui.tui.events_tail import RunModel
+from ft_tui.runner.events import EndEvent, LogEvent, RunModel, StartEvent
 from ft_tui.tui.widgets.run_progress import metrics_text, planned_vs_measured
 
-START = {"v": 1, "type": "start", "time": 1.0, "total_steps": 2}
-LOG = {"v": 1, "type": "log", "time": 2.0, "step": 2, "loss": 1.5, "gpu_mem_reserved_gib": 10.6}
+START = StartEvent(time=1.0, total_steps=2)
+LOG = LogEvent(time=2.0, step=2, loss=1.5, gpu_mem_reserved_gib=10.6)
 PLANNED = {"peak_gib": 10.5, "cuda_context_gib": 0.5, "gpu": "NVIDIA GeForce RTX 4090"}
 MEASURED = [{"rank": 0, "device": "NVIDIA GeForce RTX 4090", "max_allocated_gib": 9.8, "max_reserved_gib": 10.6,
              "total_gib": 23.988}]
@@ -19,8 +19,7 @@ def _view(*events):
 
 
 def test_an_ended_gpu_run_shows_planned_against_measured_in_both_languages():
-    view = _view({"v": 1, "type": "end", "time": 3.0, "status": "completed", "step": 2, "planned": PLANNED,
-                  "measured": MEASURED})
+    view = _view(EndEvent(time=3.0, status="completed", step=2, planned=PLANNED, measured=MEASURED))
     assert planned_vs_measured(view, "en") == "memory planned 10.0 GiB, measured 10.6 GiB (+6 %)"
     assert planned_vs_measured(view, "zh") == "显存计划 10.0 GiB，实测 10.6 GiB（+6 %）"
     text = metrics_text(view, "en").plain
@@ -30,5 +29,5 @@ def test_an_ended_gpu_run_shows_planned_against_measured_in_both_languages():
 def test_a_live_or_cpu_run_keeps_the_peak_line():
     live = _view()
     assert planned_vs_measured(live, "en") is None and "peak mem 10.6 GiB" in metrics_text(live, "en").plain
-    cpu = _view({"v": 1, "type": "end", "time": 3.0, "status": "completed", "step": 2, "planned": PLANNED})
+    cpu = _view(EndEvent(time=3.0, status="completed", step=2, planned=PLANNED))
     assert planned_vs_measured(cpu, "en") is None

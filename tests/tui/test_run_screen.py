@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from ft_tui.planner.messages import Msg
 from ft_tui.runner import control
+from ft_tui.runner.events import EndEvent, EventWriter, RunModel
 from ft_tui.runner.rundir import RunDir
-from ft_tui.tui.events_tail import RunModel
 from ft_tui.tui.screens.run import GpuSampled, RunScreen, RunUpdated
 from ft_tui.tui.widgets.run_chart import LossChart
 from ft_tui.tui.widgets.run_gpu import GpuPanel
@@ -21,7 +21,7 @@ from ft_tui.tui.widgets.run_log import RunEvents, RunLog
 from textual.app import App
 from textual.widgets import Label
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "runner" / "data"  # recorded events files
 H100 = {"nvml_index": 0, "name": "NVIDIA H100 80GB HBM3", "used_bytes": 60 * 1024 ** 3,
         "total_bytes": 80 * 1024 ** 3, "utilization_pct": 97, "temperature_c": 71, "power_w": 512.3}
 
@@ -382,9 +382,9 @@ async def test_a_run_stopped_before_its_first_step_shows_a_still_bar(tmp_path: P
 
     run = tmp_path / "runs" / "20261128-010000-demo-lora"
     run.mkdir(parents=True)
-    end = {"v": 1, "type": "end", "time": 1795830600.0, "status": "stopped", "step": 0, "reason": "SIGTERM",
-           "phase": "start-up", "message": "stopped by SIGTERM before the first training step"}
-    (run / "events.jsonl").write_text(json.dumps(end) + "\n", encoding="utf-8")
+    with EventWriter(run / "events.jsonl") as writer:
+        writer.emit(EndEvent(time=1795830600.0, status="stopped", step=0, reason="SIGTERM", phase="start-up",
+                             message="stopped by SIGTERM before the first training step"))
     (run / "state.json").write_text(json.dumps({"status": "stopped", "pid": os.getpid(), "id": run.name}),
                                     encoding="utf-8")
     (run / "train.log").write_text("", encoding="utf-8")

@@ -15,7 +15,7 @@ from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.widgets.run_gpu import GpuPanel
 from textual.app import App
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "runner" / "data"  # recorded events files
 GPUS = [
     {"nvml_index": 0, "name": "NVIDIA GeForce RTX 4090", "used_bytes": int(19.5 * 1024 ** 3),
      "total_bytes": 24 * 1024 ** 3, "utilization_pct": 98, "temperature_c": 74, "power_w": 421.6},

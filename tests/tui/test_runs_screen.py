@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from ft_tui.planner.errors import InputError
 from ft_tui.runner import control
+from ft_tui.runner.events import EndEvent, EventWriter, LogEvent, StartEvent
 from ft_tui.runner.rundir import RunDir, indexed_runs, register_run
 from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.screens.runs import RunsScreen
@@ -32,12 +32,12 @@ def fake_run(root: Path, name: str, status: str, *, steps: int, total: int, end:
     run = RunDir.create(root / name)
     run.config_path.write_text("model_name_or_path: Qwen/Qwen2.5-0.5B\n", encoding="utf-8")
     run.write_state(status=status, pid=pid, model="Qwen/Qwen2.5-0.5B", method="lora", started=started, id=name)
-    lines = [{"v": 1, "type": "start", "time": started, "total_steps": total}]
-    lines += [{"v": 1, "type": "log", "time": started + s, "step": s, "loss": round(2.0 - s / 100, 4)}
-              for s in range(1, steps + 1)]
-    if end:
-        lines.append({"v": 1, "type": "end", "time": started + steps + 1, "status": end, "step": steps})
-    run.events_path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    with EventWriter(run.events_path) as writer:
+        writer.emit(StartEvent(time=started, total_steps=total))
+        writer.emit_all(LogEvent(time=started + s, step=s, loss=round(2.0 - s / 100, 4))
+                        for s in range(1, steps + 1))
+        if end:
+            writer.emit(EndEvent(time=started + steps + 1, status=end, step=steps))
     register_run(run)
     return run
 

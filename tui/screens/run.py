@@ -1,7 +1,7 @@
 """The live run screen: a reader of the run directory (toolong-style), never the owner of the training process.
 
 A thread worker tails ``events.jsonl`` and ``train.log`` every half second through
-:class:`ft_tui.tui.events_tail.RunTail` (state.json and the process check run there too, every two seconds) and
+:class:`ft_tui.runner.tail.RunTail` (state.json and the process check run there too, every two seconds) and
 posts :class:`RunUpdated` messages that carry a whole immutable view, so a newer one replaces any still queued.
 Redraws are throttled to two per second. A second worker samples the GPUs once a second; with no GPU the panel
 stays hidden and the sampler stops. Attaching after the TUI or the SSH session was gone shows the whole history
@@ -22,10 +22,11 @@ from typing import Any
 
 from ft_tui.planner.messages import render
 from ft_tui.runner import control
+from ft_tui.runner.events import RunModel, RunView
 from ft_tui.runner.rundir import RunDir
 from ft_tui.runner.status import LIVE_STATUSES, RESUMABLE, STARTING
+from ft_tui.runner.tail import RunTail
 from ft_tui.tui import keymap as K
-from ft_tui.tui.events_tail import RunModel, RunTail, RunView
 from ft_tui.tui.i18n import binding_help, label, worker_name
 from ft_tui.tui.widgets.run_chart import LossChart
 from ft_tui.tui.widgets.run_gpu import GpuPanel

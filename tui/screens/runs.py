@@ -2,7 +2,7 @@
 
 Open one to watch it (the run screen), resume an interrupted, stopped or failed one (the detached trainer again,
 from its last complete checkpoint), export a completed one (in a worker; the notice says where it went). The list
-is read in a worker (``summarize`` reads each run's events file) and refreshed every few seconds.
+is read in a worker (``summarize`` folds each run's events file) and refreshed every few seconds.
 """
 
 from __future__ import annotations

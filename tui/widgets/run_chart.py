@@ -2,14 +2,13 @@
 
 No plotting dependency: the chart is a few dozen cells wide, so one column per step bucket with ``▁▂▃▄▅▆▇█``
 gives 8 levels per row, and the y axis is labelled with the plotted range. Smoothing (a debiased EMA,
-:func:`ft_tui.tui.events_tail.smooth`) applies to the train series before it is bucketed.
+:func:`smooth`) applies to the train series before it is bucketed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ft_tui.tui.events_tail import resample, smooth, step_column
 from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.reactive import reactive
@@ -19,6 +18,55 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 EVAL_MARK = "●"
 SMOOTH_WEIGHT = 0.9
 AXIS_WIDTH = 8  # "12.3456┤"
+
+
+def smooth(values: Sequence[float], weight: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (TensorBoard's scalar smoothing, debiased as in Adam).
+
+    ``s_t = w * s_{t-1} + (1 - w) * x_t`` with ``s_0 = 0``, reported as ``s_t / (1 - w**t)`` so early points are
+    not pulled toward zero (Kingma & Ba 2015, section 3). ``weight`` in [0, 1); 0 returns the values unchanged.
+    """
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    out: list[float] = []
+    acc = 0.0
+    for t, x in enumerate(values, start=1):
+        acc = weight * acc + (1.0 - weight) * x
+        out.append(acc / (1.0 - weight ** t))
+    return out
+
+
+def step_column(step: int, first: int, last: int, width: int) -> int:
+    """The column (0 .. width-1) that ``step`` falls in when steps ``first`` .. ``last`` span ``width`` columns."""
+    span = max(1, last - first + 1)
+    return max(0, min(width - 1, int((step - first) * width / span)))
+
+
+def resample(points: Sequence[tuple[int, float]], width: int) -> list[float]:
+    """``points`` (step, value), ascending steps, as ``width`` values over the step axis (:func:`step_column`).
+
+    A column holding several points gets their mean; an empty one (fewer points than columns, or a gap in the
+    steps) carries the value before it, so a short run fills the width as a step function. One point gives one
+    column.
+    """
+    if width <= 0 or not points:
+        return []
+    if len(points) == 1:
+        return [points[0][1]]
+    first, last = points[0][0], points[-1][0]
+    sums = [0.0] * width
+    counts = [0] * width
+    for step, value in points:
+        i = step_column(step, first, last, width)
+        sums[i] += value
+        counts[i] += 1
+    out: list[float] = []
+    prev = points[0][1]
+    for s, c in zip(sums, counts, strict=True):
+        if c:
+            prev = s / c
+        out.append(prev)
+    return out
 
 
 def _axis_label(value: float) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from ft_tui.planner.messages import render
 from ft_tui.planner.units import format_clock
+from ft_tui.runner.events import RunView
 from ft_tui.runner.status import status_word
-from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.widgets import Log, Static

@@ -6,9 +6,9 @@ from typing import Any
 
 from ft_tui.planner.messages import render
 from ft_tui.planner.units import format_clock, token_rate
+from ft_tui.runner.events import RunView
 from ft_tui.runner.history import memory_comparison
 from ft_tui.runner.status import STATUSES, status_word
-from ft_tui.tui.events_tail import RunView
 from ft_tui.tui.i18n import label
 from rich.text import Text
 from textual.app import ComposeResult

@@ -1,4 +1,5 @@
-"""RunModel (the run screen's pure events.jsonl reader) on recorded event files; no Textual involved."""
+"""The event protocol (runner/events.py): the schema's classes, the writer and reader of events.jsonl, the fold
+(RunModel) on recorded event files, and the file tailer (runner/tail.py). No Textual, no torch."""
 
 from __future__ import annotations
 
@@ -6,24 +7,121 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from ft_tui.runner.rundir import RunDir, read_events
-from ft_tui.tui.events_tail import (
+from ft_tui.runner import events as protocol
+from ft_tui.runner.events import (
     MAX_POINTS,
-    LogTail,
+    BackoffEvent,
+    CheckpointEvent,
+    EndEvent,
+    ErrorEvent,
+    EvalEvent,
+    EventWriter,
+    LogEvent,
     RunModel,
-    RunTail,
-    TailUpdate,
-    resample,
-    smooth,
-    step_column,
+    StartEvent,
+    StatusEvent,
+    fold,
+    read_events,
 )
+from ft_tui.runner.rundir import RunDir
+from ft_tui.runner.tail import LogTail, RunTail, TailUpdate
 
 DATA = Path(__file__).parent / "data"
 COMPLETED = DATA / "run_completed.jsonl"  # a real 40-step CPU run of the tiny demo model, paths rewritten
 RESUMED = DATA / "run_resumed_live.jsonl"  # interrupted at 27, resumed from 25, OOM back-off at 41, torn tail
+
+
+def test_torn_last_line_is_left_for_the_next_read(tmp_path: Path) -> None:
+    run = RunDir.create(tmp_path / "r1")
+    with EventWriter(run.events_path) as ev:
+        ev.emit(StartEvent(total_steps=3))
+        ev.emit(LogEvent(step=1, loss=2.0))
+    with open(run.events_path, "a", encoding="utf-8") as fh:
+        fh.write('{"v": 1, "type": "log", "step": 2, "lo')  # a writer caught mid-line
+    events, offset = read_events(run.events_path)
+    assert [e["type"] for e in events] == ["start", "log"]
+    assert offset < run.events_path.stat().st_size
+    with open(run.events_path, "a", encoding="utf-8") as fh:
+        fh.write('ss": 1.5, "future_field": [1, 2]}\n')
+    more, offset2 = read_events(run.events_path, offset)
+    assert more == [{"v": 1, "type": "log", "step": 2, "loss": 1.5, "future_field": [1, 2]}]
+    assert offset2 == run.events_path.stat().st_size
+
+
+def test_garbage_lines_are_skipped_and_unknown_fields_kept(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('not json\n[1, 2]\n{"no_type": 1}\n\n{"type": "eval", "step": 4, "new": "x"}\n')
+    events, _ = read_events(path)
+    assert events == [{"type": "eval", "step": 4, "new": "x"}]
+
+
+def test_event_writer_stamps_version_type_time_and_drops_none(tmp_path: Path) -> None:
+    with EventWriter(tmp_path / "e.jsonl") as ev:
+        out = ev.emit(LogEvent(step=5, loss=1.25, eta_s=None, tokens_seen=_Scalar(7)))
+        ev.emit(EvalEvent(time=12.5, step=5, eval_loss=1.5, metrics={"eval_runtime": 0.5, "eval_bleu": None}))
+    line, second = (json.loads(raw) for raw in (tmp_path / "e.jsonl").read_text().splitlines())
+    assert line["time"] == out["time"] and line["step"] == out["step"] == 5
+    assert list(line)[:3] == ["v", "type", "time"]
+    assert line["v"] == protocol.PROTOCOL_VERSION and line["type"] == "log"
+    assert abs(line["time"] - time.time()) < 5 and "eta_s" not in line
+    assert line["tokens_seen"] == 7  # a tensor / numpy scalar is written as its number
+    assert second == {"v": 1, "type": "eval", "time": 12.5, "step": 5, "eval_loss": 1.5, "eval_runtime": 0.5}
+
+
+def test_disabled_writer_writes_nothing(tmp_path: Path) -> None:
+    ev = EventWriter(tmp_path / "e.jsonl", enabled=False)
+    assert ev.emit(LogEvent(step=1)) is None
+    assert not (tmp_path / "e.jsonl").exists()
+
+class _Scalar:
+    """Stands for a torch / numpy scalar: the writer stores ``.item()``."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def item(self) -> int:
+        return self.value
+
+
+def test_a_misspelled_field_is_an_error_and_every_type_has_its_class() -> None:
+    with pytest.raises(TypeError):
+        LogEvent(step=1, gpu_mem_gib=3.0)  # type: ignore[call-arg]  (the old reader's wrong name)
+    classes = [StatusEvent, StartEvent, LogEvent, EvalEvent, CheckpointEvent, BackoffEvent,
+               ErrorEvent, EndEvent]
+    assert [c.TYPE for c in classes] == ["status", "start", "log", "eval", "checkpoint", "backoff", "error", "end"]
+    assert set(protocol._HANDLERS) == {c.TYPE for c in classes}  # the fold knows every type the schema has
+
+
+def test_event_objects_fold_like_the_lines_they_write(tmp_path: Path) -> None:
+    evs = [StartEvent(time=1, total_steps=4), LogEvent(time=2, step=1, loss=2.0, gpu_mem_reserved_gib=3.5,
+                                                        gpu_mem_allocated_gib=2.25, tokens_per_s=100.0),
+           CheckpointEvent(time=3, step=2, path="/r/checkpoint-2"),
+           BackoffEvent(time=4, step=2, reason="CUDA out of memory", old={"b": 2}, new={"b": 1},
+                        restart_from=2, ranks=[1]),
+           EndEvent(time=5, status="stopped", step=2)]
+    with EventWriter(tmp_path / "e.jsonl") as writer:
+        writer.emit_all(evs)
+    from_file = fold(read_events(tmp_path / "e.jsonl")[0])
+    assert from_file == fold(evs)
+    assert (from_file.step, from_file.gpu_mem_reserved_gib, from_file.gpu_mem_allocated_gib) == (2, 3.5, 2.25)
+    assert from_file.checkpoints[0].path == "/r/checkpoint-2" and from_file.backoffs[0].ranks == (1,)
+    assert from_file.current_end(launched=5.0) is not None and from_file.current_end(launched=5.5) is None
+
+
+def test_the_gpu_fields_the_callback_writes_are_the_log_events_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    """callbacks.gpu_memory on a (pretended) GPU: its keys are LogEvent fields, and the fold reads them."""
+    import torch
+    from ft_tui.runner import callbacks
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda *a, **k: 3 * 2 ** 30)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a, **k: 2 * 2 ** 30)
+    view = fold([LogEvent(step=1, loss=1.0, **callbacks.gpu_memory())])
+    assert (view.gpu_mem_reserved_gib, view.gpu_mem_allocated_gib) == (3.0, 2.0)
 
 
 def model_of(path: Path) -> tuple[RunModel, int]:
@@ -86,10 +184,10 @@ def test_appended_torn_line_completes_on_next_read(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     path.write_bytes(RESUMED.read_bytes())
     model, offset = model_of(path)
-    with path.open("ab") as fh:  # the writer finishes the torn line and adds the end event
+    with path.open("ab") as fh:  # the writer finishes the torn line
         fh.write(b'00702.0, "step": 51, "loss": 1.5, "eta_s": 140.0}\n')
-        fh.write(json.dumps({"v": 1, "type": "end", "time": 1795800800.0, "status": "stopped",
-                             "step": 51}).encode() + b"\n")
+    with EventWriter(path) as writer:  # and adds the end event
+        writer.emit(EndEvent(time=1795800800.0, status="stopped", step=51))
     events, offset2 = read_events(path, offset)
     assert [e["type"] for e in events] == ["log", "end"]
     model.ingest(events)
@@ -120,13 +218,11 @@ def test_unknown_fields_and_types_and_bad_values() -> None:
 
 
 def test_failed_end_keeps_error_message() -> None:
-    model = RunModel()
-    model.ingest([
-        {"type": "status", "time": 1, "message": "loading the model"},
-        {"type": "error", "time": 2, "message": "dataset row 7: missing 'output'"},
-        {"type": "end", "time": 2, "status": "failed", "exit_code": 2, "message": "dataset row 7: missing 'output'"},
+    view = fold([
+        StatusEvent(time=1, message="loading the model"),
+        ErrorEvent(time=2, message="dataset row 7: missing 'output'"),
+        EndEvent(time=2, status="failed", exit_code=2, message="dataset row 7: missing 'output'"),
     ])
-    view = model.snapshot()
     assert view.phase == "failed"
     assert view.errors == ("dataset row 7: missing 'output'",)
     assert view.attempts == 0
@@ -135,43 +231,21 @@ def test_failed_end_keeps_error_message() -> None:
 def test_phase_before_start() -> None:
     model = RunModel()
     assert model.snapshot().phase == "waiting"
-    model.ingest([{"type": "status", "time": 1, "message": "preparing the data"}])
+    model.ingest([StatusEvent(time=1, message="preparing the data")])
     assert model.snapshot().phase == "starting" and model.snapshot().message == "preparing the data"
 
 
 def test_history_is_bounded() -> None:
     model = RunModel()
-    model.ingest({"type": "log", "time": i, "step": i, "loss": 1.0 / i} for i in range(1, 3 * MAX_POINTS))
+    model.ingest(LogEvent(time=i, step=i, loss=1.0 / i) for i in range(1, 3 * MAX_POINTS))
     series = model.snapshot().train_loss
     assert len(series) <= MAX_POINTS
     assert series[-1][0] == 3 * MAX_POINTS - 1
     assert [s for s, _ in series] == sorted(s for s, _ in series)
 
 
-def test_smooth_is_debiased_ema() -> None:
-    assert smooth([2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])
-    assert smooth([1.0, 3.0], 0.0) == [1.0, 3.0]
-    # s1 = 0.5*1 / (1-0.5) = 1; s2 = (0.25 + 1.5) / 0.75
-    assert smooth([1.0, 3.0], 0.5) == pytest.approx([1.0, 1.75 / 0.75])
-    with pytest.raises(ValueError):
-        smooth([1.0], 1.0)
-
-
-def test_resample_buckets_by_step() -> None:
-    pts = [(s, float(s)) for s in range(1, 101)]
-    out = resample(pts, 10)
-    assert len(out) == 10
-    assert out[0] == pytest.approx(5.5) and out[-1] == pytest.approx(95.5)
-    # fewer points than columns: a step function over the full width
-    assert resample(pts[:3], 10) == [1.0] * 3 + [2.0] * 3 + [3.0] * 4
-    assert resample([(1, 1.0), (10, 2.0)], 10) == [1.0] * 9 + [2.0]  # a gap carries the value before it
-    assert resample([(5, 4.0)], 10) == [4.0]
-    assert step_column(10, 1, 10, 10) == 9 and step_column(1, 1, 10, 10) == 0
-    assert resample([], 5) == [] and resample(pts, 0) == []
-
-
 def test_import_is_light() -> None:
-    code = ("import sys, ft_tui.tui.events_tail; "
+    code = ("import sys, ft_tui.runner.events, ft_tui.runner.tail; "
             "bad = [m for m in ('textual', 'torch', 'transformers') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -219,6 +293,7 @@ def test_run_tail_polls_events_status_and_log(tmp_path: Path) -> None:
         fh.writelines(lines[5:])
     last = tail.poll(now=102.6)  # the end event forces a status check
     assert last.view is not None and last.view.phase == "completed" and last.status == "completed"
+    assert last.view.status == "completed"  # the view carries the status last checked
 
 
 def test_run_tail_reports_interrupted_for_a_dead_process(tmp_path: Path) -> None:
@@ -229,14 +304,4 @@ def test_run_tail_reports_interrupted_for_a_dead_process(tmp_path: Path) -> None
     run.events_path.write_text("".join(COMPLETED.read_text().splitlines(keepends=True)[:20]), encoding="utf-8")
     update = RunTail(run.path).poll(now=0.0)
     assert update.status == "interrupted" and update.view is not None and update.view.phase == "running"
-
-
-def test_every_label_has_a_chinese_translation() -> None:
-    from ft_tui.planner.messages import render
-    from ft_tui.runner.status import STATUSES, status_word
-    from ft_tui.tui.i18n import label
-
-    assert label("zh", "eta", eta="1:00") == "剩余 1:00"
-    assert label("fr", "eta", eta="1:00") == "ETA 1:00"  # unknown language: English
-    assert all(render(status_word(s), "zh") != s for s in STATUSES)
-    assert render(status_word("interrupted"), "zh") == "已中断" and render(status_word("interrupted"), "en") == "interrupted"
+    assert update.view.status == "interrupted"
