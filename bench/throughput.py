@@ -185,7 +185,7 @@ def _env(threads: int) -> dict[str, str]:
 def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Namespace, overrides: dict[str, Any]
                ) -> dict[str, Any]:
     """Train once through the runner's trainer process; read the figures from its events."""
-    from ft_tui.runner.events import read_events
+    from ft_tui.runner.events import fold, read_events
     from ft_tui.runner.launch import child_env, prepare_run
 
     out_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
@@ -194,9 +194,8 @@ def run_runner(model_dir: Path, data_dir: Path, work: Path, args: argparse.Names
     run = prepare_run(cfg, None)
     code, timing = _run_timed(["-m", "ft_tui.runner.worker", str(run.path)], work, run.log_path,
                               child_env(_env(args.threads)))
-    events, _ = read_events(run.events_path)
-    end = next((e for e in reversed(events) if e.get("type") == "end"), None)
-    start = next((e for e in events if e.get("type") == "start"), None)
+    view = fold(read_events(run.events_path)[0])
+    end, start = view.end, view.start
     if code != 0 or end is None or end.get("status") != "completed" or start is None:
         tail = run.log_path.read_text(encoding="utf-8", errors="replace")[-1500:]
         raise RuntimeError(f"the runner failed (exit {code}): {tail}")

@@ -23,6 +23,7 @@ from typing import Any
 from ft_tui.planner.paths import is_hub_id
 from ft_tui.planner.units import format_clock
 from ft_tui.runner import control
+from ft_tui.runner.events import fold
 from ft_tui.runner.follow import FollowResult, ProgressPrinter, RunFollower, log_tail
 from ft_tui.runner.rundir import RunDir, find_run, indexed_runs, summarize
 from ft_tui.runner.status import (
@@ -366,7 +367,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def loss_summary(events: list[dict[str, Any]], k: int = 3) -> tuple[float, float] | None:
     """Mean of the first and of the last ``k`` logged losses (fewer when the run logged few)."""
-    losses = [float(e["loss"]) for e in events if e.get("type") == "log" and isinstance(e.get("loss"), (int, float))]
+    losses = [loss for _, loss in fold(events).train_loss]
     if len(losses) < 2:
         return None
     k = max(1, min(k, len(losses) // 2))
@@ -396,12 +397,12 @@ def run_headless_demo(args: argparse.Namespace) -> int:
 def _demo_report(run: RunDir) -> None:
     events = run.events()
     summary = loss_summary(events)
+    end = fold(events).end or {}
     if summary:
         first, last = summary
         print(f"loss: first logs {first:.3f} -> last logs {last:.3f} "
               f"({'down' if last < first else 'NOT down'} {abs(first - last) / first * 100:.0f}%)")
-    end = next((e for e in reversed(events) if e.get("type") == "end"), {})
-    adapter = next((end[k] for k in ("adapter", "adapter_dir", "output_dir", "output") if end.get(k)), None)
+    adapter = end.get("output")
     if adapter is None and (run.path / "adapter").exists():
         adapter = run.path / "adapter"
     if adapter:

@@ -27,7 +27,7 @@ from ft_tui.planner.errors import ConfigError, DataError, InputError, ModelError
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import hf_offline, is_local_model_ref
 from ft_tui.runner import launch as _launch
-from ft_tui.runner.events import read_events
+from ft_tui.runner.events import RunModel, fold, read_events
 from ft_tui.runner.rundir import RunDir, pid_alive
 from ft_tui.runner.signals import STOP_SIGNALS
 from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, UNKNOWN, status_word
@@ -480,8 +480,7 @@ def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
 
 def training_begun(run: RunDir) -> bool:
     """Whether the current attempt of ``run`` has written its ``start`` event (its training loop has begun)."""
-    launched = float(run.read_state().get("launched") or 0)
-    return any(e.get("type") == "start" and float(e.get("time") or 0) >= launched for e in run.events())
+    return fold(run.events()).current_start(run.read_state().get("launched")) is not None
 
 
 @dataclass
@@ -552,21 +551,18 @@ def wait_for_end(run: RunDir, offset: int, timeout: float) -> tuple[dict[str, An
     from ft_tui.runner.follow import process_alive
 
     deadline = time.monotonic() + timeout
-    checkpoint = None
+    model = RunModel()
     while True:
         events, offset = read_events(run.events_path, offset)
-        for ev in events:
-            if ev.get("type") == "checkpoint":
-                checkpoint = ev.get("path")
-            if ev.get("type") == "end":
-                return ev, checkpoint
-        if not process_alive(run) or time.monotonic() >= deadline:
-            events, offset = read_events(run.events_path, offset)
-            end = next((e for e in events if e.get("type") == "end"), None)
-            checkpoint = next((e.get("path") for e in reversed(events) if e.get("type") == "checkpoint"),
-                              checkpoint)
-            return end, checkpoint
+        model.ingest(events)
+        if model.end is None and (not process_alive(run) or time.monotonic() >= deadline):
+            events, offset = read_events(run.events_path, offset)  # what it wrote just before it exited
+            model.ingest(events)
+            break
+        if model.end is not None:
+            break
         time.sleep(0.2)
+    return (dict(model.end) if model.end else None), (model.checkpoints[-1].path if model.checkpoints else None)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -269,10 +269,8 @@ def read_events(path: Path | str, offset: int = 0) -> tuple[list[dict[str, Any]]
 
 # -- The fold: events -> the run's state ---------------------------------------------------------------------
 
-#: Keep at most this many points per loss series; older halves are thinned (every second point kept).
-MAX_POINTS = 4096
-#: Keep at most this many checkpoint / back-off / error records.
-MAX_RECORDS = 200
+MAX_POINTS = 4096  # points kept per loss series; beyond, the older half is thinned (every second point kept)
+MAX_RECORDS = 200  # checkpoint / back-off / error records kept
 
 
 def _number(value: Any) -> float | None:
@@ -288,10 +286,24 @@ def _int(value: Any) -> int | None:
     return int(num) if num is not None else None
 
 
-def _current(end: Mapping[str, Any] | None, launched: Any) -> Mapping[str, Any] | None:
-    if end is None:
+class _Attempt:  # the current attempt, as the model and its snapshot both tell it
+    start: Mapping[str, Any] | None
+    end: Mapping[str, Any] | None
+
+    def current_end(self, launched: float | None) -> Mapping[str, Any] | None:
+        """The ``end`` event of the current attempt: the last one, unless it was written before ``launched``
+        (``state.json`` ``launched``: the latest launch; a resumed run's earlier ``end`` does not count)."""
+        return _since(self.end, launched)
+
+    def current_start(self, launched: float | None) -> Mapping[str, Any] | None:
+        """The current attempt's ``start`` event (its training loop has begun), as :meth:`current_end`."""
+        return _since(self.start, launched)
+
+
+def _since(event: Mapping[str, Any] | None, launched: Any) -> Mapping[str, Any] | None:
+    if event is None:
         return None
-    return end if (_number(end.get("time")) or 0.0) >= (_number(launched) or 0.0) else None
+    return event if (_number(event.get("time")) or 0.0) >= (_number(launched) or 0.0) else None
 
 
 @dataclass(frozen=True)
@@ -321,11 +333,8 @@ class Backoff:
 
 
 @dataclass(frozen=True)
-class RunView:
-    """An immutable snapshot of a :class:`RunModel` (safe to hand from a worker thread to the UI).
-
-    ``phase`` is what the events alone say; ``status`` is the run's status as ``RunDir.status()`` reads it from
-    state.json and the process (``interrupted`` when the process died), when the reader checked it."""
+class RunView(_Attempt):
+    """An immutable snapshot of a :class:`RunModel` (safe to hand from a worker thread to the UI)."""
 
     phase: str
     step: int
@@ -384,20 +393,13 @@ class RunView:
             return None
         return max(0.0, self.last_time - self.first_time)
 
-    def current_end(self, launched: float | None) -> Mapping[str, Any] | None:
-        """The ``end`` event of the current attempt: the last one, unless it was written before ``launched``
-        (``state.json`` ``launched``: the latest launch; a resumed run's earlier ``end`` does not count)."""
-        return _current(self.end, launched)
-
 
 @dataclass
-class RunModel:
-    """Folds events into the run's current state and its loss history.
-
-    ``ingest(events)`` may be called any number of times with consecutive batches (dicts as read, or
-    :class:`Event` objects); ``snapshot()`` returns a :class:`RunView`. ``phase`` is what the events alone say
-    (``waiting`` before any event, ``starting`` until the ``start`` event, ``running``, then the ``end`` event's
-    status); ``status`` is what a reader last learned from ``RunDir.status()`` (None until it checks).
+class RunModel(_Attempt):
+    """Folds events into the run's current state and its loss history. ``ingest(events)`` takes consecutive
+    batches (dicts as read, or :class:`Event` objects); ``snapshot()`` returns a :class:`RunView`. ``phase`` is what
+    the events alone say (``waiting`` before any event, ``starting`` until the ``start`` event, ``running``, then
+    the ``end`` event's status); ``status`` is the run's ``RunDir.status()`` when a reader checked it (else None).
     """
 
     phase: str = "waiting"
@@ -554,10 +556,6 @@ class RunModel:
         self.eta_s = None
 
     # -- views -------------------------------------------------------------------------------------------------
-    def current_end(self, launched: float | None) -> Mapping[str, Any] | None:
-        """See :meth:`RunView.current_end`."""
-        return _current(self.end, launched)
-
     def snapshot(self) -> RunView:
         """An immutable copy of the current state."""
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(RunView)}

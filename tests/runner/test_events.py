@@ -110,6 +110,8 @@ def test_event_objects_fold_like_the_lines_they_write(tmp_path: Path) -> None:
     assert (from_file.step, from_file.gpu_mem_reserved_gib, from_file.gpu_mem_allocated_gib) == (2, 3.5, 2.25)
     assert from_file.checkpoints[0].path == "/r/checkpoint-2" and from_file.backoffs[0].ranks == (1,)
     assert from_file.current_end(launched=5.0) is not None and from_file.current_end(launched=5.5) is None
+    assert from_file.current_start(launched=1.0) is not None and from_file.current_start(launched=1.5) is None
+    assert fold(evs[:3]).current_end(launched=0) is None  # no end yet
 
 
 def test_the_gpu_fields_the_callback_writes_are_the_log_events_fields(monkeypatch: pytest.MonkeyPatch) -> None:
