@@ -582,6 +582,10 @@ class Resumed:
     warnings: list = field(default_factory=list)
 
 
+#: How long resume waits for the lock of a worker that has ended but not yet exited.
+EXITING_WORKER_WAIT_S = 30.0
+
+
 def resume(run: RunDir) -> Resumed:
     """Check that ``run`` can be resumed, mark it starting and spawn the trainer with --resume (detached).
 
@@ -589,6 +593,15 @@ def resume(run: RunDir) -> Resumed:
     """
     check_same_host(run)
     lock = run.claim_worker()  # held from this check to the worker's exit: a second resume finds it taken
+    if lock is None and run.status() not in LIVE_STATUSES:
+        # The last worker has ended (stopped, failed or killed) but is still exiting, or a child it forked still
+        # holds its descriptor for a moment: wait for it rather than call the run running. If another resume
+        # launched a worker meanwhile (its count of resumes moved on), this one is refused as before.
+        resumes = run.read_state().get("resumes")
+        lock = run.claim_worker(wait=EXITING_WORKER_WAIT_S)
+        if lock is not None and run.read_state().get("resumes") != resumes:
+            os.close(lock)
+            lock = None
     if lock is None:
         status = run.status()
         what = Msg("run_still_live", id=run.id, status=status_word(status)) if status in LIVE_STATUSES else \

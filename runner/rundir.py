@@ -224,17 +224,21 @@ class RunDir:
             atomic_write_json(self.state_path, state)
             return state
 
-    def claim_worker(self) -> int | None:
+    def claim_worker(self, wait: float = 0.0) -> int | None:
         """Take the run's worker lock (an exclusive ``flock`` on :data:`WORKER_LOCK_FILE`, not blocking); the open
         descriptor, or None when a worker of this run (or a launch of one) holds it. The launcher passes the
         descriptor to the worker, which keeps it until it exits: one run has at most one worker, ever."""
         fd = os.open(self.path / WORKER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
+        deadline = time.monotonic() + wait  # ``wait``: seconds to retry while a worker that has ended still exits
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return None
+                time.sleep(0.1)
 
     @contextmanager
     def _state_lock(self) -> Iterator[None]:

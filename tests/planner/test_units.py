@@ -64,5 +64,9 @@ def test_the_planner_and_the_live_screens_use_these_formatters():
 
     assert planner_cli.format_duration is plan_panel.format_duration is units.format_duration
     assert follow.format_clock is run_progress.format_clock is units.format_clock
-    assert follow.progress_text({"step": 3, "tokens_per_s": 1432.0}, 10).endswith("1.4k tok/s")
+    from ft_tui.runner.events import fold
+
+    state = fold([{"v": 1, "type": "start", "time": 1.0, "total_steps": 10},
+                  {"v": 1, "type": "log", "time": 2.0, "step": 3, "tokens_per_s": 1432.0}])
+    assert follow.progress_text(state).endswith("1.4k tok/s")
     assert run_progress.fmt_rate(1432.0) == "1.4k"
