@@ -21,7 +21,9 @@ runs in a FRESH subprocess (peak statistics and allocator fragmentation never le
    (median over the steps after the first).
 3. Predicted, in the parent process (torch-free): ``ft_tui.planner.memory.estimate_memory(cfg, spec, hw)`` with the
    catalog spec (``ft_tui.planner.models.inspect_model``) for each metric (nvml = context + reserved, reserved,
-   allocated), and ``ft_tui.planner.timing.estimate_time`` for tokens/s.
+   allocated) with its uncertainty band (and whether the measurement falls inside it), and
+   ``ft_tui.planner.timing.estimate_time`` for tokens/s. Every point runs with the allocator setting the runner
+   gives its trainer (``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`` unless set, ``runner.launch``).
 
 Points run in order of information (typical LoRA and QLoRA set-ups first); a global time budget (default 540 s, to
 fit one 10-minute device call) stops starting new points when the expected time of the next one does not fit; every
@@ -410,8 +412,12 @@ def _spawn(extra: list[str], timeout: float, model_dir: str) -> tuple[dict[str, 
     t0 = time.perf_counter()
     note = ""
     try:
+        from ft_tui.runner.launch import allocator_env
+
+        # the allocator setting the runner gives its trainer (and the planner's margin assumes)
+        env = allocator_env({**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"})
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout,
-                              env={**os.environ, "HF_HUB_OFFLINE": "1", "TQDM_DISABLE": "1"})
+                              env=env)
         if proc.returncode != 0:
             note = f"exit code {proc.returncode}: " + " | ".join(proc.stdout.strip().splitlines()[-4:])[-600:]
     except subprocess.TimeoutExpired:
@@ -440,6 +446,7 @@ def predict(point: Point, spec: Any, hw: Any, cuda: bool) -> dict[str, Any]:
     for metric, ctx in (("nvml", True), ("reserved", False), ("allocated", False)):
         est = estimate_memory(cfg, spec, hw, counts=counts, metric=metric, include_context=ctx)
         out[f"{metric}_gib"] = _gib(est.peak_bytes)
+        out[f"{metric}_band_gib"] = [_gib(est.low_bytes), _gib(est.high_bytes)]  # the estimate's uncertainty band
         if metric == "nvml":
             out["breakdown_gib"] = {k: _gib(v) for k, v in est.breakdown.items()}
             out["phase"] = est.phase
@@ -462,6 +469,16 @@ def compare(measured: dict[str, Any], predicted: dict[str, Any]) -> dict[str, fl
     return out
 
 
+def in_band(measured: dict[str, Any], predicted: dict[str, Any]) -> dict[str, bool | None]:
+    """Per memory metric: whether the measured peak lies inside the planner's uncertainty band."""
+    out: dict[str, bool | None] = {}
+    for name, m_key in (("nvml", "nvml_peak_gib"), ("reserved", "peak_reserved_gib"),
+                        ("allocated", "peak_allocated_gib")):
+        m, band = measured.get(m_key), predicted.get(f"{name}_band_gib")
+        out[name] = None if not m or not band or None in band else band[0] <= m <= band[1]
+    return out
+
+
 def summarize(points: list[dict[str, Any]]) -> dict[str, Any]:
     """Median |error| and worst under-prediction per metric over the points that trained (status ok)."""
     out: dict[str, Any] = {}
@@ -472,6 +489,7 @@ def summarize(points: list[dict[str, Any]]) -> dict[str, Any]:
                        "median_abs_pct": round(statistics.median(abs(e) for e in errs), 1) if errs else None,
                        "worst_under_pct": round(min(min(errs), 0.0), 1) if errs else None,
                        "worst_over_pct": round(max(max(errs), 0.0), 1) if errs else None}
+    out["in_band"] = {m: sum(1 for p in ok if (p.get("in_band") or {}).get(m)) for m in ("nvml", "reserved", "allocated")}
     nv = out["nvml"]
     out["acceptance"] = {
         "metric": "nvml", "median_abs_pct_max": MAX_ABS_ERR_PCT, "under_pct_max": MAX_UNDER_PCT,
@@ -613,6 +631,7 @@ def run_matrix(args: argparse.Namespace) -> dict[str, Any]:
             if entry["status"] == "ok":
                 entry["status"] = "error"
         entry["error_pct"] = compare(measured, pred)
+        entry["in_band"] = in_band(measured, pred)
         record["points"].append(entry)
         record["summary"] = summarize(record["points"])
         common.write_result(name, record, results_dir)
@@ -647,8 +666,10 @@ def report_lines(record: dict[str, Any]) -> list[str]:
     s = record["summary"]
     for metric in ("nvml", "reserved", "allocated", "tokens_per_s"):
         m = s.get(metric, {})
+        band = (s.get("in_band") or {}).get(metric)
         lines.append(f"  {metric:<13} n={m.get('points')} median |error| {_fmt(m.get('median_abs_pct'))}%  "
-                     f"worst under {_fmt(m.get('worst_under_pct'))}%  worst over {_fmt(m.get('worst_over_pct'))}%")
+                     f"worst under {_fmt(m.get('worst_under_pct'))}%  worst over {_fmt(m.get('worst_over_pct'))}%"
+                     + (f"  inside the band: {band}" if band is not None else ""))
     acc = s.get("acceptance", {})
     lines.append(f"  acceptance (nvml: median <= {MAX_ABS_ERR_PCT}%, under <= {MAX_UNDER_PCT}%): "
                  f"{ {True: 'PASS', False: 'FAIL', None: 'n/a (no GPU points)'}[acc.get('pass')] }")

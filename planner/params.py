@@ -11,7 +11,8 @@ module so the same table answers the LoRA count (section 2.5: a LoRA adapter on 
 
 Module layout facts follow transformers 5 (the version this project pins): MoE experts are fused 3-D
 ``nn.Parameter`` tensors (``experts.gate_up_proj``, ``experts.down_proj``) and the router is a plain parameter, so
-neither is an ``nn.Linear``: bitsandbytes does not quantize them and PEFT's "all-linear" does not target them.
+neither is an ``nn.Linear``: bitsandbytes does not quantize them. PEFT (0.21+) still puts adapters on them for the
+MoE architectures it converts from transformers 4 (Mixtral, Qwen3-MoE, DeepSeek, ...): see ``PEFT_EXPERT_TARGETS``.
 
 No torch and no transformers at import time, nor for anything that only reads config fields (checked by a test).
 """
@@ -213,6 +214,52 @@ def _matches(module: str, target: str) -> bool:
     return module == target or module.endswith("." + target)
 
 
+def norm_layout(spec: ModelSpec) -> tuple[int, bool]:
+    """(RMSNorms on the residual stream per decoder layer, whether q and k are RMS-normalized per head)."""
+    fam = FAMILIES.get(spec.model_type) or {}
+    return int(fam.get("norms", 2)), bool(fam.get("qk_norm", False))
+
+
+#: Fused-expert MoE architectures on which peft (0.21+, ``utils/transformers_weight_conversion.py``) turns LoRA
+#: targets into adapters on the experts: "all" (or the experts' transformers-4 Linear names) becomes
+#: ``target_parameters`` on ``gate_up_proj`` (rank doubled: gate and up were two Linears) and ``down_proj``, plus the
+#: router (``gate``). Keys: model types peft maps to its "qwen2_moe" / "mixtral" patterns; values: the old names
+#: (router, gate, up, down).
+PEFT_EXPERT_TARGETS: dict[str, tuple[str, str, str, str]] = {
+    **{t: ("gate", "gate_proj", "up_proj", "down_proj") for t in (
+        "qwen3_moe", "qwen3_next", "qwen3_omni_moe", "deepseek_v2", "deepseek_v3", "glm4_moe", "dots1",
+        "ernie4_5_moe", "olmoe", "hunyuan_v1_moe", "flex_olmo", "exaone_moe", "cohere2_moe")},
+    **{t: ("gate", "w1", "w3", "w2") for t in ("mixtral", "minimax")},
+}
+
+
+def lora_expert_targets(spec: ModelSpec, targets: list[str] | str) -> tuple[bool, bool, bool]:
+    """(router, fused gate_up, down) adapters peft adds on a fused-expert MoE model for these LoRA targets."""
+    old = PEFT_EXPERT_TARGETS.get(spec.model_type)
+    if not spec.num_experts or old is None:
+        return False, False, False
+    names = [t.lower() for t in _parse_targets(targets)] if targets else []
+    every = any(t in ("all", "all-linear") for t in names)
+    router, gate, up, down = old
+    return every or router in names, every or (gate in names and up in names), every or down in names
+
+
+def lora_targets_experts(spec: ModelSpec, targets: list[str] | str) -> bool:
+    """Whether peft puts adapters on this model's fused experts for these targets (see ``PEFT_EXPERT_TARGETS``)."""
+    return any(lora_expert_targets(spec, targets)[1:])
+
+
+def _expert_lora_params(spec: ModelSpec, targets: list[str] | str, rank: int) -> int:
+    """Per-expert LoRA on the fused experts of every sparse layer (A: (r*E, d_in), B: (d_out, r*E)) and the
+    router's adapter, as peft builds them."""
+    router, gate_up, down = lora_expert_targets(spec, targets)
+    h, e = spec.hidden_size, spec.num_experts
+    f = spec.moe_intermediate_size or spec.intermediate_size
+    per = (rank * (h + e) if router else 0) + (e * 2 * rank * (h + 2 * f) if gate_up else 0) + \
+        (e * rank * (f + h) if down else 0)
+    return per * sum(1 for i in range(spec.num_hidden_layers) if _is_sparse_layer(spec, i))
+
+
 def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) -> int:
     """LoRA adapter parameters: sum over targeted Linear(d_in -> d_out) of ``rank * (d_in + d_out)``.
 
@@ -229,7 +276,8 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     layers = _layers_linears(spec)
     modules = {m for layer in layers for m in layer}
     extra = {"lm_head": (spec.hidden_size, spec.vocab_size), "embed_tokens": (spec.vocab_size, spec.hidden_size)}
-    unknown = [t for t in names if t not in extra and not any(_matches(m, t) for m in modules)]
+    experts = PEFT_EXPERT_TARGETS.get(spec.model_type, ()) if spec.num_experts else ()
+    unknown = [t for t in names if t not in extra and t not in experts and not any(_matches(m, t) for m in modules)]
     if unknown:
         available = sorted({m.split(".")[-1] for m in modules})
         raise ConfigError(Msg("lora_target_unknown", names=", ".join(unknown), model_type=spec.model_type,
@@ -243,7 +291,7 @@ def lora_trainable_params(spec: ModelSpec, targets: list[str] | str, rank: int) 
     for module, (d_in, d_out) in extra.items():
         if module in names:
             total += rank * (d_in + d_out)
-    return total
+    return total + _expert_lora_params(spec, targets, rank)
 
 
 def _layers_linears(spec: ModelSpec) -> list[dict[str, tuple[int, int]]]:

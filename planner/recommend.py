@@ -203,12 +203,18 @@ def _batches(cap: int) -> list[int]:
 class _Searcher:
     """Runs the estimator over candidates; holds the model, the budget and the user's fixed keys."""
 
-    def __init__(self, cfg, spec, counts, budget: int | None):
+    def __init__(self, cfg, spec, counts, budget: int | None, *, band: bool = True):
         self.cfg, self.spec, self.counts, self.budget = cfg, spec, counts, budget
         self.user = cfg.explicit
+        self.band = band
 
     def estimate(self, setup: TrainSetup) -> MemoryEstimate:
         return estimate_setup(self.spec, self.counts, setup, self.budget)
+
+    def fits(self, est: MemoryEstimate) -> bool:
+        """The fit check: the whole uncertainty band under the budget (:func:`band_fits`), or with ``band=False``
+        the estimate itself (the fallback that :func:`band_reason` explains)."""
+        return band_fits(est) if self.band else bool(est.fits)
 
     def with_batch(self, setup: TrainSetup, batch: int) -> TrainSetup:
         """``setup`` at micro-batch ``batch``, with the accumulation the plan would pair with it."""
@@ -220,11 +226,11 @@ class _Searcher:
         """The estimate of the largest micro-batch that fits (its ``setup.batch``), or None when none does."""
         if "per_device_train_batch_size" in self.user:
             est = self.estimate(self.with_batch(setup, setup.batch))
-            return est if est.fits else None
+            return est if self.fits(est) else None
         best = None
         for b in _batches(cap):
             est = self.estimate(self.with_batch(setup, b))
-            if not est.fits:
+            if not self.fits(est):
                 break
             best = est
         return best
@@ -322,6 +328,22 @@ def _leanest_quant(base: TrainSetup, cfg) -> int | None:
     return base.quant_bits if "quantization_bit" in cfg.explicit else (4 if cfg.finetuning_type == "lora" else None)
 
 
+def _released(s: _Searcher, base: TrainSetup, quant: int | None) -> list[Msg]:
+    """What would fit by giving back the user's batch or their disabled checkpointing (one, else both)."""
+    cfg = s.cfg
+    user_batch = base.batch if "per_device_train_batch_size" in cfg.explicit and base.batch > 1 else None
+    user_no_gc = "disable_gradient_checkpointing" in cfg.explicit and not base.grad_ckpt
+    out: list[Msg] = []
+    if user_batch and s.estimate(_lean(base, cfg, quant_bits=quant, batch=1)).fits:
+        out.append(Msg("fit_batch1", batch=user_batch))
+    if user_no_gc and s.estimate(_lean(base, cfg, quant_bits=quant, grad_ckpt=True)).fits:
+        out.append(Msg("fit_gc_on"))
+    if not out and user_batch and user_no_gc and \
+            s.estimate(_lean(base, cfg, quant_bits=quant, batch=1, grad_ckpt=True)).fits:
+        out.append(Msg("fit_batch1_gc_on", batch=user_batch))
+    return out
+
+
 def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     """What would fit, each checked with the same estimator."""
     cfg = s.cfg
@@ -330,21 +352,22 @@ def _alternatives(s: _Searcher, base: TrainSetup, hw) -> list[str]:
     # A hint names quantization only when it is a change: never "and 4-bit" to a user who set 4-bit.
     with_quant = Msg("with_quant", bits=quant) if quant and not (
         "quantization_bit" in cfg.explicit and quant == base.quant_bits) else ""
+    out += _released(s, base, quant)  # the user's own choices that stand in the way
     for n in (2, 4, 8, 16, 32, 64):
         if n <= hw.count:
             continue
-        if s.estimate(_lean(base, cfg, quant_bits=quant, n_gpus=n, strategy="fsdp")).fits:
+        if s.fits(s.estimate(_lean(base, cfg, quant_bits=quant, n_gpus=n, strategy="fsdp"))):
             out.append(Msg("fit_fsdp", n=n, gpu=hw.name, quant=with_quant))
             break
     if base.quant_bits != 4:
         if cfg.finetuning_type == "lora":
-            if s.estimate(_lean(base, cfg, quant_bits=4)).fits:
+            if s.fits(s.estimate(_lean(base, cfg, quant_bits=4))):
                 out.append(Msg("fit_qlora"))
-        elif s.estimate(_lean(base, cfg, method="lora", quant_bits=4)).fits:
+        elif s.fits(s.estimate(_lean(base, cfg, method="lora", quant_bits=4))):
             out.append(Msg("fit_lora4"))
     length = base.seq_len // 2
     while length >= 128:
-        if s.estimate(_lean(base, cfg, quant_bits=quant, seq_len=length)).fits:
+        if s.fits(s.estimate(_lean(base, cfg, quant_bits=quant, seq_len=length))):
             out.append(Msg("fit_cutoff", length=length, quant=with_quant))
             break
         length //= 2
@@ -433,6 +456,10 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None, history=None) -> Pl
     searcher = _Searcher(cfg1, spec, counts, budget)
     base = setup_from_config(cfg1, hw, data, n_gpus=n)
     choice = _search(searcher, base, n)
+    edge = False
+    if choice is None:  # nothing keeps the whole band under the budget: the best that fits by the estimate itself
+        choice = _search(_Searcher(cfg1, spec, counts, budget, band=False), base, n)
+        edge = choice is not None
     if choice is None and "cutoff_len" not in cfg.explicit:
         shorter = _fit_shorter_cutoff(cfg1, spec, counts, hw, data, n, budget, reasons)
         if shorter is not None:
@@ -459,11 +486,56 @@ def make_plan(cfg, hw, spec=None, data=None, *, counts=None, history=None) -> Pl
     est = estimate_memory(final, spec, hw, data, counts=counts, n_gpus=n, strategy=choice.setup.strategy)
     if not est.fits:  # pragma: no cover - the search and the final estimate use the same function
         raise AssertionError("planner chose a setup its own estimate rejects")
+    reasons["memory"] = band_reason(searcher, est, choice.setup, edge)
     time = estimate_time(final, spec, counts, choice.setup, hw, est.trainable_params, data)
     return Plan(config=final, estimate=est, reasons=reasons, user_keys=sorted(cfg.explicit), hardware=hw,
                 time=time, strategy=choice.setup.strategy, warnings=list(cfg.warnings), model=model_facts(spec),
                 history=note.to_dict(cfg.memory_margin, enabled=cfg.use_run_history) if note else None,
                 history_text=note.text(cfg.memory_margin, enabled=cfg.use_run_history) if note else None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The uncertainty band (planner.memory.uncertainty_band): the fit check and its reason
+# ----------------------------------------------------------------------------------------------------------------
+
+def band_fits(est: MemoryEstimate) -> bool:
+    """Whether the whole uncertainty band of ``est`` (its high end) is under its budget."""
+    return bool(est.fits_band)
+
+
+def _leaner(setup: TrainSetup) -> list[tuple[str, TrainSetup]]:
+    """Leaner variants of ``setup``, least intrusive first, each with its config text. Keys you set are included:
+    the search already tried every leaner value of the keys it may choose, so the safe setting, when there is one,
+    changes a key you set (or shortens cutoff_len, which the search shortens only when nothing fits)."""
+    out = []
+    if setup.batch > 1:
+        b = setup.batch // 2
+        out.append((f"per_device_train_batch_size: {b}", dataclasses.replace(setup, batch=b)))
+    if not setup.grad_ckpt:
+        out.append(("disable_gradient_checkpointing: false", dataclasses.replace(setup, grad_ckpt=True)))
+    if setup.method == "lora" and setup.quant_bits != 4:
+        q = 8 if setup.quant_bits is None else 4
+        out.append((f"quantization_bit: {q}", dataclasses.replace(setup, quant_bits=q)))
+    if setup.optimizer in OPTIMIZER_LADDER[:-1]:
+        nxt = OPTIMIZER_LADDER[OPTIMIZER_LADDER.index(setup.optimizer) + 1]
+        out.append((f"optim: {nxt}", dataclasses.replace(setup, optimizer=nxt)))
+    if setup.seq_len // 2 >= MIN_AUTO_CUTOFF:
+        out.append((f"cutoff_len: {setup.seq_len // 2}", dataclasses.replace(setup, seq_len=setup.seq_len // 2)))
+    return out
+
+
+def band_reason(s: _Searcher, est: MemoryEstimate, setup: TrainSetup, edge: bool) -> Msg:
+    """Why the chosen setting is safe for the whole band, or, when only the estimate itself fits (``edge``), that
+    it is within the band of the limit and which leaner setting would keep the whole band under the budget."""
+    gib = {k: gib_number(v) for k, v in (("low", est.low_bytes or est.peak_bytes),
+                                         ("high", est.high_bytes or est.peak_bytes),
+                                         ("peak", est.peak_bytes), ("budget", s.budget or 0))}
+    if not edge:
+        return Msg("memory_band_safe", low=gib["low"], high=gib["high"], budget=gib["budget"])
+    for text, lean in _leaner(setup):
+        if band_fits(s.estimate(lean)):
+            return Msg("memory_band_edge", peak=gib["peak"], high=gib["high"], budget=gib["budget"], lean=text)
+    return Msg("memory_band_edge_no_lean", peak=gib["peak"], high=gib["high"], budget=gib["budget"])
 
 
 def _apply_choice(cfg, choice: _Choice, n: int, reasons: dict[str, str], margin: float):

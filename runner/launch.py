@@ -36,12 +36,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.config import TrainConfig, dump_config
 from ft_tui.planner.errors import InputError
+from ft_tui.planner.memory import ASSUMED_ALLOC_CONF
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import is_local_model_ref
 from ft_tui.runner.rundir import (
@@ -284,11 +285,28 @@ def format_command(argv: Sequence[str]) -> str:
 # Spawning
 # ----------------------------------------------------------------------------------------------------------------
 
+#: PyTorch's allocator settings, by the name it reads first and the older CUDA-only name.
+ALLOC_CONF_VARS = ("PYTORCH_ALLOC_CONF", "PYTORCH_CUDA_ALLOC_CONF")
+
+
+def allocator_env(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
+    """Set ``PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True`` in ``env`` unless the user set an allocator setting.
+
+    With the default allocator, batches of varying length (every unpacked run) leave the reserved pool growing well
+    past the allocated peak; expandable segments map more memory into the same segment instead. The planner's
+    reserved-memory margin assumes this setting (``planner.memory.ASSUMED_ALLOC_CONF``). Returns ``env``."""
+    if not any(env.get(name, "").strip() for name in ALLOC_CONF_VARS):
+        env["PYTORCH_CUDA_ALLOC_CONF"] = ASSUMED_ALLOC_CONF
+    return env
+
+
 def child_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The trainer's environment: ours plus :data:`CHILD_ENV`, and PCI bus order so NVML and CUDA agree."""
+    """The trainer's environment: ours plus :data:`CHILD_ENV`, PCI bus order so NVML and CUDA agree, and the
+    allocator setting the planner assumes (:func:`allocator_env`)."""
     env = dict(os.environ if base is None else base)
     env.update(CHILD_ENV)
     env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    allocator_env(env)
     return env
 
 

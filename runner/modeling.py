@@ -16,9 +16,10 @@ what LLaMA-Factory does):
   ``freeze_trainable_layers: n`` trains the last ``n`` layers, a negative ``n`` the first ``|n|``.
 
 Gradient checkpointing (non-reentrant) is on unless ``disable_gradient_checkpointing``. The attention kernel comes
-from ``flash_attn``: auto -> sdpa, disabled -> eager, sdpa -> sdpa, fa2 -> flash_attention_2 (needs the
-``flash_attn`` package). RoPE scaling (``rope_scaling``) stretches the context by ``cutoff_len /
-max_position_embeddings`` when the cutoff is longer than the model's context.
+from ``flash_attn``: auto -> transformers' default (sdpa where the architecture supports it, else eager: Gemma 2),
+disabled -> eager, sdpa -> sdpa, fa2 -> flash_attention_2 (needs the ``flash_attn`` package). RoPE scaling
+(``rope_scaling``) stretches the context by ``cutoff_len / max_position_embeddings`` when the cutoff is longer than
+the model's context.
 
 torch, transformers and peft are imported inside the functions: importing this module is cheap.
 """
@@ -43,7 +44,9 @@ log = logging.getLogger(__name__)
 #: Written next to the final adapter/model (and into exports): which chat template the data was encoded with.
 TEMPLATE_FILE = "ft_tui_template.json"
 
-ATTN_IMPLEMENTATIONS = {"auto": "sdpa", "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
+#: ``flash_attn`` -> transformers' ``attn_implementation``; ``auto`` (None) lets transformers choose: sdpa where the
+#: architecture supports it, else eager (Gemma 2: sdpa cannot soft-cap the attention scores).
+ATTN_IMPLEMENTATIONS = {"auto": None, "disabled": "eager", "sdpa": "sdpa", "fa2": "flash_attention_2"}
 
 
 # ---------------------------------------------------------------------------------------------------- paths
@@ -107,7 +110,16 @@ def compute_dtype(cfg: TrainConfig) -> Any:
     return torch.float32
 
 
-def attn_implementation(cfg: TrainConfig) -> str:
+def load_dtype(cfg: TrainConfig, *, for_training: bool = True) -> Any:
+    """The dtype the weights are loaded in: fp32 for full fine-tuning (the AMP master weights), else the compute
+    dtype (freeze tuning upcasts its trained layers afterwards)."""
+    import torch
+
+    return torch.float32 if (cfg.finetuning_type == "full" and for_training) else compute_dtype(cfg)
+
+
+def attn_implementation(cfg: TrainConfig) -> str | None:
+    """The ``attn_implementation`` to load with (None: transformers' default for the architecture)."""
     impl = ATTN_IMPLEMENTATIONS[cfg.flash_attn]
     if impl == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
         raise ConfigError(Msg("fa2_missing"), key="flash_attn", hint=Msg("hint_fa2_missing"))
@@ -261,7 +273,6 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     checkpointing, trainable/total parameters, LoRA targets) and goes into the run's start event.
     ``for_training=False`` loads the plain base model (no adapters, no checkpointing) in eval mode.
     """
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
     seed_everything(cfg)  # before anything random is drawn: the adapter's init, a model's missing weights
@@ -274,9 +285,8 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     rope_note = apply_rope_scaling(cfg, config)
     attn = attn_implementation(cfg)
     quant = quantization_config(cfg)
-    # full fine-tuning keeps fp32 master weights and trains under AMP autocast
-    load_dtype = torch.float32 if (cfg.finetuning_type == "full" and for_training) else dtype
-    kwargs: dict[str, Any] = dict(config=config, dtype=load_dtype, attn_implementation=attn,
+    weights_dtype = load_dtype(cfg, for_training=for_training)
+    kwargs: dict[str, Any] = dict(config=config, dtype=weights_dtype, attn_implementation=attn,
                                   trust_remote_code=cfg.trust_remote_code)
     if quant is not None:
         kwargs["quantization_config"] = quant
@@ -287,14 +297,18 @@ def build_model(cfg: TrainConfig, *, for_training: bool = True, device_map: Any 
     try:
         model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except ImportError as exc:
-        raise InputError(Msg("attn_load_failed", path=path, attn=attn, error=str(exc)), key="flash_attn",
-                         hint=Msg("hint_attn_load_failed")) from None
+        raise InputError(Msg("attn_load_failed", path=path, attn=attn or "the default", error=str(exc)),
+                         key="flash_attn", hint=Msg("hint_attn_load_failed")) from None
     except (OSError, ValueError, json.JSONDecodeError, KeyError) as exc:
+        if attn == "sdpa" and "scaled_dot_product_attention" in str(exc):
+            raise ConfigError(Msg("attn_sdpa_unsupported", arch=type(config).__name__.replace("Config", "")),
+                              key="flash_attn", hint=Msg("hint_attn_sdpa_unsupported")) from None
         raise _load_error(path, Msg("what_model"), exc) from None
 
     info: dict[str, Any] = {
-        "method": cfg.finetuning_type, "compute_dtype": _dtype_name(dtype), "load_dtype": _dtype_name(load_dtype),
-        "quantization": None, "attn_implementation": attn, "rope_scaling": rope_note,
+        "method": cfg.finetuning_type, "compute_dtype": _dtype_name(dtype), "load_dtype": _dtype_name(weights_dtype),
+        "quantization": None, "attn_implementation": getattr(model.config, "_attn_implementation", None) or attn,
+        "rope_scaling": rope_note,
         "gradient_checkpointing": False,
     }
     if quant is not None:

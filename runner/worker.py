@@ -585,6 +585,11 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
     args = parse_args(argv)
     os.umask(0o077)
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # the allocator setting the planner assumes, also when this worker was started by hand or by a scheduler's line
+    # rather than by ft-tui (which already sets it); before torch initialises CUDA
+    from .launch import allocator_env
+
+    allocator_env(os.environ)
     # transformers 5 renamed gradient_checkpointing* to activation_checkpointing*; peft still calls the old names
     warnings.filterwarnings("ignore", message=r".*deprecated and will be removed in v6.*", category=FutureWarning)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,

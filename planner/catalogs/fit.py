@@ -27,6 +27,16 @@ CATALOG: dict[str, dict[str, str]] = {
     "setup_optim": {"en": "optimizer {optim}", "zh": "优化器 {optim}"},
     "setup_cutoff": {"en": "cutoff_len {length}", "zh": "截断长度 cutoff_len {length}"},
     "setup_yours": {"en": "{item} (yours)", "zh": "{item}（你设定的）"},
+    # what would fit by giving back a choice the user made (checked with the same estimator)
+    "fit_batch1": {"en": "batch 1 instead of your {batch} (per_device_train_batch_size: 1)",
+                   "zh": "用 batch 1 代替你设定的 {batch}（per_device_train_batch_size: 1）"},
+    "fit_gc_on": {"en": "gradient checkpointing back on (disable_gradient_checkpointing: false)",
+                  "zh": "重新开启梯度检查点（disable_gradient_checkpointing: false）"},
+    "fit_batch1_gc_on": {
+        "en": "batch 1 instead of your {batch} with gradient checkpointing back on (per_device_train_batch_size: 1, "
+              "disable_gradient_checkpointing: false)",
+        "zh": "用 batch 1 代替你设定的 {batch}，并重新开启梯度检查点（per_device_train_batch_size: 1，"
+              "disable_gradient_checkpointing: false）"},
     "with_quant": {"en": " and {bits}-bit quantization", "zh": "，并使用 {bits} 位量化"},
     "fit_fsdp": {"en": "{n} x {gpu} with FSDP{quant} (weights, gradients and optimizer states sharded)",
                  "zh": "{n} x {gpu} 配合 FSDP{quant}（权重、梯度和优化器状态分片存放）"},

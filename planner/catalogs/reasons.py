@@ -117,6 +117,21 @@ CATALOG: dict[str, dict[str, str]] = {
         "en": "{ga}: {batch} x {ga} x {n} GPUs = {total} samples per optimizer step (target_effective_batch "
               "{target})",
         "zh": "{ga}：{batch} x {ga} x {n} 卡 = 每次优化器更新 {total} 个样本（target_effective_batch {target}）"},
+    # uncertainty band
+    "memory_band_safe": {
+        "en": "the whole uncertainty band of the estimate ({low}-{high} GiB) fits the {budget} GiB budget",
+        "zh": "估算的整个不确定区间（{low}-{high} GiB）都在 {budget} GiB 预算之内"},
+    "memory_band_edge": {
+        "en": "within the uncertainty band of the limit: the estimate ({peak} GiB) fits the {budget} GiB budget but "
+              "its high end ({high} GiB) does not; safe with the whole band: {lean}",
+        "zh": "处在上限的不确定区间内：估算值（{peak} GiB）在 {budget} GiB 预算之内，但区间上端（{high} GiB）"
+              "超出；想让整个区间都放得下：{lean}"},
+    "memory_band_edge_no_lean": {
+        "en": "within the uncertainty band of the limit: the estimate ({peak} GiB) fits the {budget} GiB budget but "
+              "its high end ({high} GiB) does not, and no single leaner setting keeps the whole band under it (free GPU "
+              "memory, or use a smaller model)",
+        "zh": "处在上限的不确定区间内：估算值（{peak} GiB）在 {budget} GiB 预算之内，但区间上端（{high} GiB）"
+              "超出，而且没有哪一项更省的设置能让整个区间放下（请腾出显存或换更小的模型）"},
     # multi-GPU
     "strategy_single": {"en": "one GPU", "zh": "单卡"},
     "strategy_ddp": {"en": "DDP on {n} GPUs: the run fits one GPU, each holds a full copy",

@@ -82,9 +82,17 @@ def test_formula_matches_real_model(case, tmp_path):
     norms = sum(p.numel() for m in model.modules() if "norm" in type(m).__name__.lower()
                 for p in m.parameters(recurse=False))
     assert counts.norms == norms
-    # LoRA "all" = every decoder nn.Linear: r * (d_in + d_out) each (what PEFT's all-linear creates)
-    assert params.lora_trainable_params(spec, "all", 4) == sum(4 * (m.in_features + m.out_features)
-                                                                for _, m in linears)
+    # LoRA "all" = every decoder nn.Linear: r * (d_in + d_out) each (what PEFT's all-linear creates), plus, on the
+    # fused-expert MoE models peft converts, adapters on the experts and the router: checked against peft itself
+    linear_lora = sum(4 * (m.in_features + m.out_features) for _, m in linears)
+    if params.lora_targets_experts(spec, "all"):
+        peft = pytest.importorskip("peft")
+        lora = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules="all-linear"))
+        assert params.lora_trainable_params(spec, "all", 4) == sum(
+            p.numel() for p in lora.parameters() if p.requires_grad) > linear_lora
+        model = lora.unload()
+    else:
+        assert params.lora_trainable_params(spec, "all", 4) == linear_lora
     # the representative layer's modules exist in the real model with these shapes
     rep = params.linear_modules(spec)
     sparse = [layer for layer in model.model.layers if hasattr(layer.mlp, "experts")]

@@ -20,7 +20,8 @@ PROBE = """
 import json, os, sys
 out = {"pid": os.getpid(), "sid": os.getsid(0), "ppid": os.getppid(), "argv": sys.argv[1:],
        "stdin": sys.stdin.read(), "cwd": os.getcwd(),
-       "env": {k: os.environ.get(k) for k in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "PYTHONUNBUFFERED")}}
+       "env": {k: os.environ.get(k) for k in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "PYTHONUNBUFFERED",
+                                              "PYTORCH_CUDA_ALLOC_CONF")}}
 print(json.dumps(out))
 print("to stderr", file=sys.stderr)
 """
@@ -77,7 +78,10 @@ def test_hub_id_is_left_alone(cfg_file: Path) -> None:
     assert is_local_model_ref("./model", cfg.base_dir) and is_local_model_ref("a/b/c", cfg.base_dir)
 
 
-def test_spawn_worker_detaches_and_logs_to_train_log(tmp_path: Path, cfg_file: Path) -> None:
+def test_spawn_worker_detaches_and_logs_to_train_log(tmp_path: Path, cfg_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in launch.ALLOC_CONF_VARS:
+        monkeypatch.delenv(name, raising=False)
     run = launch.prepare_run(load_config(cfg_file), {})
     script = tmp_path / "probe.py"
     script.write_text(PROBE)
@@ -89,11 +93,24 @@ def test_spawn_worker_detaches_and_logs_to_train_log(tmp_path: Path, cfg_file: P
     assert "to stderr" in lines  # stderr goes to the same file
     assert out["pid"] == pid and out["sid"] == pid  # its own session: a closed terminal does not reach it
     assert out["stdin"] == "" and out["cwd"] == str(run.path)
-    assert out["env"] == {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "PYTHONUNBUFFERED": "1"}
+    assert out["env"] == {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "PYTHONUNBUFFERED": "1",
+                          "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}  # the planner's assumed allocator
     state = run.read_state()
     assert state["launcher_pid"] == pid and state["pid"] == pid and state["launched"] > 0
     assert state["launcher_start"] is None or isinstance(state["launcher_start"], int)
     assert shlex.split(run.launch_path.read_text().splitlines()[1]) == argv
+
+
+def test_allocator_setting_is_expandable_segments_unless_the_user_set_one() -> None:
+    """Without expandable segments, batches of varying length grow the reserved pool past the allocated peak: the
+    trainer gets the setting the planner's margin assumes, and a user's own setting (either name) is kept."""
+    from ft_tui.planner.memory import ASSUMED_ALLOC_CONF
+
+    assert launch.child_env({})["PYTORCH_CUDA_ALLOC_CONF"] == ASSUMED_ALLOC_CONF == "expandable_segments:True"
+    mine = launch.child_env({"PYTORCH_CUDA_ALLOC_CONF": "max_split_size_mb:128"})
+    assert mine["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:128"
+    newer = launch.child_env({"PYTORCH_ALLOC_CONF": "expandable_segments:False"})
+    assert newer["PYTORCH_ALLOC_CONF"] == "expandable_segments:False" and "PYTORCH_CUDA_ALLOC_CONF" not in newer
 
 
 def test_worker_argv_default_and_override(tmp_path: Path, cfg_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -82,6 +82,23 @@ def test_attention_choices(demo_kit):
             modeling.build_model(_cfg(demo_kit, flash_attn="fa2"))
 
 
+def test_auto_attention_is_the_architectures_default_and_gemma2_cannot_use_sdpa(tmp_path):
+    """flash_attn: auto lets transformers choose: sdpa where the architecture has it, eager for Gemma 2 (its
+    soft-capped scores), which the planner models (planner.memory.attention_kernel); asking Gemma 2 for sdpa is
+    a clear error on flash_attn."""
+    import torch
+    from transformers import AutoModelForCausalLM, Gemma2Config
+
+    config = Gemma2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+                          num_key_value_heads=1, head_dim=16, vocab_size=64)
+    AutoModelForCausalLM.from_config(config, attn_implementation="eager").to(torch.float32).save_pretrained(tmp_path)
+    _, info = modeling.build_model(config_from_dict({"model_name_or_path": str(tmp_path)}), for_training=False)
+    assert info["attn_implementation"] == "eager"
+    with pytest.raises(ConfigError, match="sdpa") as err:
+        modeling.build_model(config_from_dict({"model_name_or_path": str(tmp_path), "flash_attn": "sdpa"}))
+    assert err.value.key == "flash_attn"
+
+
 def test_rope_scaling_factor_and_not_needed(demo_kit, caplog):
     from transformers import AutoConfig
 
