@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ft_tui.tui import keymap as K
-from ft_tui.tui.commands import ScreenCommands
+from ft_tui.tui.commands import Palette, ScreenCommands
 from ft_tui.tui.help import default_language
 from ft_tui.tui.i18n import label, system_text
 from ft_tui.tui.state import SetupState
@@ -109,6 +109,11 @@ class FtTuiApp(App):
 
     def action_toggle_language(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"
+
+    def action_command_palette(self) -> None:
+        """The command palette, in the app's language (ctrl+p)."""
+        if self.use_command_palette and not Palette.is_open(self):
+            self.push_screen(Palette(self.lang, id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries (theme, quit, keys, screenshot) in the app's language."""

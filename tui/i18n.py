@@ -18,11 +18,14 @@ BINDING_HELP_ZH: dict[str, str] = {
     "app.quit": "退出 ft-tui（已启动的训练会继续运行）",
     "setup.start": "校验配置，计划放不下时先确认，然后开始训练",
     "setup.replan": "围绕你设定的字段，重新规划其余所有字段",
+    "setup.replan_all": "重新规划所有由计划器决定的字段，包括你设定过的（batch、量化、LoRA 秩……）",
     "setup.save": "把配置保存为 YAML",
     "setup.load": "加载配置（本工具或 LLaMA-Factory 的 YAML）",
     "setup.reset_field": "把当前字段交还给计划器",
     "help.language": "切换界面文字、计划面板和帮助的语言（English / 中文）",
     "help.toggle": "显示或隐藏帮助面板",
+    "help.scroll_down": "向下滚动帮助面板（焦点仍留在字段上）",
+    "help.scroll_up": "向上滚动帮助面板",
     "setup.plan_toggle": "显示计划面板（窄终端）或隐藏它",
     "app.runs": "列出所有运行",
     "setup.next_section": "下一分区（模型与方法、数据集、训练、LoRA）",
@@ -68,6 +71,25 @@ def binding_label(lang: str | None, binding_id: str, default: str) -> str:
 def binding_help(lang: str | None, binding_id: str, english: str) -> str:
     """What a key binding does, in ``lang`` (``english`` is the English text from the key tables)."""
     return BINDING_HELP_ZH.get(binding_id, english) if lang == "zh" else english
+
+
+def field_label(lang: str | None, key: str) -> str:
+    """A config key's human name in ``lang`` (the form's row label); the key itself for one the catalog lacks."""
+    return label_or(lang, f"field_{key}", key)
+
+
+def value_words(lang: str | None, key: str, text: str, *, template_reason: Any = None) -> str:
+    """A value of ``key`` as the form spells it (YAML: ``null``, ``true``, ``4``) in words for people: what an
+    unset value means ("none (16-bit)", "auto (chatml, from the tokenizer)"). Other values stay as they are.
+    ``template_reason`` is the message that says how the template was detected (its code names the source)."""
+    if text != "null":
+        return text
+    if key == "template":
+        code = getattr(template_reason, "code", None)
+        name = (getattr(template_reason, "values", None) or {}).get("name") or "default"
+        if code and f"tplsrc_{code}" in catalog():
+            return label(lang, "null_template_found", name=name, source=label(lang, f"tplsrc_{code}"))
+    return label_or(lang, f"null_{key}", label(lang, "not_set"))
 
 
 def label_or(lang: str | None, key: str, default: str, **fields: Any) -> str:

@@ -22,11 +22,14 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 QUIT = "app.quit"
 START = "setup.start"
 REPLAN = "setup.replan"
+REPLAN_ALL = "setup.replan_all"
 SAVE = "setup.save"
 LOAD = "setup.load"
 RESET_FIELD = "setup.reset_field"
 HELP_LANGUAGE = "help.language"
 HELP_TOGGLE = "help.toggle"
+HELP_SCROLL_DOWN = "help.scroll_down"
+HELP_SCROLL_UP = "help.scroll_up"
 PLAN_TOGGLE = "setup.plan_toggle"
 RUNS = "app.runs"
 NEXT_SECTION = "setup.next_section"
@@ -40,11 +43,14 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     QUIT: ("ctrl+q", "quit ft-tui (a started run keeps running)"),
     START: ("ctrl+t,f10", "validate, confirm when the plan does not fit, and start the run"),
     REPLAN: ("f5,ctrl+r", "re-plan every field you did not set, around the ones you did"),
+    REPLAN_ALL: ("shift+f5", "re-plan every planned field, also those you set (batch, quantization, LoRA rank...)"),
     SAVE: ("ctrl+s", "save the config as YAML"),
     LOAD: ("ctrl+o", "load a config (ours or a LLaMA-Factory YAML)"),
     RESET_FIELD: ("f8", "give the focused field back to the planner"),
     HELP_LANGUAGE: ("f2", "switch the language of labels, plan panel and help (English / 中文)"),
     HELP_TOGGLE: ("f1", "show or hide the help panel"),
+    HELP_SCROLL_DOWN: ("shift+pagedown,ctrl+down", "scroll the help panel down (the field keeps the focus)"),
+    HELP_SCROLL_UP: ("shift+pageup,ctrl+up", "scroll the help panel up"),
     PLAN_TOGGLE: ("f3", "show the plan panel (narrow terminals) or hide it"),
     RUNS: ("f4", "list runs"),
     NEXT_SECTION: ("alt+right,ctrl+pagedown", "next section (Model & Method, Dataset, Training, LoRA)"),
@@ -123,4 +129,16 @@ def localize_bindings(node: DOMNode, lang: str) -> None:
     for key, items in list(bindings.items()):
         bindings[key] = [replace(b, description=binding_label(lang, b.id or b.action, b.description))
                          if b.description else b for b in items]
+    node.refresh_bindings()
+
+
+def show_bindings(node: DOMNode, binding_ids: set[str], shown: bool) -> None:
+    """Show or hide ``node``'s bindings with these ids in the footer (the keys keep working): the setup screen
+    hides the least needed ones on a narrow terminal so that F2 and F4 still fit. Same per-node map as
+    :func:`localize_bindings`."""
+    from dataclasses import replace
+
+    bindings = node._bindings.key_to_bindings  # noqa: SLF001 - per-node map; see localize_bindings
+    for key, items in list(bindings.items()):
+        bindings[key] = [replace(b, show=shown) if b.id in binding_ids else b for b in items]
     node.refresh_bindings()

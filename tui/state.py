@@ -27,6 +27,7 @@ from ft_tui.planner.config import (
 from ft_tui.planner.errors import NothingFits
 from ft_tui.planner.memory import MemoryEstimate, estimate_memory
 from ft_tui.planner.messages import Msg, render
+from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.planner.timing import TimeEstimate, estimate_time
 from ft_tui.tui.i18n import label
 
@@ -192,6 +193,8 @@ class SetupState:
         self.values[key] = raw_value
         self.user_keys.add(key)
         self.typed.add(key)
+        if key in self.reasons:  # the planner's reason was for its own value, not this one
+            self.reasons[key] = SET_BY_YOU
         return self.revalidate()
 
     def reset(self, key: str) -> list[Problem]:
@@ -250,7 +253,8 @@ class SetupState:
             plan = make_plan(cfg, self.hardware, self.spec, self.data, counts=self.counts, history=self.history)
         except NothingFits as exc:
             self.plan, self.plan_error = None, exc.args[0] if exc.args else str(exc)  # coded: renders in zh
-            self.reasons = {}
+            self.reasons = {k: SET_BY_YOU for k in self.user_keys & set(PLANNED_KEYS)}
+            self.recommended = self._recommendations(cfg)
             self.run_estimate()
             return
         self.plan, self.plan_error = plan, None
@@ -260,19 +264,36 @@ class SetupState:
                 self.values[key] = getattr(plan.config, key)
         self.reasons = dict(plan.reasons)
         self._merge_data_reasons()
-        self.recommended = self._free_recommendation(cfg)
+        self.recommended = self._recommendations(cfg)
         self.run_estimate()
 
-    def _free_recommendation(self, cfg: TrainConfig) -> dict[str, Any]:
-        """What the planner would choose for the planned keys if the user had fixed none of them."""
+    def replan_all(self) -> list[str]:
+        """Give every planned key back to the planner, the user's values of them too, and re-plan around the keys
+        left (model, data, ...). Returns the keys given back."""
+        released = [k for k in PLANNED_KEYS if k in self.user_keys]
+        self.user_keys -= set(PLANNED_KEYS)
+        self.typed -= set(PLANNED_KEYS)
+        self.revalidate()
+        self.replan()
+        return released
+
+    def _recommendations(self, cfg: TrainConfig) -> dict[str, Any]:
+        """For each planned key the user set, the planner's value when only that key is given back (what F8
+        does), every other key the user set kept: with rank 16 set, lora_alpha's is 32, not the 16 of rank 8."""
         from ft_tui.planner.recommend import make_plan
 
-        free = self._with_explicit(cfg, self.user_keys - set(PLANNED_KEYS))
-        try:
-            plan = make_plan(free, self.hardware, self.spec, self.data, counts=self.counts, history=self.history)
-        except NothingFits:
-            return {}
-        return {k: getattr(plan.config, k) for k in PLANNED_KEYS}
+        out: dict[str, Any] = {}
+        for key in PLANNED_KEYS:
+            if key not in self.user_keys:
+                continue
+            released = self._with_explicit(cfg, self.user_keys - {key})
+            try:
+                plan = make_plan(released, self.hardware, self.spec, self.data, counts=self.counts,
+                                 history=self.history)
+            except NothingFits:
+                continue
+            out[key] = getattr(plan.config, key)
+        return out
 
     def _with_explicit(self, cfg: TrainConfig, keys: Iterable[str]) -> TrainConfig:
         out = config_from_dict(cfg.to_dict(), source=cfg.source, explicit=set(keys) & set(KEYS))

@@ -81,11 +81,11 @@ async def test_f2_switches_the_footer_key_labels_live(catalog_config, settle):
         await settle(pilot)
         shown = footer(app)
         assert app.lang == "zh"
-        assert (shown["ctrl+t"], shown["f5"], shown["ctrl+s"], shown["ctrl+q"]) == ("开始", "重新规划", "保存", "退出")
-        assert shown["ctrl+p"] == "命令面板" and shown["f4"] == "运行列表"
+        assert (shown["ctrl+t"], shown["f5"], shown["ctrl+s"], shown["ctrl+q"]) == ("开始", "规划", "保存", "退出")
+        assert shown["ctrl+p"] == "命令" and shown["f4"] == "运行"  # short: the footer fits 80 columns
         await pilot.press("f2")
         await settle(pilot)
-        assert footer(app)["ctrl+t"] == "Start" and footer(app)["ctrl+p"] == "palette"
+        assert footer(app)["ctrl+t"] == "Start" and footer(app)["ctrl+p"] == "menu"
 
 
 async def test_a_remapped_key_keeps_its_chinese_label(catalog_config, settle):

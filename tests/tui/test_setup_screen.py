@@ -14,7 +14,7 @@ from ft_tui.tui.messages import FieldEdited
 from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
 from ft_tui.tui.screens.run import RunScreen
 from ft_tui.tui.screens.setup import SetupScreen
-from ft_tui.tui.widgets.help_panel import HelpPanel
+from ft_tui.tui.widgets.help_panel import FieldHelp
 from ft_tui.tui.widgets.plan_panel import PlanPanel, PlanSummary
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -171,7 +171,7 @@ async def test_help_follows_the_focus_and_switches_to_chinese(catalog_config, se
     app = make_app(catalog_config, gpu="rtx4090", lang="en")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        help_panel = app.screen.query_one(HelpPanel)
+        help_panel = app.screen.query_one(FieldHelp)
         app.screen.focus_field("quantization_bit")
         await settle(pilot)
         assert "(quantization_bit)" in help_panel.shown_text and "Planner:" in help_panel.shown_text

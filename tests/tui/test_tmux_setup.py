@@ -98,9 +98,11 @@ def test_ft_tui_starts_takes_keys_and_quits_in_tmux(tmux, catalog_config, isolat
     assert ok, text
     assert "Start disabled" in text
     tmux("send-keys", "-t", "ft", "6", "4")
-    ok, _, text = tmux.wait_for("ft", lambda t: re.search(r"● lora_rank +64 ", t) is not None, timeout=5)
+    ok, _, text = tmux.wait_for("ft", lambda t: re.search(r"● LoRA rank +64 ", t) is not None, timeout=5)
     assert ok, f"the typed value was not taken:\n{text}"
-    assert re.search(r"planner would pick (8|16)\b", text), text  # the user's 64 is kept, the plan's shown
+    # the user's 64 is kept, the plan's own value shown once the re-plan after the typing has run
+    ok, _, text = tmux.wait_for("ft", lambda t: re.search(r"planner would pick (8|16)\b", t) is not None, timeout=5)
+    assert ok and re.search(r"● LoRA rank +64 ", text), text
 
     tmux("send-keys", "-t", "ft", "C-q")
     deadline = time.monotonic() + 5

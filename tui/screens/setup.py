@@ -9,6 +9,7 @@ results as messages; one ``Worker.StateChanged`` handler shows their failures in
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.planner.units import gib_number
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import field_label, label, value_words
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
 from ft_tui.tui.state import (
     SECTIONS,
@@ -33,7 +34,7 @@ from ft_tui.tui.widgets.form import (
     SectionForm,
     model_suggester,
 )
-from ft_tui.tui.widgets.help_panel import HelpPanel
+from ft_tui.tui.widgets.help_panel import FieldHelp
 from ft_tui.tui.widgets.plan_panel import PlanPanel, PlanSummary
 from textual import on, work
 from textual.app import ComposeResult
@@ -46,6 +47,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 #: Terminal width from which the plan panel sits beside the form (below it, a summary line and F3).
 WIDE = 110
+#: Footer keys left out on a narrow terminal, so that every other one fits in 80 columns (they still work, and the
+#: palette and the keys panel list them).
+NARROW_HIDDEN = {K.LOAD, K.RESET_FIELD}
 #: Keys whose change needs the model inspected again / the dataset statistics recomputed.
 MODEL_KEYS = ("model_name_or_path", "trust_remote_code")
 DATA_KEYS = ("dataset", "dataset_dir", "template", "cutoff_len", "stage", "max_samples", "val_size", "packing",
@@ -66,10 +70,13 @@ class SetupScreen(Screen):
     BINDINGS = [
         Binding(K.keys_for(K.START), "start", "Start", id=K.START),
         Binding(K.keys_for(K.REPLAN), "replan", "Re-plan", id=K.REPLAN),
+        Binding(K.keys_for(K.REPLAN_ALL), "replan_all", "Re-plan all", id=K.REPLAN_ALL, show=False),
         Binding(K.keys_for(K.SAVE), "save", "Save", id=K.SAVE),
         Binding(K.keys_for(K.LOAD), "load", "Load", id=K.LOAD),
         Binding(K.keys_for(K.RESET_FIELD), "reset_field", "Reset", id=K.RESET_FIELD),
         Binding(K.keys_for(K.HELP_TOGGLE), "toggle_help", "Help", id=K.HELP_TOGGLE),
+        Binding(K.keys_for(K.HELP_SCROLL_DOWN), "scroll_help(3)", "Help down", id=K.HELP_SCROLL_DOWN, show=False),
+        Binding(K.keys_for(K.HELP_SCROLL_UP), "scroll_help(-3)", "Help up", id=K.HELP_SCROLL_UP, show=False),
         Binding(K.keys_for(K.PLAN_TOGGLE), "toggle_plan", "Plan", id=K.PLAN_TOGGLE),
         Binding(K.keys_for(K.NEXT_SECTION), "section(1)", "Next section", id=K.NEXT_SECTION, show=False),
         Binding(K.keys_for(K.PREV_SECTION), "section(-1)", "Previous section", id=K.PREV_SECTION, show=False),
@@ -98,7 +105,7 @@ class SetupScreen(Screen):
                             # Only the first section is built before the first paint and estimate; the
                             # others right after (populate_sections).
                             yield self._section(title, deferred=i > 0)
-                yield HelpPanel(id="help")
+                yield FieldHelp(id="help")
             with VerticalScroll(id="plan-column", can_focus=False):
                 yield PlanPanel(id="plan")
         yield PlanSummary(id="summary")
@@ -110,7 +117,7 @@ class SetupScreen(Screen):
         from ft_tui.templates.registry import list_templates
 
         suggesters: dict[str, Any] = {}
-        options: dict[str, list[str]] = {}
+        options: dict[str, Sequence[str]] = {}
         extra: list[Any] = []
         if title == "Model & Method":
             suggesters["model_name_or_path"] = model_suggester(catalog_names())
@@ -151,7 +158,7 @@ class SetupScreen(Screen):
         narrow = width < WIDE
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
-            self.refresh_bindings()
+            K.show_bindings(self, NARROW_HIDDEN, not narrow)
 
     # -- redraw ------------------------------------------------------------------------------------------------
     def rows(self) -> list[FieldRow]:
@@ -165,10 +172,11 @@ class SetupScreen(Screen):
             problem = s.problems.get(key)
             reason = s.reason(key)
             note = render(reason, self.app.lang)
-            rec = s.recommendation(key)
+            rec = self.recommendation_words(key)
             if rec is not None:
                 note = label(self.app.lang, "planner_would_pick", value=rec) + (
                     f" — {note}" if reason and reason != SET_BY_YOU else "")
+            problem_text: str | None
             if key == "model_name_or_path" and s.model_error:
                 problem_text = render(s.model_error, self.app.lang)
             elif key == "dataset" and s.data_error:
@@ -179,6 +187,8 @@ class SetupScreen(Screen):
             # newer one whose FieldEdited is still queued (writing would undo keystrokes typed since).
             value = None if key in s.typed else s.display(key)
             shown = (value, s.is_user_set(key), note, problem_text)
+            if key == "template":
+                row.set_detail(s.template_reason)  # "auto (chatml, from the tokenizer)"
             if self._shown.get(key) != shown:
                 self._shown[key] = shown
                 row.show(value=value, user_set=shown[1], note=shown[2], problem=shown[3])
@@ -226,12 +236,19 @@ class SetupScreen(Screen):
         self.refresh_view()
         self.refresh_help()
 
+    def recommendation_words(self, key: str) -> str | None:
+        """The planner's own value for a key the user set otherwise, in words ("none (16-bit)", not null)."""
+        rec = self.state.recommendation(key)
+        if rec is None:
+            return None
+        return value_words(self.app.lang, key, rec, template_reason=self.state.template_reason)
+
     def refresh_help(self) -> None:
         key = self.focused_key
-        shown = (key, self.app.lang, self.state.reason(key), self.state.recommendation(key))
+        shown = (key, self.app.lang, self.state.reason(key), self.recommendation_words(key))
         if shown != self._help_shown:
             self._help_shown = shown
-            self.query_one(HelpPanel).show(*shown)
+            self.query_one(FieldHelp).show(*shown)
 
     # -- edits ---------------------------------------------------------------------------------------------------
     @on(FieldEdited)
@@ -382,6 +399,7 @@ class SetupScreen(Screen):
             from ft_tui.tui.screens.dialogs import ConfirmDialog
 
             est = self.state.estimate
+            assert est is not None  # fits is False only when an estimate was made
             body = label(lang, "not_fit_body", peak=f"{est.peak_gib:.1f}",
                          budget=gib_number(est.budget_bytes or 0))
             self.app.push_screen(ConfirmDialog(label(lang, "not_fit_title"), body, yes=label(lang, "start_anyway"),
@@ -410,7 +428,10 @@ class SetupScreen(Screen):
         self.refresh_bindings()
         self.app.open_run(Path(run_dir))
 
-    def action_replan(self) -> None:
+    def action_replan(self, every_key: bool = False) -> None:
+        """F5: re-plan the fields the user did not set, around the ones they did; shift+F5 (``every_key``): give
+        every planned field back to the planner first, the user's values of them too (a loaded file marks all
+        its keys as the user's, so F5 alone would change nothing)."""
         lang = self.app.lang
         if self.state.problems:
             self.notify(label(lang, "replan_fix_first"), severity="error", markup=False)
@@ -418,15 +439,23 @@ class SetupScreen(Screen):
         if self.state.spec is None:
             self.notify(label(lang, "replan_no_model"), severity="warning", markup=False)
             return
-        self.state.replan()
+        released = self.state.replan_all() if every_key else []
+        if not every_key:
+            self.state.replan()
         self.refresh_view()
         fixed = len(self.state.user_keys)
         if self.state.plan_error:
             self.notify(render(self.state.plan_error, lang), title=label(lang, "nothing_fits_title"), severity="error",
                         markup=False)
+        elif every_key:
+            self.notify(label(lang, "replanned_all", n=len(released),
+                              keys=", ".join(field_label(lang, k) for k in released) or "-"), markup=False)
         else:
             self.notify(label(lang, "replanned_one") if fixed == 1 else label(lang, "replanned", n=fixed),
                         markup=False)
+
+    def action_replan_all(self) -> None:
+        self.action_replan(every_key=True)
 
     def action_reset_field(self) -> None:
         key = self.focused_key
@@ -436,8 +465,11 @@ class SetupScreen(Screen):
         self.state.replan()
         self.refresh_view()
 
+    def action_scroll_help(self, lines: int) -> None:
+        self.query_one(FieldHelp).scroll_lines(lines)
+
     def action_toggle_help(self) -> None:
-        help_panel = self.query_one(HelpPanel)
+        help_panel = self.query_one(FieldHelp)
         help_panel.display = not help_panel.display
 
     def action_toggle_plan(self) -> None:
@@ -455,8 +487,20 @@ class SetupScreen(Screen):
                              self._save_to)
 
     def _save_to(self, path: Path | None) -> None:
+        """Save to ``path``; a file already there (the loaded one too) is overwritten only after a yes."""
         if path is None:
             return
+        if path.exists():
+            from ft_tui.tui.screens.dialogs import ConfirmDialog
+
+            lang = self.app.lang
+            self.app.push_screen(ConfirmDialog(label(lang, "overwrite_title"), label(lang, "overwrite_body", path=path),
+                                               yes=label(lang, "overwrite_yes"), no=label(lang, "back"), danger=True),
+                                 lambda yes: self._write(path) if yes else None)
+            return
+        self._write(path)
+
+    def _write(self, path: Path) -> None:
         try:
             written = save_config_to(self.state, path)
         except (OSError, InputError) as exc:
@@ -536,7 +580,7 @@ class SetupScreen(Screen):
         self.query_one(f"#row-{section_keys(title)[0]}", FieldRow).editor.focus()
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
-        """(name, help, callback[, discoverable]) for the command palette, in the app's language. The ~50 field
+        """(name, help, callback[, discoverable[, also searched]]) for the command palette, in the app's language. The ~50 field
         jumps are not listed before the user types (they would drown the main actions)."""
         from ft_tui.planner.config import KEYS
 
@@ -544,27 +588,35 @@ class SetupScreen(Screen):
         out: list[tuple[Any, ...]] = [
             (label(lang, f"cmd_{name}"), label(lang, f"cmd_{name}_help"), action)
             for name, action in (("start", self.action_start), ("replan", self.action_replan),
+                                 ("replan_all", self.action_replan_all),
                                  ("save", self.action_save), ("load", self.action_load),
                                  ("help", self.action_toggle_help), ("reset", self.action_reset_field))
         ]
         for title in SECTIONS:
             out.append((label(lang, "cmd_section", title=label(lang, f"sec_{title}")), label(lang, "cmd_section_help"),
                         lambda t=title: self.show_section(t)))
+        from ft_tui.tui.help import help_for
+
         for key in KEYS:
-            out.append((label(lang, "cmd_field", name=key), label(lang, "cmd_field_help"),
-                        lambda k=key: self.focus_field(k), False))
+            # found by its name in either language, its help title and its config key (学习率, 截断, lr)
+            also = " ".join({field_label("en", key), field_label("zh", key), help_for(key, "en").title,
+                             help_for(key, "zh").title})
+            out.append((label(lang, "cmd_field", name=f"{field_label(lang, key)} ({key})"),
+                        label(lang, "cmd_field_help"), lambda k=key: self.focus_field(k), False, also))
         return out
 
 
 def save_config_to(state: SetupState, path: Path) -> Path:
-    """Write the config (every key, schema order, secrets redacted) to ``path``. Relative paths in it (a local
-    model folder, ``dataset_dir``) are made absolute when the file lands in another folder than its source, so the
-    saved file means the same thing wherever it is."""
-    from ft_tui.planner.config import save_config
+    """Write the config to ``path``. A config loaded from a file is saved into that file's text (its keys, comments
+    and order kept, only changed values and keys the user set written: ``planner.config_roundtrip``); a new one
+    as every key in schema order. ft-tui-only keys are written only when the user set them. Relative paths in it
+    (a local model folder, ``dataset_dir``) are made absolute when the file lands in another folder than its
+    source, so the saved file means the same thing wherever it is."""
+    from ft_tui.planner.config_roundtrip import save_config_file
     from ft_tui.runner.launch import resolved_config
 
     cfg = state.config
     target = Path(path).expanduser().resolve()
     if target.parent != cfg.base_dir.resolve():
         cfg = resolved_config(cfg)
-    return save_config(cfg, target)
+    return save_config_file(cfg, target, user_keys=state.user_keys, original=state.source)

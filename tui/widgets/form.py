@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ft_tui.planner.config import FIELDS
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import field_label, label, value_words
 from ft_tui.tui.messages import FieldEdited, FieldFocused, SectionMounted
 from ft_tui.tui.state import format_value
+from ft_tui.tui.widgets.wrap import WrappedStatic
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -106,17 +107,30 @@ class FieldRow(Widget):
         if self.options is not None and value not in self.options:
             self.options.append(value)
         self.suggester = suggester
+        self.user_set = False
+        self.detail: Any = None  # what gives an unset value its meaning (the template's detection reason)
+
+    @property
+    def lang(self) -> str:
+        return getattr(self.app, "lang", "en")
+
+    def _name_text(self) -> str:
+        return f"{USER_MARK if self.user_set else PLAN_MARK} {field_label(self.lang, self.key)}"
+
+    def _choices(self) -> list[tuple[str, str]]:
+        """The Select's (words, value) pairs: a YAML null reads as what it means ("none (16-bit)", "auto")."""
+        return [(value_words(self.lang, self.key, o, template_reason=self.detail), o) for o in self.options or ()]
 
     def compose(self) -> ComposeResult:
-        yield Label(f"{PLAN_MARK} {self.key}", classes="field-name", markup=False)
+        yield Label(self._name_text(), classes="field-name", markup=False)
         yield self._editor()
-        yield Static("", classes="field-note", markup=False)
+        yield WrappedStatic("", classes="field-note", markup=False)
 
     def _editor(self) -> Input | Select:
         eid = f"field-{self.key}"
         if self.options is not None:
-            return Select([(o, o) for o in self.options], value=self.initial, allow_blank=False, compact=True,
-                          id=eid, classes="field-editor")
+            return Select(self._choices(), value=self.initial, allow_blank=False, compact=True, id=eid,
+                          classes="field-editor")
         kind = FIELDS[self.key].metadata["kind"]
         kw: dict[str, Any] = {}
         if kind == "int":
@@ -125,13 +139,25 @@ class FieldRow(Widget):
                      select_on_focus=False, placeholder=self._placeholder(getattr(self.app, "lang", "en")), **kw)
 
     def _placeholder(self, lang: str) -> str:
-        return label(lang, "not_set") if FIELDS[self.key].metadata["nullable"] else ""
+        """What an empty field means ("all rows", "same as training"), for a key that may be left unset."""
+        return value_words(lang, self.key, "null") if FIELDS[self.key].metadata["nullable"] else ""
 
     def relabel(self, lang: str) -> None:
-        """Words of the row in ``lang`` (the "not set" placeholder; notes are redrawn by :meth:`show`)."""
+        """Words of the row in ``lang``: its name, the choices' words, the empty field's meaning (notes are redrawn
+        by :meth:`show`)."""
         editor = self.editor
+        self.query_one(".field-name", Label).update(self._name_text())
         if isinstance(editor, Input):
             editor.placeholder = self._placeholder(lang)
+        elif self.options is not None:
+            self.set_options(self.options)
+
+    def set_detail(self, detail: Any) -> None:
+        """Change what gives the unset value its meaning (the template's detection) and reword the choices."""
+        if detail != self.detail:
+            self.detail = detail
+            if self.options is not None:
+                self.set_options(self.options)
 
     @property
     def editor(self) -> Input | Select:
@@ -142,8 +168,11 @@ class FieldRow(Widget):
         editor = self.editor
         if isinstance(editor, Select):
             self.options = list(options)
+            value = editor.value
             with self.prevent(Select.Changed):
-                editor.set_options([(o, o) for o in self.options])
+                editor.set_options(self._choices())  # Textual selects the first option: put the value back
+                if value in self.options:
+                    editor.value = value
 
     def show(self, *, value: str | None, user_set: bool, note: str, problem: str | None = None) -> None:
         """Redraw from the state without emitting FieldEdited; ``value`` None leaves the editor's text alone (it
@@ -153,14 +182,15 @@ class FieldRow(Widget):
             if value is None:
                 pass
             elif isinstance(editor, Select):
-                if value not in self.options:
-                    self.set_options([*self.options, value])
+                if value not in (self.options or ()):
+                    self.set_options([*(self.options or ()), value])
                 if editor.value != value:
                     editor.value = value
             elif editor.value != _shown(value):
                 editor.value = _shown(value)
                 editor.cursor_position = len(editor.value)
-        self.query_one(".field-name", Label).update(f"{USER_MARK if user_set else PLAN_MARK} {self.key}")
+        self.user_set = user_set
+        self.query_one(".field-name", Label).update(self._name_text())
         self.set_class(user_set, "-user")
         self.set_class(problem is not None, "-invalid")
         text = f"✗ {problem}" if problem else note

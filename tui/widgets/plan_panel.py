@@ -8,10 +8,12 @@ the same with NO_COLOR.
 
 from __future__ import annotations
 
+from ft_tui.planner.config import PLANNED_KEYS
 from ft_tui.planner.messages import render
 from ft_tui.planner.units import format_duration, gib, param_count
-from ft_tui.tui.i18n import label, label_or
+from ft_tui.tui.i18n import field_label, label, label_or
 from ft_tui.tui.state import SetupState
+from ft_tui.tui.widgets.wrap import WrappedStatic
 from rich.text import Text
 from textual.widgets import Static
 
@@ -117,6 +119,10 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
     if state.plan_error:
         out.append(label(lang, "plan_plan") + "\n", style="bold")
         out.append(f"  {render(state.plan_error, lang)}\n", style="bold red")
+        yours = [k for k in PLANNED_KEYS if k in state.user_keys]
+        if yours:  # F5 keeps them; say how to give them back
+            out.append("  " + label(lang, "plan_replan_all_hint",
+                                    keys=", ".join(field_label(lang, k) for k in yours)) + "\n", style="italic")
     blockers = state.start_blockers(lang)
     if blockers:
         out.append(label(lang, "plan_start_disabled") + "\n", style="bold")
@@ -133,7 +139,7 @@ def status_lines(state: SetupState, lang: str = "en") -> Text:
     return out
 
 
-class PlanPanel(Static):
+class PlanPanel(WrappedStatic):
     """The full plan panel (right column on wide terminals, a page of its own on narrow ones)."""
 
     DEFAULT_CSS = """

@@ -1,0 +1,227 @@
+"""What the setup form says: human labels that fit at 80x24 (item 4), notes that follow edits (item 6), the
+meaning of an unset value instead of YAML's null (item 8), fields found by their Chinese names (item 9)."""
+
+from __future__ import annotations
+
+import pytest
+from ft_tui.planner.config import KEYS, config_from_dict
+from ft_tui.planner.hardware import resolve_hardware
+from ft_tui.planner.messages import render
+from ft_tui.planner.models import inspect_model
+from ft_tui.planner.params import count_params
+from ft_tui.tui.app import make_app
+from ft_tui.tui.commands import ScreenCommands
+from ft_tui.tui.i18n import field_label, value_words
+from ft_tui.tui.state import SECTIONS, SetupState, section_keys
+from ft_tui.tui.widgets.form import FieldRow
+from rich.cells import cell_len
+from textual.widgets import Select
+
+MODEL = "Qwen/Qwen2.5-7B-Instruct"
+
+
+def planned_state(**values) -> SetupState:
+    cfg = config_from_dict({"model_name_or_path": MODEL, "dataset": "demo_alpaca_en", **values})
+    state = SetupState.from_config(cfg, resolve_hardware("rtx4090"))
+    spec = inspect_model(MODEL)
+    state.set_spec(spec, count_params(spec), name=MODEL)
+    state.replan()
+    return state
+
+
+# -- item 4: labels ------------------------------------------------------------------------------------------------
+
+def test_every_key_has_a_short_human_label_in_both_languages():
+    for key in KEYS:
+        for lang in ("en", "zh"):
+            name = field_label(lang, key)
+            assert name != key and 0 < cell_len(name) <= 25, (lang, key, name)
+    assert field_label("zh", "per_device_train_batch_size") == "批处理大小"  # the users' guide's names
+    assert field_label("zh", "gradient_accumulation_steps") == "梯度累积步数"
+    assert field_label("zh", "learning_rate") == "学习率" and field_label("zh", "cutoff_len") == "截止长度"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_no_label_is_blank_or_runs_into_its_value_at_80x24(catalog_config, settle, lang):
+    app = make_app(catalog_config, gpu="rtx4090", lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await screen.populate_sections()
+        for title in SECTIONS:
+            screen.show_section(title)
+            await pilot.pause()
+            for key in section_keys(title):
+                row = screen.query_one(f"#row-{key}", FieldRow)
+                row.scroll_visible(animate=False)
+                await pilot.pause()
+                name = row.query_one(".field-name")
+                text = str(name.render())
+                assert field_label(lang, key) in text, (key, text)
+                assert cell_len(text) <= name.content_region.width, (key, text, name.content_region)
+                assert name.region.right <= row.editor.region.x, (key, name.region, row.editor.region)
+
+
+# -- item 6: notes follow edits ------------------------------------------------------------------------------------
+
+def test_the_planners_note_for_a_field_goes_when_the_user_types_a_value():
+    state = planned_state()
+    assert state.reason("per_device_train_batch_size") != "set by you"  # the planner's reason for its batch
+    state.edit("per_device_train_batch_size", "3")
+    assert render(state.reason("per_device_train_batch_size"), "en") == "set by you"
+
+
+def test_a_recommendation_keeps_the_users_other_keys():
+    state = planned_state(lora_rank=16, lora_alpha=32)
+    assert state.recommendation("lora_alpha") is None  # 2 x rank 16: the planner agrees with 32
+    state.edit("lora_alpha", "16")
+    state.replan()
+    assert state.recommendation("lora_alpha") == "32"
+
+
+# -- item 8: the meaning of null -----------------------------------------------------------------------------------
+
+def test_unset_values_read_as_what_they_mean():
+    from ft_tui.planner.messages import Msg
+
+    assert value_words("en", "quantization_bit", "null") == "none (16-bit)"
+    assert value_words("zh", "quantization_bit", "null") == "不量化（16 位）"
+    assert value_words("en", "template", "null") == "auto"
+    detected = Msg("tpl_name", name="llama3", model="meta-llama/Llama-3.1-8B")
+    assert value_words("en", "template", "null", template_reason=detected) == "auto (llama3, from the model name)"
+    assert value_words("en", "max_samples", "null") == "all rows"
+    assert value_words("en", "quantization_bit", "4") == "4"
+
+
+async def test_the_form_and_its_notes_never_say_null(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        quant = screen.query_one("#field-quantization_bit", Select)
+        assert app.setup_state.display("quantization_bit") == "null"
+        assert "none (16-bit)" in str(quant.query_one("SelectCurrent #label").render())
+        await screen.focus_field("quantization_bit").wait()
+        await pilot.press("enter", "down", "enter")  # 4-bit, which the planner would not pick here
+        await settle(pilot)
+        await pilot.pause(0.5)  # the re-plan after the edit
+        await settle(pilot)
+        assert app.setup_state.config.quantization_bit == 4
+        note = str(screen.query_one("#row-quantization_bit").query_one(".field-note").render())
+        assert "planner would pick none (16-bit)" in note, note
+        for row in screen.query(FieldRow):
+            for part in (row.query_one(".field-note"), row.query_one(".field-name")):
+                assert "null" not in str(part.render()), (row.key, str(part.render()))
+
+
+# -- item 9: the palette finds fields by their Chinese names -------------------------------------------------------
+
+async def _hits(app, query: str) -> list[str]:
+    provider = ScreenCommands(app.screen)
+    return [str(hit.text) async for hit in provider.search(query)]
+
+
+async def test_the_palette_finds_fields_by_their_chinese_names(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for query, key in (("学习率", "learning_rate"), ("截断", "cutoff_len"), ("截止长度", "cutoff_len"),
+                           ("批处理大小", "per_device_train_batch_size"), ("lora_rank", "lora_rank"),
+                           ("Learning rate", "learning_rate")):
+            hits = await _hits(app, query)
+            assert any(f"({key})" in h for h in hits), (query, hits)
+        # through the palette itself: a Chinese query, enter, the field has the focus
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"学习率")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.focused.id == "field-learning_rate"
+        # and nothing found is said in Chinese too
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"zzqqxx")
+        await pilot.pause(1.0)
+        from textual.command import CommandList
+
+        options = app.screen.query_one(CommandList)
+        texts = [str(options.get_option_at_index(i).prompt.renderable) for i in range(options.option_count)]
+        assert any("没有匹配的命令" in t for t in texts), texts
+
+
+# -- item 5: re-plan all keys --------------------------------------------------------------------------------------
+
+async def test_shift_f5_re_plans_the_keys_a_loaded_file_set(tmp_path, settle):
+    cfg = tmp_path / "too_big.yaml"
+    cfg.write_text(f"model_name_or_path: {MODEL}\ndataset: demo_alpaca_en\nper_device_train_batch_size: 8\n"
+                   "quantization_bit: 4\ndisable_gradient_checkpointing: true\ncutoff_len: 4096\n", encoding="utf-8")
+    app = make_app(cfg, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        state = app.setup_state
+        assert state.plan_error and "batch 8 (yours)" in state.plan_error
+        from ft_tui.tui.widgets.plan_panel import PlanPanel
+
+        assert "shift+F5 re-plans every planned field" in app.screen.query_one(PlanPanel).shown_text
+        await pilot.press("f5")  # around the user's keys: still nothing fits
+        await settle(pilot)
+        assert state.plan_error and state.is_user_set("per_device_train_batch_size")
+        await pilot.press("shift+f5")
+        await settle(pilot)
+        assert state.plan_error is None and state.fits is True
+        assert not state.is_user_set("per_device_train_batch_size") and not state.is_user_set("cutoff_len")
+        assert state.is_user_set("dataset")  # the keys the planner does not plan stay the user's
+        editor = app.screen.query_one("#field-per_device_train_batch_size")
+        assert editor.value == str(state.config.per_device_train_batch_size)
+
+
+# -- item 7: the help panel from the keyboard ----------------------------------------------------------------------
+
+async def test_the_help_shows_the_planners_reason_first_and_scrolls_from_the_keyboard(catalog_config, settle):
+    from ft_tui.tui.widgets.help_panel import FieldHelp
+
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await app.screen.focus_field("per_device_train_batch_size").wait()
+        await settle(pilot)
+        help_panel = app.screen.query_one(FieldHelp)
+        assert help_panel.shown_text.splitlines()[1].startswith("Planner: ")
+        assert help_panel.max_scroll_y > 0 and help_panel.scroll_y == 0
+        for key, moved in (("shift+pagedown", True), ("ctrl+up", False), ("ctrl+down", True),
+                           ("shift+pageup", False)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert (help_panel.scroll_y > 0) is moved, key
+            assert app.focused.id == "field-per_device_train_batch_size"  # the field keeps the focus
+
+
+# -- item 17: Chinese line breaks, the footer at 80 columns ------------------------------------------------------
+
+def test_chinese_wraps_between_characters_not_at_the_spaces_around_latin_words():
+    from ft_tui.tui.widgets.wrap import CLOSING, wrap_text
+    from rich.text import Text
+
+    text = Text("用 bitsandbytes 以 4 bit 或 8 bit 加载冻结的基础权重，LoRA 适配器仍为 fp32（4-bit + LoRA 即 "
+                "QLoRA）。仅适用于 lora。不手动设置时，计划器依次尝试不量化、8 bit、4 bit，选能放下且损失最小的一档。")
+    lines = [line.plain for line in wrap_text(text, 40)]
+    assert all(cell_len(line) <= 40 for line in lines)
+    assert all(cell_len(line) >= 32 for line in lines[:-1]), lines  # no short ragged lines
+    assert not any(line[0] in CLOSING for line in lines), lines
+    assert "".join(lines).replace(" ", "") == text.plain.replace(" ", "")  # nothing lost
+    english = [line.plain for line in wrap_text(Text("The base model to fine-tune: a hub id or a folder."), 20)]
+    assert english == ["The base model to", "fine-tune: a hub id", "or a folder."]  # words stay whole
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_the_footer_keeps_f2_and_f4_at_80_columns(catalog_config, settle, lang):
+    from textual.widgets import Footer
+
+    app = make_app(catalog_config, gpu="rtx4090", lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        keys = {str(k.key): k.region for k in app.screen.query_one(Footer).query("FooterKey")}
+        palette = keys.pop("ctrl+p")
+        for key in ("f2", "f4", "ctrl+t", "f5", "ctrl+s", "f1", "f3", "ctrl+q"):
+            assert key in keys and keys[key].right <= palette.x, (key, keys)
