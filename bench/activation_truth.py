@@ -4,7 +4,7 @@
 
 The bytes autograd saves for backward are the same on a CPU and on a GPU for the same shapes and dtypes; what a GPU
 adds (allocator rounding and caching, the CUDA context, kernels' workspaces) is a separate term the planner keeps in
-one place (``planner/memory.py``, "GPU-only terms"). This script measures the first part here, with the real layer
+one place (``planner/train_setup.py``, "GPU-only terms"). This script measures the first part here, with the real layer
 code of transformers and peft, for real model shapes from the planner's catalog:
 
 * the model is the catalog entry's ``config.json`` fields with ``num_hidden_layers`` reduced to 1 or 2 (the

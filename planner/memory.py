@@ -33,282 +33,64 @@ Pure functions only: no torch, no file I/O, so the TUI can call :func:`estimate_
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .units import GIB
+from .activations import (  # noqa: F401
+    NO_SDPA_MODEL_TYPES,
+    SOFTCAP_DEFAULTS,
+    _attention_bytes,
+    _experts_adapted,
+    _fused_qkv,
+    _group,
+    _layer_plan,
+    _lora_router_dims,
+    _mlp_bytes,
+    _moe_bytes,
+    _norm_bytes,
+    _norm_layout,
+    _recast_bytes,
+    _softcaps,
+    _stream_bytes,
+    activation_bytes,
+    activation_bytes_per_token_layer,
+    activation_parts,
+    attention_kernel,
+    lora_extra_bytes_per_token_layer,
+)
 
-# ---------------------------------------------------------------------------------------------- GPU-only terms
-# Everything below in this block depends on the GPU, so ``bench/activation_truth.py`` cannot measure it on a CPU
-# (every other term is checked there against real shapes); each value carries its source. The fa2 kernel's saved
-# tensors (``_attention_bytes``, fa2 branch) are the other GPU-only piece. Allocator block rounding (512 B blocks,
-# 2 MiB small / 20 MiB large segments) is inside FRAGMENTATION; flash-attention's and cuBLAS's workspaces inside
-# CUDA_CONTEXT_BYTES (cuBLAS reserves 4-8 MiB per handle and stream [S: CUDA docs, CUBLAS_WORKSPACE_CONFIG]).
-# §2.9 [V: PyTorch PR #86509 measured 287 MB lazy / 667 MB eager module loading]; plus cuBLAS workspaces [U].
-CUDA_CONTEXT_BYTES = int(0.5 * GIB)
-# §2.9 [U]: NCCL communicators and their buffers, per process, when more than one GPU is used.
-NCCL_BYTES = int(0.25 * GIB)
-# §2.9 [I]: caching-allocator slack (reserved minus allocated) is 5-15 % of the allocated peak, measured with the
-# allocator setting below; without expandable segments, batches of varying length grow the reserved pool well past
-# the allocated peak (fragmented blocks that cannot be reused for a larger request).
-FRAGMENTATION = 0.08
-#: The CUDA caching-allocator setting the margin above assumes, and that the runner sets for the trainer unless the
-#: user set one (``runner.launch.allocator_env``; PyTorch reads PYTORCH_ALLOC_CONF or PYTORCH_CUDA_ALLOC_CONF).
-ASSUMED_ALLOC_CONF = "expandable_segments:True"
-
-
-def dropout_saved_bytes(setup, input_bytes: int) -> int:
-    """Bytes per element a dropout keeps for backward: CUDA's fused ``native_dropout`` keeps a bool mask (1 B);
-    the CPU path (``at::dropout`` without the fused kernel) keeps the scaled noise in the input's dtype [V:
-    aten/src/ATen/native/Dropout.cpp ``is_fused_kernel_acceptable``]. ``setup.device`` picks (the planner plans
-    for cuda; the CPU bench asks for cpu)."""
-    return 1 if setup.device == "cuda" else input_bytes
-# ------------------------------------------------------------------------------------------ end of GPU-only terms
-
-# §2.2 [V: bitsandbytes functional.quantize_4bit]: 4-bit codes + fp32 absmax per 64-element block, or with double
-# quantization uint8 absmax per 64 plus one fp32 constant per 256 absmax values.
-NF4_BYTES = 0.5 + 4 / 64
-NF4_DQ_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
-
-# §2.4 [V: bitsandbytes optim/optimizer.py]: 8-bit AdamW keeps two uint8 states + two fp32 absmax per 256-element
-# block; tensors with fewer than min_8bit_size=4096 elements keep fp32 states. Paged state buffers are allocated
-# in CUDA managed memory for tensors of at least 1e5 elements.
-ADAM8_BYTES = 2 + 8 / 256
-MIN_8BIT_SIZE = 4096
-MIN_PAGED_SIZE = 100_000
-
-# §2.8: bytes per vocabulary entry per token for logits + loss, by loss implementation.
-LOSS_BYTES_PER_VOCAB = {
-    "hf": 12.0,            # HF ForCausalLMLoss: 16-bit logits kept + fp32 upcast + fp32 log-softmax [V code, S CCE]
-    "hf_no_upcast": 8.0,   # logits not upcast before cross_entropy (torchtune D3->D4 measured 8.3) [V]
-    "chunked": 3.0,        # torchtune CEWithChunkedOutputLoss: 16-bit logits + one fp32 chunk (1/8) x2 [I]
-    "fused": 0.0,          # fused linear + CE (Liger, CCE, Unsloth): logits never materialized [S: CCE paper]
-}
-
-OPTIMIZERS_8BIT = ("adamw_bnb_8bit", "adamw_8bit", "paged_adamw_8bit")
-OPTIMIZERS_PAGED = ("paged_adamw_8bit", "paged_adamw_32bit")
-
-
-@dataclass(frozen=True)
-class TrainSetup:
-    """Everything the memory model needs about how one process trains, independent of the config schema.
-
-    ``seq_len`` is the padded length of the longest micro-batch (or the packed block length): the peak is set by the
-    longest batch, not the mean (§0). ``metric`` picks what is predicted: ``nvml`` (what nvidia-smi shows: context +
-    reserved + resident managed memory), ``reserved`` (``torch.cuda.max_memory_reserved``) or ``allocated``
-    (``torch.cuda.max_memory_allocated``).
-    """
-
-    method: str = "lora"                 # lora | full | freeze
-    quant_bits: int | None = None        # None | 8 | 4 (LoRA only)
-    double_quant: bool = True
-    kbit_prepare: bool = False           # peft.prepare_model_for_kbit_training: non-quantized params in fp32
-    batch: int = 1
-    seq_len: int = 2048
-    grad_accum: int = 1
-    grad_ckpt: bool = True
-    optimizer: str = "adamw_torch"
-    half: bool = True                    # bf16 or fp16 compute; False = fp32 everything
-    precision_mode: str = "amp"          # full/freeze: amp (fp32 weights + autocast) | pure (16-bit weights)
-    attn: str = "sdpa"                   # sdpa | fa2 | eager
-    lora_rank: int = 8
-    lora_targets: tuple[str, ...] = ("all",)
-    lora_dropout: float = 0.0
-    adapter_fp32: bool = True            # PEFT autocast_adapter_dtype=True
-    autocast: bool = True                # HF Trainer bf16/fp16=True runs the forward under torch.autocast
-    base_fp32: bool = False              # LoRA: base loaded in fp32 and run under autocast (PEFT's sft example)
-    freeze_layers: int = 2
-    n_gpus: int = 1
-    strategy: str = "single"             # single | ddp | fsdp
-    loss_impl: str = "hf"
-    include_context: bool = True
-    device: str = "cuda"                 # cuda | cpu: the device-dependent terms (the CPU bench asks for cpu)
-    metric: str = "nvml"                 # nvml | reserved | allocated
-    fragmentation: float = FRAGMENTATION
-
-    @property
-    def compute_bytes(self) -> int:
-        """Bytes of one element in the compute dtype (bf16/fp16 = 2, fp32 = 4)."""
-        return 2 if self.half else 4
-
-    @property
-    def tokens(self) -> int:
-        """Tokens in one micro-batch, T = b * s."""
-        return self.batch * self.seq_len
-
-    @property
-    def weights_fp32(self) -> bool:
-        """True when the trained weights themselves are fp32 (AMP master weights or no half precision)."""
-        if not self.half:
-            return True
-        return self.method != "lora" and self.precision_mode == "amp"
-
-    @property
-    def base_bytes(self) -> int:
-        """Bytes per element of the (frozen) LoRA base weights when not quantized."""
-        return 4 if (self.base_fp32 or not self.half) else 2
-
-    @property
-    def shards(self) -> int:
-        """How many ways weights, gradients and optimizer states are split (FSDP FULL_SHARD / ZeRO-3)."""
-        return self.n_gpus if self.strategy == "fsdp" and self.n_gpus > 1 else 1
-
-
-@dataclass
-class MemoryEstimate:
-    """The predicted peak of one training process, with its parts. All sizes in bytes."""
-
-    peak_bytes: int
-    breakdown: dict[str, int]
-    total_params: int
-    trainable_params: int
-    setup: TrainSetup  # what was estimated
-    budget_bytes: int | None = None
-    fits: bool | None = None
-    phase: str = "forward/backward"
-    terms: dict[str, int] = field(default_factory=dict)
-    low_bytes: int | None = None        # the uncertainty band (:func:`uncertainty_band`)
-    high_bytes: int | None = None
-    band: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def peak_gib(self) -> float:
-        return self.peak_bytes / GIB
-
-    @property
-    def fits_band(self) -> bool | None:
-        """Whether the whole band (its high end) fits the budget (None without a budget)."""
-        if self.budget_bytes is None:
-            return None
-        return (self.high_bytes if self.high_bytes is not None else self.peak_bytes) <= self.budget_bytes
-
-    def to_dict(self) -> dict[str, Any]:
-        """DESIGN.md's ``estimate --json`` fields (sizes in GiB)."""
-        out: dict[str, Any] = {
-            "peak_gib": round(self.peak_bytes / GIB, 3),
-            "breakdown_gib": {k: round(v / GIB, 3) for k, v in self.breakdown.items()},
-            "total_params": self.total_params,
-            "trainable_params": self.trainable_params,
-            "peak_phase": self.phase,
-        }
-        if self.low_bytes is not None and self.high_bytes is not None:
-            out["peak_low_gib"] = round(self.low_bytes / GIB, 3)
-            out["peak_high_gib"] = round(self.high_bytes / GIB, 3)
-            out["band"] = {k: {**v, "gib": round(v["bytes"] / GIB, 3)} for k, v in self.band.items()}
-            for v in out["band"].values():
-                v.pop("bytes", None)
-        if self.budget_bytes is not None:
-            out["budget_gib"] = round(self.budget_bytes / GIB, 3)
-            out["fits"] = bool(self.fits)
-            out["fits_band"] = bool(self.fits_band)
-        s = asdict(self.setup)
-        out["assumptions"] = {k: s[k] for k in ("seq_len", "batch", "grad_accum", "grad_ckpt", "attn",
-                                                "loss_impl", "metric", "strategy", "n_gpus")}
-        out["assumptions"]["precision"] = precision_label(self.setup)
-        out["assumptions"]["allocator"] = ASSUMED_ALLOC_CONF
-        return out
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Model shape helpers (pure arithmetic on ModelSpec / ParamCounts)
-# ----------------------------------------------------------------------------------------------------------------
-
-def _q_dim(spec) -> int:
-    return spec.num_attention_heads * spec.head_dim
-
-
-def _kv_dim(spec) -> int:
-    return (spec.num_key_value_heads or spec.num_attention_heads) * spec.head_dim
-
-
-def _mlp_width(spec) -> int:
-    """Intermediate width that one token actually passes through (MoE: top-k experts + shared expert) (§2.7 MoE)."""
-    if spec.num_experts:
-        return spec.num_experts_per_tok * (spec.moe_intermediate_size or spec.intermediate_size) + \
-            (spec.shared_expert_intermediate_size or 0)
-    return spec.intermediate_size
-
-
-def _gated_mlp(counts) -> bool:
-    """SwiGLU-style MLP (gate, up, down) when a gate projection exists; else a 2-matrix GeLU MLP."""
-    names = counts.per_layer_linear or {}
-    return not names or any("gate" in n or "w1" in n for n in names)
-
-
-def _layer_modules(counts) -> dict[str, tuple[int, int]]:
-    return dict(counts.per_layer_linear or {})
-
-
-def _select_targets(counts, targets: Iterable[str]) -> dict[str, tuple[int, int]]:
-    """The per-layer Linear modules LoRA wraps: 'all' = every decoder Linear, else names matched by suffix."""
-    modules = _layer_modules(counts)
-    targets = tuple(targets)
-    if "all" in targets or "all-linear" in targets:
-        return modules
-    return {n: dims for n, dims in modules.items() if any(n == t or n.endswith("." + t) or n.split(".")[-1] == t
-                                                           for t in targets)}
-
-
-def lora_params(spec, counts, setup: TrainSetup) -> int:
-    """LoRA trainable parameters: r * (d_in + d_out) per targeted Linear, layer by layer (§2.5 [V: PEFT counts]);
-    exact counting (dense and MoE layers, lm_head / embed_tokens targets) lives in ``models``."""
-    from .params import lora_trainable_params
-
-    return lora_trainable_params(spec, list(setup.lora_targets), setup.lora_rank)
-
-
-def trainable_layers(spec, setup: TrainSetup) -> int:
-    """Decoder layers that receive gradients: all for full FT, the last/first |k| for freeze, none for LoRA."""
-    if setup.method == "full":
-        return spec.num_hidden_layers
-    if setup.method == "freeze":
-        return min(abs(setup.freeze_layers), spec.num_hidden_layers)
-    return 0
-
-
-def _layer_params(spec, counts) -> int:
-    """Parameters of one decoder layer (its Linears, plus two norms of h each)."""
-    return counts.linear // max(spec.num_hidden_layers, 1) + 2 * spec.hidden_size
-
-
-def _freeze_params(spec, counts, setup: TrainSetup) -> int:
-    """Parameters of the layers freeze tuning trains: the last k (k > 0) or the first |k| (k < 0)."""
-    from .params import layer_params
-
-    k = trainable_layers(spec, setup)
-    idx = range(-1, -k - 1, -1) if setup.freeze_layers > 0 else range(k)
-    return sum(layer_params(spec, i) for i in idx)
-
-
-def trainable_params(spec, counts, setup: TrainSetup) -> int:
-    """P_t: LoRA adapters; every parameter for full FT; the k trained decoder layers for freeze tuning."""
-    if setup.method == "lora":
-        return lora_params(spec, counts, setup)
-    if setup.method == "full":
-        return counts.total
-    return _freeze_params(spec, counts, setup)
-
-
-def trainable_tensor_sizes(spec, counts, setup: TrainSetup) -> list[tuple[int, int]]:
-    """(numel, how many) of every trainable tensor; bnb's optimizers pick state layouts per tensor size (§2.4)."""
-    L, h, r = spec.num_hidden_layers, spec.hidden_size, setup.lora_rank
-    if setup.method == "lora":
-        out = []
-        for d_in, d_out in _select_targets(counts, setup.lora_targets).values():
-            out += [(r * d_in, L), (r * d_out, L)]
-        rest = lora_params(spec, counts, setup) - sum(n * c for n, c in out)
-        return out + ([(rest, 1)] if rest > 0 else [])  # lm_head / embed_tokens adapters, layer differences
-    k = trainable_layers(spec, setup)
-    out = [(d_in * d_out, k) for d_in, d_out in _layer_modules(counts).values()] + [(h, 2 * k)]
-    if setup.method == "full":
-        out += [(counts.embed, 1), (counts.lm_head, 1 if counts.lm_head else 0), (h, 1)]
-    known = sum(n * c for n, c in out)
-    rest = trainable_params(spec, counts, setup) - known
-    if rest > 0:  # biases, routers, experts not listed per module: one lump (its state size is what matters)
-        out.append((rest, 1))
-    return out
-
+# The setup, the estimate and the shapes (train_setup.py) and the saved activations (activations.py) are parts of
+# this model: their names are re-exported here, where callers look for every term.
+from .train_setup import (  # noqa: F401
+    ADAM8_BYTES,
+    ASSUMED_ALLOC_CONF,
+    CUDA_CONTEXT_BYTES,
+    FRAGMENTATION,
+    LOSS_BYTES_PER_VOCAB,
+    MIN_8BIT_SIZE,
+    MIN_PAGED_SIZE,
+    NCCL_BYTES,
+    NF4_BYTES,
+    NF4_DQ_BYTES,
+    OPTIMIZERS_8BIT,
+    OPTIMIZERS_PAGED,
+    MemoryEstimate,
+    TrainSetup,
+    _freeze_params,
+    _gated_mlp,
+    _kv_dim,
+    _layer_modules,
+    _layer_params,
+    _mlp_width,
+    _q_dim,
+    _select_targets,
+    dropout_saved_bytes,
+    lora_params,
+    precision_label,
+    trainable_layers,
+    trainable_params,
+    trainable_tensor_sizes,
+)
 
 # ----------------------------------------------------------------------------------------------------------------
 # Terms (bytes)
@@ -455,295 +237,6 @@ def optimizer_temp_bytes(spec, counts, setup: TrainSetup) -> int:
     if setup.optimizer in ("adamw_torch", "adafactor"):
         return int(trainable_params(spec, counts, setup) * _param_bytes(setup) / setup.shards)
     return 0
-
-
-def _stream_bytes(setup: TrainSetup) -> int:
-    """Bytes per element of the residual stream: fp32 when the weights are fp32 (AMP, an fp32 LoRA base) or when
-    k-bit preparation made the embeddings and norms fp32 (§2.2); else the compute dtype."""
-    kbit = bool(setup.quant_bits) and setup.method == "lora" and setup.kbit_prepare
-    # FSDP mixed precision gathers 16-bit params, so even an fp32-stored base computes (and streams) in 16 bits
-    base32 = setup.method == "lora" and not setup.quant_bits and setup.base_fp32 and setup.shards == 1
-    full_fp32 = setup.weights_fp32 and setup.method == "full"  # freeze: the frozen 16-bit embeddings set it
-    return 4 if (full_fp32 or not setup.half or kbit or base32) else setup.compute_bytes
-
-
-#: Architectures transformers 5 cannot run with sdpa (Gemma 2 soft-caps the attention scores): ``flash_attn: auto``
-#: loads them with eager attention (``runner.modeling.ATTN_IMPLEMENTATIONS``), so the s^2 scores are kept.
-NO_SDPA_MODEL_TYPES = frozenset({"gemma2"})
-#: Gemma 2's defaults for score soft-capping (config.json may omit them): attention scores / logits.
-SOFTCAP_DEFAULTS = {"gemma2": (50.0, 30.0)}
-
-
-def attention_kernel(spec, setup: TrainSetup) -> str:
-    """The attention kernel the run uses: the configured one, except that architectures without sdpa run eager."""
-    if setup.attn == "sdpa" and getattr(spec, "model_type", "") in NO_SDPA_MODEL_TYPES:
-        return "eager"
-    return setup.attn
-
-
-def _softcaps(spec) -> tuple[float | None, float | None]:
-    """(attention-score soft-cap, final-logit soft-cap) of the architecture, None when it has none."""
-    attn_cap, logit_cap = SOFTCAP_DEFAULTS.get(getattr(spec, "model_type", ""), (None, None))
-    raw = getattr(spec, "raw_config", None) or {}
-    return raw.get("attn_logit_softcapping", attn_cap), raw.get("final_logit_softcapping", logit_cap)
-
-
-def _norm_layout(spec) -> tuple[int, bool]:
-    from .params import norm_layout
-
-    return norm_layout(spec)
-
-
-def _fused_qkv(counts) -> bool:
-    return any(n.split(".")[-1] in ("qkv_proj", "W_pack", "c_attn") for n in _layer_modules(counts))
-
-
-def _attention_bytes(spec, counts, setup: TrainSetup, trainable: bool) -> float:
-    """Saved attention tensors per token (measured on CPU: ``bench/activation_truth.py``).
-
-    The runner's batches are padded (to the longest row), so attention always gets a mask. With a mask
-    transformers' sdpa path repeats k and v to all query heads (``repeat_kv``; grouped-query sdpa needs no mask),
-    and the boolean mask becomes one additive mask per layer in the compute dtype, kept by sdpa.
-
-    * sdpa: q after RoPE, k and v (repeated to n_q heads when grouped; else k after RoPE and the v projection's
-      output, the whole fused qkv output for Phi-3-style models), the output and its fp32 log-sum-exp, the mask.
-    * eager: q, k, v as above, the fp32 softmax and its 16-bit copy (n_q * s each, Korthikanti et al. 2022); a
-      soft-capped score (Gemma 2) adds the tanh output.
-    * fa2 (GPU only, not measurable here): q, k, v un-repeated, output and log-sum-exp, no mask (FlashAttention-2
-      takes grouped heads and unpads instead of masking) [I from flash-attn's interface].
-    * per-head q/k RMSNorm (Qwen3, Gemma 3): their fp32 upcasts and 1/rms.
-    * trained layer, eager: + o_proj's contiguous input (sdpa/fa2: a view of the output already kept).
-    """
-    c, q, kv, nq = setup.compute_bytes, _q_dim(spec), _kv_dim(spec), spec.num_attention_heads
-    nkv = spec.num_key_value_heads or nq
-    kernel = attention_kernel(spec, setup)
-    # a trained o_proj keeps its input: a new contiguous copy after eager attention; the fused kernels' output is
-    # already laid out (b, s, heads, d), so the copy is a view of the output they keep anyway
-    out = c * q if trainable and kernel == "eager" else 0
-    if _norm_layout(spec)[1]:
-        out += 4 * (q + kv) + 4 * (nq + nkv)
-    if kernel == "fa2":
-        return out + c * (2 * q + 2 * kv) + 4 * nq
-    grouped = nkv < nq
-    k = q if grouped else kv
-    v = q if grouped else (q + 2 * kv if _fused_qkv(counts) else kv)
-    out += c * (q + k + v)
-    s = setup.seq_len
-    if kernel == "eager":
-        probs = 4 + (c if c != 4 else 0)
-        attn_cap, _ = _softcaps(spec)
-        return out + nq * s * (probs + (c if attn_cap else 0))
-    return out + c * q + 4 * nq + c * s
-
-
-def _norm_bytes(spec, setup: TrainSetup, trainable: bool, input_grad: bool) -> float:
-    """RMSNorms on the residual stream (2 per layer; 4 in Gemma 2/3): each keeps the fp32 upcast of its input and
-    1/rms when its input needs a gradient (a layer's first norm does not when nothing below it trains); a trained
-    norm also keeps its normalized output for the weight gradient."""
-    h, sb = spec.hidden_size, _stream_bytes(setup)
-    n = _norm_layout(spec)[0]
-    out = (4 * h + 4) * (n - (0 if input_grad else 1))
-    if trainable:
-        out += n * sb * h
-    return out
-
-
-def _recast_bytes(counts, setup: TrainSetup, trainable: bool) -> float:
-    """Bytes per hidden element: a trained layer's Linears keep their normalized inputs for the weight gradient;
-    under AMP autocast each Linear casts the fp32 normalized input to 16 bits itself (q, k and v each keep a copy;
-    gate and up too), else the two 16-bit normalized tensors are kept once each."""
-    if not trainable:
-        return 0.0
-    c = setup.compute_bytes
-    names = [n.split(".")[-1] for n in _layer_modules(counts)]
-    if setup.weights_fp32 and setup.half:
-        consumers = sum(1 for n in names if _group(n) in ("attn_in", "mlp_in"))
-        return c * consumers
-    return c * 2
-
-
-def _group(name: str) -> str:
-    """Which input a decoder Linear reads: the layer input (attention), the attention output, the MLP input, the
-    MLP's inner activation."""
-    n = name.split(".")[-1]
-    if n in ("q_proj", "k_proj", "v_proj", "qkv_proj", "W_pack", "query_key_value", "c_attn"):
-        return "attn_in"
-    if n in ("o_proj", "dense", "out_proj", "c_proj"):
-        return "attn_out"
-    if n in ("gate_proj", "up_proj", "gate_up_proj", "w1", "w3", "fc1", "c_fc"):
-        return "mlp_in"
-    if n in ("down_proj", "w2", "fc2"):
-        return "mlp_out"
-    return n
-
-
-def _mlp_bytes(spec, counts, setup: TrainSetup, trainable: bool) -> float:
-    """Saved MLP tensors per token: the gate and up outputs and the activation's output (a GeLU MLP keeps 2 of 3);
-    trained: + down_proj's input. k-bit Linears cast their output back to the (fp32 after k-bit preparation) input
-    dtype [I bnb code]. MoE: see :func:`_moe_bytes`."""
-    c = setup.compute_bytes
-    if spec.num_experts:
-        return _moe_bytes(spec, setup, experts_train=trainable or _experts_adapted(spec, setup))
-    kbit = bool(setup.quant_bits) and setup.method == "lora" and setup.kbit_prepare
-    lin = 4 if kbit else c
-    f = _mlp_width(spec)
-    kept = 3 if _gated_mlp(counts) else 2
-    return lin * kept * f + (c * f if trainable else 0)
-
-
-def _experts_adapted(spec, setup: TrainSetup) -> bool:
-    from .params import lora_targets_experts
-
-    return setup.method == "lora" and lora_targets_experts(spec, list(setup.lora_targets))
-
-
-def _moe_bytes(spec, setup: TrainSetup, experts_train: bool = True) -> float:
-    """transformers 5's grouped experts (``integrations/moe.py``, ``grouped_mm``) per token, k experts each:
-    the gate/up output (2 f_e), the activation (f_e), the expert outputs (h) kept by the routing-weight product,
-    and when the expert weights get gradients (trained, or peft's expert adapters) also the inputs of both
-    grouped matmuls (the selected hidden states, h, and the product, f_e); the router: fp32 softmax over E
-    experts, top-k ids and weights, the sort's permutation; a shared expert like a dense MLP [measured here]."""
-    c, h, k = setup.compute_bytes, spec.hidden_size, spec.num_experts_per_tok
-    fe = spec.moe_intermediate_size or spec.intermediate_size
-    per_expert = (2 * h + 4 * fe) if experts_train else (h + 3 * fe)
-    out = c * k * per_expert + c * k + 4 * spec.num_experts + 36 * k + 4
-    if spec.shared_expert_intermediate_size:
-        out += 3 * c * spec.shared_expert_intermediate_size
-    return out
-
-
-def activation_bytes_per_token_layer(spec, counts, setup: TrainSetup, trainable: bool,
-                                     input_grad: bool = True) -> float:
-    """a_layer: bytes autograd saves per token in one decoder layer (§2.7 [I], each term checked against the
-    saved-tensor measurement of ``bench/activation_truth.py`` on real shapes).
-
-    What is saved depends on whether the layer's weights train (a frozen Linear keeps no copy of its input: the
-    input is only needed for the weight gradient) and whether the layer's input needs a gradient
-    (``input_grad``; false for the lowest layer that something trains in when nothing below it trains and
-    checkpointing is off). Parts: :func:`_norm_bytes`, :func:`_attention_bytes`, :func:`_mlp_bytes`, the
-    re-cast inputs of trained Linears (:func:`_recast_bytes`), LoRA's extras
-    (:func:`lora_extra_bytes_per_token_layer`).
-    """
-    h = spec.hidden_size
-    return (_norm_bytes(spec, setup, trainable, input_grad) + _recast_bytes(counts, setup, trainable) * h
-            + _attention_bytes(spec, counts, setup, trainable) + _mlp_bytes(spec, counts, setup, trainable)
-            + lora_extra_bytes_per_token_layer(spec, counts, setup, input_grad=input_grad))
-
-
-def lora_extra_bytes_per_token_layer(spec, counts, setup: TrainSetup, input_grad: bool = True) -> float:
-    """LoRA's saved tensors per token per layer (§2.6, from peft's ``lora.Linear.forward``; measured here).
-
-    peft casts each targeted module's input to the adapter dtype, applies dropout, then lora_A (which keeps its
-    input for the weight gradient) and lora_B (which keeps lora_A's r outputs):
-
-    * fp32 adapters under autocast (the runner's default): the cast input is fp32 and autocast casts it back to 16
-      bits for lora_A: one 16-bit copy per module (q, k and v each make their own);
-    * adapters in the input's dtype (fp32 training, or 16-bit adapters): no cast; lora_A keeps the input itself,
-      one copy shared by the modules that read it (q, k, v read the same normalized input), unless dropout gives
-      each module its own dropped copy;
-    * fp32 adapters on a 16-bit base without autocast: the fp32 cast itself, per module;
-    * ``lora_dropout > 0``: the dropout's mask (:func:`dropout_saved_bytes`), only where the module's input needs a
-      gradient (not in the lowest layer's attention when nothing below trains);
-    * MoE routers targeted by "all" (peft's expert conversion): like a Linear reading the MLP input.
-    """
-    if setup.method != "lora":
-        return 0.0
-    c, r = setup.compute_bytes, setup.lora_rank
-    e = 4 if setup.adapter_fp32 else c                    # adapter element bytes
-    x_bytes = 4 if (setup.adapter_fp32 or not setup.half) else c  # the dtype dropout sees (after peft's cast)
-    cast = setup.adapter_fp32 and setup.half              # peft casts the input to fp32 ...
-    autocast_back = cast and setup.autocast               # ... and autocast casts it back for lora_A
-    drop = setup.lora_dropout > 0
-    modules = dict(_select_targets(counts, setup.lora_targets))
-    router = _lora_router_dims(spec, setup)
-    if router:
-        modules["mlp.gate"] = router
-    total, shared = 0.0, set()
-    for name, (d_in, _) in modules.items():
-        group = _group(name) if name != "mlp.gate" else "mlp_in"
-        if autocast_back:
-            per = c
-        elif cast or drop:
-            per = e
-        else:
-            per = 0
-            # the input itself, shared by the modules reading it; o_proj's after sdpa/fa2 is a view of the
-            # attention output they already keep
-            if group not in shared and not (group == "attn_out" and attention_kernel(spec, setup) != "eager"):
-                shared.add(group)
-                total += e * d_in
-        if drop and (input_grad or group != "attn_in"):
-            per += dropout_saved_bytes(setup, x_bytes)
-        total += per * d_in + (c if autocast_back else e) * r
-    return total
-
-
-def _lora_router_dims(spec, setup: TrainSetup) -> tuple[int, int] | None:
-    """(d_in, d_out) of the MoE router when LoRA targets it (peft's conversion of "all" on fused-expert models)."""
-    from .params import lora_targets_experts
-
-    if spec.num_experts and lora_targets_experts(spec, list(setup.lora_targets)):
-        return spec.hidden_size, spec.num_experts
-    return None
-
-
-def _layer_plan(spec, setup: TrainSetup) -> list[tuple[int, bool, bool]]:
-    """(how many layers, trainable, input needs a gradient) for the decoder layers autograd keeps tensors for.
-
-    LoRA / full: every layer; without checkpointing the lowest layer's input (the frozen embedding's output)
-    needs no gradient under LoRA (with checkpointing the runner makes the embeddings' output require grad).
-    Freeze tuning of the last k layers: without checkpointing only those k (the frozen layers below take inputs
-    that need no grad, so they keep nothing; the lowest trained layer's input needs none either), with it every
-    layer (all are checkpointed and, their input requiring grad, recomputed); training the first k layers
-    (negative k) keeps the frozen layers above too, as frozen layers, since gradients flow back through them."""
-    L = spec.num_hidden_layers
-    first_no_grad = not setup.grad_ckpt
-    if setup.method == "full":
-        return [(L, True, True)]
-    if setup.method == "lora":
-        if first_no_grad and L:
-            return [(1, False, False), (L - 1, False, True)]
-        return [(L, False, True)]
-    k = trainable_layers(spec, setup)
-    out = [(1, True, not first_no_grad), (k - 1, True, True)] if k else []
-    if setup.freeze_layers < 0 or setup.grad_ckpt:
-        # frozen layers above the trained ones pass gradients down; with checkpointing the runner makes the
-        # embeddings' output require grad, so the frozen layers below are checkpointed and recomputed too
-        out.append((L - k, False, True))
-    return [p for p in out if p[0]]
-
-
-def activation_parts(spec, counts, setup: TrainSetup) -> tuple[int, int]:
-    """(kept, recomputed) saved-activation bytes of one micro-batch of T = b*s tokens (§2.7).
-
-    Without checkpointing everything is kept: T * sum of a_layer. With HF per-layer checkpointing each layer keeps
-    its input (one stream tensor, h elements, saved by the checkpoint) and backward recomputes one layer at a time:
-    kept = T * L_g * h * stream_bytes, recomputed = T * max a_layer."""
-    plan = _layer_plan(spec, setup)
-    per = [(n, activation_bytes_per_token_layer(spec, counts, setup, trainable=t, input_grad=g)) for n, t, g in plan]
-    if not per:
-        return 0, 0
-    if setup.grad_ckpt:
-        kept = sum(n for n, _ in per) * spec.hidden_size * _stream_bytes(setup)
-        return int(setup.tokens * kept), int(setup.tokens * max(a for _, a in per))
-    return int(setup.tokens * sum(n * a for n, a in per)), 0
-
-
-def activation_bytes(spec, counts, setup: TrainSetup) -> int:
-    """A: saved activations of one micro-batch (kept + the recomputed layer, :func:`activation_parts`)."""
-    kept, recomputed = activation_parts(spec, counts, setup)
-    return kept + recomputed
-
-
-def precision_label(setup: TrainSetup) -> str:
-    """How weights and compute are typed, in words (shown with the estimate)."""
-    c = "16-bit" if setup.half else "fp32"
-    if setup.method == "lora":
-        base = {4: "4-bit", 8: "8-bit"}.get(setup.quant_bits or 0, "fp32" if setup.base_bytes == 4 else c)
-        return f"{base} base, {'fp32' if setup.adapter_fp32 else c} adapters"
-    if not setup.half:
-        return "fp32"
-    return "AMP: fp32 weights, 16-bit compute" if setup.precision_mode == "amp" else "pure 16-bit"
 
 
 def logits_bytes(spec, setup: TrainSetup) -> int:

@@ -89,6 +89,7 @@ from .backoff import (  # noqa: E402
     save_backoff_config,
 )
 from .events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, StatusEvent  # noqa: E402
+from .phases import PHASE_DELAY_ENV, PHASES, StoppedBeforeTraining, begin_phase, phase_delays, stop_point  # noqa: E402,F401
 from .rundir import RunDir, atomic_write_json, process_start_ticks  # noqa: E402
 from .supervise import SUPERVISOR_ENV  # noqa: E402
 
@@ -228,72 +229,6 @@ def write_template_file(out: Path, template: Any, reason: str, cfg: TrainConfig)
         "base_model": cfg.model_name_or_path, "finetuning_type": cfg.finetuning_type,
         "quantization_bit": cfg.quantization_bit, "stage": cfg.stage,
     })
-
-
-# ---------------------------------------------------------------------------------------------------- stop points
-
-PHASE_DELAY_ENV = "FT_TUI_TEST_PHASE_DELAY"
-
-#: What each phase does, for the status events and the ``end`` message of a stop before the first step.
-PHASES = {phase: Msg(f"status_{phase}") for phase in ("start-up", "imports", "data", "model")}
-
-
-class StoppedBeforeTraining(Exception):
-    """A stop was requested before the training loop began, or before it restarted after an OOM back-off
-    (``restart``); ``phase`` is the phase that had just finished."""
-
-    def __init__(self, phase: str, *, restart: bool = False) -> None:
-        super().__init__(phase)
-        self.phase = phase
-        self.restart = restart
-
-
-def phase_delays(value: str | None = None) -> dict[str, float]:
-    """The test hook ``FT_TUI_TEST_PHASE_DELAY`` (``"model:2,data:0.5"``) as {phase: seconds}.
-
-    Unknown phases and unreadable values are reported on stderr and skipped: a test hook never fails a run.
-    """
-    raw = os.environ.get(PHASE_DELAY_ENV, "") if value is None else value
-    delays: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        phase, _, seconds = item.partition(":")
-        try:
-            delay = float(seconds)
-        except ValueError:
-            delay = -1.0
-        if phase.strip() not in PHASES or not 0 <= delay < 3600:
-            print(f"warning: {PHASE_DELAY_ENV}: ignoring '{item}' (expected phase:seconds, phases "
-                  f"{', '.join(p for p in PHASES if p != 'start-up')})", file=sys.stderr, flush=True)
-            continue
-        delays[phase.strip()] = delay
-    return delays
-
-
-def begin_phase(ctx: Context, phase: str) -> None:
-    """Announce ``phase`` (a ``status`` event) and apply the test delay for it."""
-    ctx.events.emit(StatusEvent(phase=phase, message=PHASES[phase]))
-    delay = phase_delays().get(phase)
-    if delay:
-        time.sleep(delay)  # like a real load, not cut short by a stop: the stop is acted upon after it
-
-
-def stop_point(ctx: Context, phase: str, device: Any = None, *, restart: bool = False) -> None:
-    """Raise :class:`StoppedBeforeTraining` when a stop was requested; ``phase`` has just finished.
-
-    In a multi-process run every rank must take the same decision: with a process group (``device`` is where
-    the flag tensor lives, ``TrainingArguments.device``) the ranks agree on it; without one no rank stops alone
-    and the request waits for the first agreed check.
-    """
-    if ctx.world_size > 1:
-        if device is None:
-            return
-        from .callbacks import agreed_stop
-
-        requested = agreed_stop(ctx.stop, device)
-    else:
-        requested = ctx.stop.requested
-    if requested:
-        raise StoppedBeforeTraining(phase, restart=restart)
 
 
 def _import_training_stack(cfg: TrainConfig) -> None:
@@ -669,4 +604,4 @@ if __name__ == "__main__":
 
 
 __all__ = ["main", "run_training", "build_trainer", "Context", "OutOfMemoryRelaunch",
-           "StoppedBeforeTraining", "phase_delays", "stop_point"]
+           "StoppedBeforeTraining", "phase_delays", "stop_point", "PHASES", "PHASE_DELAY_ENV"]

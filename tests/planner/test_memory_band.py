@@ -12,6 +12,7 @@ from ft_tui.planner.hardware import resolve_hardware
 from ft_tui.planner.models import inspect_model
 from ft_tui.planner.params import count_params
 from ft_tui.planner.recommend import band_fits, make_plan
+from ft_tui.planner.units import GIB
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +27,7 @@ def model(name):
 
 def test_every_part_has_a_source_and_the_band_brackets_the_peak():
     spec, counts = model("Qwen/Qwen2.5-7B")
-    est = m.estimate_setup(spec, counts, m.TrainSetup(seq_len=2048, batch=2), budget_bytes=40 * m.GIB)
+    est = m.estimate_setup(spec, counts, m.TrainSetup(seq_len=2048, batch=2), budget_bytes=40 * GIB)
     assert est.low_bytes < est.peak_bytes < est.high_bytes
     assert est.high_bytes - est.peak_bytes == pytest.approx(est.peak_bytes - est.low_bytes, abs=2)  # symmetric
     assert {v["source"] for v in est.band.values()} <= {"measured-here", "published", "assumed"}
@@ -43,7 +44,7 @@ def test_every_part_has_a_source_and_the_band_brackets_the_peak():
 
 def test_estimate_json_keeps_its_fields_and_adds_the_band():
     spec, counts = model("meta-llama/Meta-Llama-3-8B")
-    d = m.estimate_setup(spec, counts, m.TrainSetup(), budget_bytes=24 * m.GIB).to_dict()
+    d = m.estimate_setup(spec, counts, m.TrainSetup(), budget_bytes=24 * GIB).to_dict()
     assert {"peak_gib", "breakdown_gib", "total_params", "trainable_params", "peak_phase", "budget_gib", "fits",
             "assumptions"} <= set(d)
     assert d["peak_low_gib"] < d["peak_gib"] < d["peak_high_gib"]
@@ -74,7 +75,7 @@ def test_within_the_band_of_the_limit_the_reason_says_so_and_names_a_safe_leaner
     spec, counts = model("Qwen/Qwen2.5-1.5B")
     est = m.estimate_memory(cfg, spec, None, counts=counts, n_gpus=1, strategy="single")
     between = (est.peak_bytes + est.high_bytes) / 2 / (1 - cfg.memory_margin)
-    hw = resolve_hardware(f"{between / m.GIB:.3f}GiB")
+    hw = resolve_hardware(f"{between / GIB:.3f}GiB")
     p = make_plan(cfg, hw, spec)
     assert p.estimate.fits and not band_fits(p.estimate)
     why = p.reasons["memory"]
