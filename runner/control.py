@@ -457,14 +457,16 @@ def resume(run: RunDir) -> Resumed:
     Raises InputError (saying what to do instead) for a live, completed or never-started run.
     """
     check_same_host(run)
-    # Read before the first try for the lock: a resume that wins the lock counts itself in the state only after
-    # taking it, so a count that differs later means another resume launched a worker meanwhile.
-    resumes = run.read_state().get("resumes")
+    # Read before the first try for the lock: a resume that wins the lock records "starting" and its count of
+    # resumes only after taking it, so either shows here or differs later when another resume won the race.
+    before = run.read_state()
+    resumes = before.get("resumes")
     lock = run.claim_worker()  # held from this check to the worker's exit: a second resume finds it taken
-    if lock is None and run.status() not in LIVE_STATUSES:
-        # The last worker has ended (stopped, failed or killed) but is still exiting, or a child it forked still
-        # holds its descriptor for a moment: wait for it rather than call the run running. If another resume
-        # launched a worker meanwhile (its count of resumes moved on), this one is refused as before.
+    if lock is None and before.get("status") not in LIVE_STATUSES and run.status() not in LIVE_STATUSES:
+        # The last worker wrote its own end (stopped, failed) but is still exiting, or a child it forked still
+        # holds its descriptor for a moment: wait for it rather than call the run running. A recorded "starting"
+        # or "running" under a taken lock is another launch that has not yet recorded its pid (a killed worker's
+        # lock went with it): refused at once, as is a resume that finds the count moved on after waiting.
         lock = run.claim_worker(wait=EXITING_WORKER_WAIT_S)
         if lock is not None and run.read_state().get("resumes") != resumes:
             os.close(lock)
