@@ -5,8 +5,9 @@
   counters are read at ``on_train_begin``, after a checkpoint was restored), so a resumed run reports a true
   ETA (LLaMA-Factory issue #7415 reports the opposite).
 - ``checkpoint`` events are written in ``on_save``, after the Trainer has written the whole checkpoint, and only
-  once :func:`~ft_tui.runner.rundir.mark_checkpoint_complete` has marked it: a reader never sees a checkpoint event
-  for a half-written folder.
+  once :func:`~ft_tui.runner.checkpoints.mark_complete` has marked it: a reader never sees a checkpoint event
+  for a half-written folder. The rotation (``save_total_limit``, kept from the Trainer) follows the mark, so a
+  complete checkpoint is on disk at every instant.
 - Stop: :class:`~ft_tui.runner.signals.StopRequest` turns SIGTERM/SIGINT into a flag (the worker installs it
   before any heavy import); at the next optimizer step the callback asks the Trainer to
   save a checkpoint and stop. In a multi-process run the flag is all-reduced every step (:func:`agreed_stop`), so
@@ -28,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 from ft_tui.planner.units import GIB
 from transformers import TrainerCallback
 
+from .checkpoints import mark_complete, rotate
 from .events import CheckpointEvent, EvalEvent, EventWriter, LogEvent, StartEvent
-from .rundir import RunDir, mark_checkpoint_complete
+from .rundir import RunDir
 
 if TYPE_CHECKING:
     from .signals import StopRequest
@@ -126,8 +128,9 @@ class ProgressCallback(TrainerCallback):
     """
 
     def __init__(self, run: RunDir, events: EventWriter, stop: StopRequest, *, is_main: bool,
-                 start_fields: dict[str, Any] | None = None) -> None:
+                 start_fields: dict[str, Any] | None = None, save_total_limit: int | None = None) -> None:
         self.run = run
+        self.save_total_limit = save_total_limit
         self.events = events
         self.stop = stop
         self.is_main = is_main
@@ -228,7 +231,8 @@ class ProgressCallback(TrainerCallback):
 
             dist.barrier()  # every rank has written its part (e.g. its RNG state) before rank 0 marks it
         if self.is_main and path.is_dir():
-            mark_checkpoint_complete(path, state.global_step)
+            mark_complete(path, state.global_step)
             self.run.write_state(last_checkpoint=str(path), step=state.global_step)
             self.events.emit(CheckpointEvent(step=state.global_step, path=str(path)))
+            rotate(self.run, self.save_total_limit)  # only now: the new checkpoint is complete on disk
         return control

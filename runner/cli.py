@@ -303,16 +303,28 @@ def cmd_attach(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    """Ask a run to stop (SIGTERM: it checkpoints, then ends 'stopped') and wait for its end event."""
+    """Ask a run to stop (SIGTERM: it checkpoints, then ends 'stopped'; --now: SIGUSR1, it ends at once without a
+    checkpoint) and wait for its end event."""
     run = find_run(args.run)
-    sent = control.send_stop(run)
+    now = bool(getattr(args, "now", False))
+    sent = control.send_stop(run, now=now)
     if sent.pid is None:
         what = f": its process is gone ({sent.status})" if sent.live else f" is not running ({sent.status})"
         print(f"run {run.id}{what}" + control.status_hint(run, sent.status))
         return 0
-    what = "stop (it has not reached its first step: it stops after its current phase, without a checkpoint)" \
-        if sent.before_training else "save and stop"
-    print(f"sent SIGTERM to {sent.pid}; waiting up to {args.wait:g} s for run {run.id} to {what}", flush=True)
+    if now:
+        last = run.latest_checkpoint()
+        what = "stop at once without saving: the steps since " + \
+            (f"{last.name} are lost" if last else "the start are lost (no complete checkpoint yet)")
+    elif sent.before_training:
+        what = "stop (it has not reached its first step: it stops after its current phase, without a checkpoint)"
+    else:
+        what = "save and stop"
+    if sent.again and not now:
+        print(f"a stop of run {run.id} is already under way; this one changes nothing (the checkpoint is still "
+              f"saved; `ft-tui stop --now {run.id}` skips it)", flush=True)
+    sig = "SIGUSR1" if now else "SIGTERM"
+    print(f"sent {sig} to {sent.pid}; waiting up to {args.wait:g} s for run {run.id} to {what}", flush=True)
     done = control.wait_stopped(sent, float(args.wait))
     if done.still_running:
         print(f"run {run.id} is still running after {args.wait:g} s; check `ft-tui attach {run.id}`")

@@ -26,6 +26,7 @@ from ft_tui.planner.config import KEYS, TrainConfig
 from ft_tui.planner.errors import ConfigError, InputError
 from ft_tui.planner.messages import Msg
 from ft_tui.runner import launch as _launch
+from ft_tui.runner.checkpoints import resume_point
 from ft_tui.runner.checks import (  # noqa: F401
     Checked,
     check,
@@ -38,7 +39,7 @@ from ft_tui.runner.checks import (  # noqa: F401
 )
 from ft_tui.runner.events import RunModel, fold, read_events
 from ft_tui.runner.rundir import RunDir, pid_alive
-from ft_tui.runner.signals import STOP_SIGNALS
+from ft_tui.runner.signals import HANDLED_SIGNALS, STOP_NOW_SIGNAL
 from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, UNKNOWN, status_word
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -333,7 +334,7 @@ def signal_run(run: RunDir, sig: int = signal.SIGTERM) -> int | None:
     candidates.append(run.event_worker() or (None, None))  # state.json damaged or gone: the start event's pid
     for pid, start in candidates:
         if isinstance(pid, int) and pid > 0 and _owned(pid, start, run):
-            if sig in STOP_SIGNALS:
+            if sig in HANDLED_SIGNALS:
                 run.write_state(stop_requested=time.time())
             try:
                 os.kill(pid, sig)
@@ -352,7 +353,9 @@ def training_begun(run: RunDir) -> bool:
 class StopSent:
     """A stop was asked for: ``pid`` signalled (None: the run was not ``live``, or it was and its process is gone;
     ``status`` says what it is now). ``before_training``: the run had not reached its first step (it stops after
-    its current phase, without a checkpoint). ``offset``: the events file's size before the signal."""
+    its current phase, without a checkpoint). ``offset``: the events file's size before the signal. ``now``: the
+    stop skips the checkpoint (``ft-tui stop --now``). ``again``: a stop of this attempt was already under way
+    (this one changes nothing unless it is ``now``)."""
 
     run: RunDir
     status: str
@@ -360,6 +363,8 @@ class StopSent:
     pid: int | None = None
     before_training: bool = False
     offset: int = 0
+    now: bool = False
+    again: bool = False
     warnings: list = field(default_factory=list)
 
 
@@ -377,17 +382,23 @@ class Stopped:
     warnings: list = field(default_factory=list)
 
 
-def send_stop(run: RunDir) -> StopSent:
-    """Ask a live run to stop (SIGTERM: it checkpoints, then ends ``stopped``); returns at once."""
+def send_stop(run: RunDir, *, now: bool = False) -> StopSent:
+    """Ask a live run to stop (SIGTERM: it checkpoints, then ends ``stopped``; ``now``: SIGUSR1, it ends at once
+    without a checkpoint); returns at once. A second stop while one is under way is sent too: the run only counts
+    it, and ``again`` says so."""
     check_same_host(run)
     status = run.status()
     if status not in LIVE_STATUSES:
-        return StopSent(run, status)
+        return StopSent(run, status, now=now)
+    state = run.read_state()
+    asked, launched = state.get("stop_requested"), state.get("launched")
+    again = isinstance(asked, (int, float)) and (not isinstance(launched, (int, float)) or asked >= launched)
     offset = run.events_path.stat().st_size if run.events_path.exists() else 0
-    pid = signal_run(run)
+    pid = signal_run(run, STOP_NOW_SIGNAL if now else signal.SIGTERM)
     if pid is None:
-        return StopSent(run, run.status(), live=True, offset=offset)
-    return StopSent(run, status, live=True, pid=pid, before_training=not training_begun(run), offset=offset)
+        return StopSent(run, run.status(), live=True, offset=offset, now=now, again=again)
+    return StopSent(run, status, live=True, pid=pid, before_training=not training_begun(run), offset=offset,
+                    now=now, again=again)
 
 
 def wait_stopped(sent: StopSent, timeout: float) -> Stopped:
@@ -404,9 +415,9 @@ def wait_stopped(sent: StopSent, timeout: float) -> Stopped:
     return Stopped(run, status, end=end, checkpoint=cp, step=step)
 
 
-def stop(run: RunDir, timeout: float) -> tuple[StopSent, Stopped | None]:
+def stop(run: RunDir, timeout: float, *, now: bool = False) -> tuple[StopSent, Stopped | None]:
     """:func:`send_stop`, then :func:`wait_stopped` when a process was signalled."""
-    sent = send_stop(run)
+    sent = send_stop(run, now=now)
     return sent, (wait_stopped(sent, timeout) if sent.pid is not None else None)
 
 
@@ -497,8 +508,11 @@ def _resume_holding(run: RunDir, lock: int) -> Resumed:
         raise InputError(Msg("run_no_config", id=run.id), file=str(run.config_path))
     state = run.read_state()
     nproc = int(state.get("nproc") or 1)
-    cp = run.latest_checkpoint()
-    warnings: list[Any] = [] if cp else [Msg("resume_no_checkpoint", id=run.id)]
+    point = resume_point(run)  # the worker makes the same choice: it checks the same files
+    cp = point.path
+    warnings: list[Any] = [Msg("resume_checkpoint_skipped", checkpoint=p.name, problem=why) for p, why in point.skipped]
+    if cp is None:
+        warnings.append(Msg("resume_no_checkpoint", id=run.id))
     run.write_state(status=STARTING, resumes=int(state.get("resumes") or 0) + 1, ended=None, exit_code=None,
                     error=None, stop_requested=None)
     visible = max(1, visible_gpu_count())

@@ -334,10 +334,6 @@ def is_complete_checkpoint(path: Path) -> bool:
     return (Path(path) / COMPLETE_MARKER).exists()
 
 
-def mark_checkpoint_complete(path: Path, step: int) -> None:
-    atomic_write_json(Path(path) / COMPLETE_MARKER, {"step": step, "time": time.time()})
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Summaries and the index
 # ----------------------------------------------------------------------------------------------------------------

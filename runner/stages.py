@@ -98,7 +98,9 @@ def training_arguments(cfg: TrainConfig, *, output_dir: Path | str, world_size: 
         bf16=cfg.bf16, fp16=cfg.fp16, seed=cfg.seed, data_seed=cfg.seed, full_determinism=cfg.full_determinism,
         num_train_epochs=cfg.num_train_epochs, max_steps=cfg.max_steps,
         logging_strategy="steps", logging_steps=cfg.logging_steps,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
+        # save_total_limit: ft-tui rotates (runner/checkpoints.py): the Trainer would delete the old checkpoint
+        # before the new one is marked complete
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=None,
         report_to=[] if cfg.report_to == "none" else [cfg.report_to],
         disable_tqdm=True, remove_unused_columns=False,
         # group_by_length: transformers 5 names it a sampling strategy; the sampler reads the data's "length" column

@@ -22,8 +22,9 @@ it exits after an OOM; the wait loop repairs it should rank 0 die without doing 
 Stop: ``ft-tui stop`` signals ``state.json`` ``pid``: rank 0 while it runs (its stop flag reaches every rank at
 the next step; the run saves a checkpoint and ends ``stopped``), else this process. A SIGTERM or SIGINT here is
 forwarded to rank 0 as soon as the attempt's rank 0 has written its pid (not to torchrun: torchrun would SIGTERM
-every rank and SIGKILL them 30 s later, possibly in the middle of the checkpoint); a second one before that
-reaches the launcher. ``ft-tui stop`` also records ``stop_requested`` in state.json, so a stop that reached a rank
+every rank and SIGKILL them 30 s later, possibly in the middle of the checkpoint); a repeat is forwarded too, and
+rank 0 only counts it. ``ft-tui stop --now`` (SIGUSR1) reaches rank 0 as SIGUSR1, or the launcher as SIGTERM
+when rank 0 has not started. ``ft-tui stop`` also records ``stop_requested`` in state.json, so a stop that reached a rank
 already leaving after an OOM is not lost: a stop between attempts never relaunches, and the run ends ``stopped``
 (the backed-off config is kept for ``ft-tui resume``).
 
@@ -49,6 +50,7 @@ from ft_tui.planner.config import load_config
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, from_json
 from ft_tui.runner.backoff import OutOfMemoryGiveUp, backoff_config, oom_summary, save_backoff_config
+from ft_tui.runner.checkpoints import checkpoint_step
 from ft_tui.runner.events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, fold
 from ft_tui.runner.launch import SUPERVISOR_MODULE, format_command
 from ft_tui.runner.rundir import (
@@ -56,7 +58,7 @@ from ft_tui.runner.rundir import (
     pid_alive,
     process_start_ticks,
 )
-from ft_tui.runner.signals import StopSignals
+from ft_tui.runner.signals import STOP_NOW_SIGNAL, StopSignals
 from ft_tui.runner.status import LIVE_STATUSES
 
 #: The supervisor's pid, in the launcher's environment (and so in every rank's): "a supervisor relaunches me".
@@ -180,19 +182,23 @@ class Supervisor:
             time.sleep(self.poll)
 
     def _forward_stop(self, proc: subprocess.Popen) -> None:
+        """Pass a stop on to rank 0: SIGTERM, or SIGUSR1 for ``ft-tui stop --now``. A stop-now before rank 0 has
+        started ends the launcher (SIGTERM: torchrun ends its ranks); a plain stop then waits for rank 0, which
+        stops at its first agreed check. A repeated plain stop reaches rank 0 again, where it is only counted."""
         rank0 = self._rank0_pid()
+        now = self.stop.now > 0
         if rank0 is not None:
-            target, why = rank0, "rank 0"
-        elif self.stop.count >= 2:
-            target, why = proc.pid, "the launcher (rank 0 has not started)"
+            target, why, sig = rank0, "rank 0", STOP_NOW_SIGNAL if now else signal.SIGTERM
+        elif now:
+            target, why, sig = proc.pid, "the launcher (rank 0 has not started)", signal.SIGTERM
         else:
-            return  # wait for rank 0 to start: it stops at its first agreed check
+            return
         try:
-            os.kill(target, signal.SIGTERM)
+            os.kill(target, sig)
         except ProcessLookupError:
             return
         self.forwarded = self.stop.count
-        _say(f"stop: SIGTERM forwarded to {why}, pid {target}")
+        _say(f"stop: {signal.Signals(sig).name} forwarded to {why}, pid {target}")
 
     def _rank0_pid(self) -> int | None:
         """Rank 0 of the running attempt, once it has written its pid to state.json."""
@@ -243,7 +249,7 @@ class Supervisor:
             return self._fail(Msg("oom_cannot_back_off", what=what, error=exc.as_msg()))
         save_backoff_config(self.run, new_cfg)
         restart = self.run.latest_checkpoint()
-        restart_from = _checkpoint_step(restart)
+        restart_from = checkpoint_step(restart) or 0
         with EventWriter(self.run.events_path) as events:
             events.emit(BackoffEvent(step=step, reason=str(records[0].get("message") or "out of memory"),
                                      old=change["old"], new=change["new"], restart_from=restart_from,
@@ -293,21 +299,12 @@ class Supervisor:
 
     def _end_stopped(self, message: Msg) -> int:
         ckpt = self.run.latest_checkpoint()
-        step = _checkpoint_step(ckpt)
+        step = checkpoint_step(ckpt) or 0
         with EventWriter(self.run.events_path) as events:
             events.emit(EndEvent(status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
                                  reason=self.stop.name or "ft-tui stop", message=message))
         self.run.write_state(status="stopped", exit_code=0, ended=time.time(), step=step)
         _say(message)
-        return 0
-
-
-def _checkpoint_step(path: Path | None) -> int:
-    if path is None:
-        return 0
-    try:
-        return int(path.name.rsplit("-", 1)[-1])
-    except ValueError:
         return 0
 
 

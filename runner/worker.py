@@ -23,14 +23,16 @@ Stop (``ft-tui stop`` sends SIGTERM to ``state.json`` ``pid``; Ctrl+C sends SIGI
   ``status: stopped``, ``phase`` (the phase just finished) and a message saying it stopped before the first
   step; no checkpoint is written. Once training runs, the callback saves a checkpoint at the next optimizer step
   and ends ``stopped``.
-- A second signal stops at once without a checkpoint (``KeyboardInterrupt``), still ending ``stopped``; signals
-  that arrive while the end is being written are only counted, so the end event and state are never torn.
+- A repeated SIGTERM/SIGINT while the first is honoured is only counted: the checkpoint is still saved. SIGUSR1
+  (``ft-tui stop --now``) stops at once without a checkpoint (``KeyboardInterrupt``), still ending ``stopped``
+  with a message that says so; one that arrives while the end is being written only sets the flag, so the end
+  event and state are never torn.
 - Multi-process (torchrun): signal rank 0 (``state.json`` ``pid``); its flag is OR-ed over all ranks
   (``all_reduce``) at every check once the process group exists. The group is created by ``TrainingArguments``,
   which the worker builds right after the data is ready and before the model loads, so a stop during the model
   load ends every rank together. A stop that reaches rank 0 during start-up, imports or data preparation (before
   the group exists) is acted upon at that first agreed check: a rank never stops alone, which would leave the
-  others waiting in a collective. A second signal ends only the signalled rank; torchrun then ends the others.
+  others waiting in a collective. A SIGUSR1 ends only the signalled rank at once; torchrun then ends the others.
   (torchrun itself forwards SIGTERM to every rank and kills them 30 s later.)
 - Test hook: ``FT_TUI_TEST_PHASE_DELAY="model:2"`` (comma-separated ``phase:seconds`` pairs, phases ``imports``,
   ``data``, ``model``) sleeps that long at the start of the phase, standing in for a slow import, dataset or model
@@ -62,6 +64,7 @@ from ft_tui.runner.signals import StopRequest
 _EARLY_STOP = StopRequest().install() if __name__ == "__main__" else None
 
 import argparse  # noqa: E402
+import errno  # noqa: E402
 import gc  # noqa: E402
 import hashlib  # noqa: E402
 import logging  # noqa: E402
@@ -88,6 +91,7 @@ from .backoff import (  # noqa: E402
     oom_summary,
     save_backoff_config,
 )
+from .checkpoints import checkpoint_step, holds_the_end, remove_partial, resume_point, set_aside  # noqa: E402
 from .events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, StatusEvent  # noqa: E402
 from .phases import PHASE_DELAY_ENV, PHASES, StoppedBeforeTraining, begin_phase, phase_delays, stop_point  # noqa: E402,F401
 from .rundir import RunDir, atomic_write_json, process_start_ticks  # noqa: E402
@@ -254,7 +258,7 @@ def run_training(ctx: Context) -> int:
     cfg = load_config(run.config_path)
     digest = config_digest(run.config_path)
     state = run.read_state()
-    resume_from = run.latest_checkpoint() if ctx.resume else None
+    resume_from = _resume_point(ctx) if ctx.resume else None
     ctx.state(status="running", pid=os.getpid(), pid_start=process_start_ticks(os.getpid()),
               host=socket.gethostname(), started=state.get("started") or time.time(),
               resumed=time.time() if ctx.resume else None, world_size=ctx.world_size, exit_code=None)
@@ -262,8 +266,6 @@ def run_training(ctx: Context) -> int:
         # Records of an earlier attempt; no other rank can reach a training step before rank 0 joins the group.
         run.clear_oom_records()
     stop_point(ctx, "start-up")
-    if ctx.resume and resume_from is None:
-        ctx.events.emit(StatusEvent(message=Msg("status_no_checkpoint")))
 
     begin_phase(ctx, "imports")
     _import_training_stack(cfg)
@@ -286,14 +288,15 @@ def run_training(ctx: Context) -> int:
         warnings=warnings or None,
         hardware=hardware(), world_size=ctx.world_size, config_digest=digest,
         data=_stats_summary(data.stats), template=getattr(template, "name", None), template_reason=reason,
-        resumed_from=_checkpoint_step(resume_from),
+        resumed_from=checkpoint_step(resume_from),
         # who trains: `stop` finds the worker from here too when state.json is damaged or gone
         pid=os.getpid(), pid_start=process_start_ticks(os.getpid()), host=socket.gethostname(),
         model_name_or_path=cfg.model_name_or_path, method=cfg.finetuning_type,
         batch={"per_device": cfg.per_device_train_batch_size, "accumulation": cfg.gradient_accumulation_steps,
                "processes": ctx.world_size, "effective": cfg.effective_batch * ctx.world_size},
     )
-    callback = ProgressCallback(run, ctx.events, ctx.stop, is_main=ctx.is_main, start_fields=start_fields)
+    callback = ProgressCallback(run, ctx.events, ctx.stop, is_main=ctx.is_main, start_fields=start_fields,
+                                save_total_limit=cfg.save_total_limit)
 
     trainer, result, cfg = _train_with_backoff(cfg, ctx, tokenizer, data, callback, resume_from)
     step = trainer.state.global_step
@@ -351,6 +354,15 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
                 _leave_after_oom(cfg, ctx, 0, message, injected=False, phase="load")
             raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=load_oom_advice(cfg))) from None
         stop_point(ctx, "model", args.device, restart=callback.started)
+        if resume_from is not None and holds_the_end(resume_from, max_steps=args.max_steps,
+                                                     num_train_epochs=args.num_train_epochs):
+            # Killed after the last step's checkpoint (in the final save): transformers, resumed from it, trains
+            # one step past max_steps (its loop checks the limit only after a step). Restore the checkpoint
+            # instead, as a resume does, and go on to the final save.
+            trainer._load_from_checkpoint(str(resume_from))
+            trainer.state = type(trainer.state).load_from_json(str(Path(resume_from) / "trainer_state.json"))
+            callback.on_train_begin(args, trainer.state, trainer.control)
+            return trainer, None, cfg
         oom_message = None
         try:
             result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
@@ -367,9 +379,9 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
             _leave_after_oom(cfg, ctx, step, oom_message, injected=callback.injected_oom_at is not None)
         cfg, change = backoff_config(cfg)
         save_backoff_config(ctx.run, cfg)
-        resume_from = ctx.run.latest_checkpoint()
+        resume_from = _resume_point(ctx)
         ctx.events.emit(BackoffEvent(step=step, reason=oom_message, old=change["old"], new=change["new"],
-                                     restart_from=_checkpoint_step(resume_from) or 0))
+                                     restart_from=checkpoint_step(resume_from) or 0))
         log.warning("out of memory at step %d: retrying with %s from %s", step, change["new"],
                     resume_from or "the start")
 
@@ -426,9 +438,9 @@ def _end_attempt_after_oom(ctx: Context, records: list[dict[str, Any]], exc: Bas
 
 
 def _finishing(ctx: Context) -> None:
-    """The end is about to be written: from now on a repeated signal must not interrupt it."""
+    """The end is about to be written: from now on a stop-now signal must not interrupt it."""
     if ctx.stop is not None:
-        ctx.stop.interrupt_on_repeat = False
+        ctx.stop.interruptible = False
 
 
 def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBeforeTraining | None = None,
@@ -453,17 +465,50 @@ def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBef
 
 
 def _end_stopped_early(ctx: Context, early: StoppedBeforeTraining) -> int:
-    step = _checkpoint_step(ctx.run.latest_checkpoint()) or 0
+    step = checkpoint_step(ctx.run.latest_checkpoint()) or 0
     return _end_stopped(ctx, step=step, early=early)
 
 
-def _checkpoint_step(path: Path | None) -> int | None:
-    if path is None:
-        return None
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return None
+#: How a full disk shows in the libraries' errors: an OSError's errno, torch's zip writer, safetensors' Rust error.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "file write failed")
+
+
+def disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    return any(text in str(exc) for text in DISK_FULL_TEXT)
+
+
+def _during_save(ctx: Context, exc: BaseException, message: Msg) -> Msg:
+    """``message`` for a failure; when it cut a checkpoint's save short (an unmarked ``checkpoint-N`` newer than
+    the newest complete one), rank 0 removes that partial folder (on a full disk it is what fills it) and the
+    message says so, names the checkpoint kept, and what to do when the disk is full."""
+    kept = ctx.run.latest_checkpoint()
+    partial = remove_partial(ctx.run, checkpoint_step(kept)) if ctx.is_main else []
+    if not partial:
+        return message
+    return Msg("failed_during_save", checkpoint=", ".join(p.name for p in partial), error=message,
+               kept=Msg("kept_checkpoint", checkpoint=kept.name) if kept else Msg("kept_no_checkpoint"),
+               hint=Msg("hint_disk_full", path=str(ctx.run.path)) if disk_full(exc) else "")
+
+
+def _resume_point(ctx: Context) -> Path | None:
+    """The newest checkpoint that passes its check (``checkpoints.py``); None: from step 0.
+
+    Rank 0 sets the damaged newer ones aside and removes the unmarked leftovers of a save that was cut short,
+    saying so in ``status`` events. Every rank checks the same files, so all of them pick the same checkpoint, also
+    while rank 0 moves the ones it skips (each of those fails its check whoever reads it)."""
+    point = resume_point(ctx.run)
+    if ctx.is_main:
+        for path, problem in point.skipped:
+            aside = set_aside(path)
+            ctx.events.emit(StatusEvent(message=Msg("status_checkpoint_skipped", checkpoint=path.name,
+                                                    problem=problem, kept=aside.name)))
+        remove_partial(ctx.run, point.step)
+        if point.path is None:
+            ctx.events.emit(StatusEvent(message=Msg("status_no_checkpoint")))
+    return point.path
 
 
 def device_map_for(cfg: TrainConfig) -> Any:
@@ -493,7 +538,8 @@ def _fail(ctx: Context, code: int, message: Msg, tb: str | None = None) -> int:
 
 
 def _end_hard_stop(ctx: Context, exc: KeyboardInterrupt) -> int:
-    """A repeated signal interrupted the run wherever it was: end ``stopped`` without a new checkpoint."""
+    """``ft-tui stop --now`` (SIGUSR1) interrupted the run wherever it was: end ``stopped`` without a new
+    checkpoint."""
     _finishing(ctx)
     msg = (exc.args[0] if exc.args and isinstance(exc.args[0], Msg) else str(exc)) or Msg("stopped_at_once_plain")
     ckpt = ctx.run.latest_checkpoint()
@@ -547,7 +593,7 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
     else:
         ctx.stop = StopRequest().install() if install_signals else StopRequest()
     try:
-        ctx.stop.interrupt_on_repeat = True
+        ctx.stop.interruptible = True
         return run_training(ctx)
     except StoppedBeforeTraining as exc:
         return _end_stopped_early(ctx, exc)
@@ -567,8 +613,8 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
             return _end_attempt_after_oom(ctx, records, exc)
         first = (str(exc).strip().splitlines() or [""])[0]
         kind = type(exc).__name__
-        return _fail(ctx, EXIT_FAILED, Msg("error_unexpected", type=kind, text=first[:max(0, 998 - len(kind))]),
-                     traceback.format_exc())
+        message = Msg("error_unexpected", type=kind, text=first[:max(0, 998 - len(kind))])
+        return _fail(ctx, EXIT_FAILED, _during_save(ctx, exc, message), traceback.format_exc())
     finally:
         _finishing(ctx)
         ctx.events.close()

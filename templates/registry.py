@@ -333,18 +333,25 @@ def _user_cache(folder: Path, _key: tuple) -> tuple[dict[str, Template], dict[st
 
 def all_templates() -> dict[str, Template]:
     """Built-in templates overlaid with the user's that load (a user file with a built-in's name replaces it);
-    a malformed user file is left out here (see :func:`get_template`, :func:`list_templates`)."""
+    a malformed user file is left out here (see :func:`get_template`, :func:`template_problems`)."""
     merged = dict(_builtins())
     merged.update(_cached_user(user_template_dir())[0])
     return merged
 
 
 def list_templates() -> list[str]:
-    """Names of every available template, sorted; a malformed user template file is reported here."""
-    broken = _cached_user(user_template_dir())[1]
-    if broken:
-        raise next(iter(broken.values()))
+    """Names of every template that loads, sorted (a malformed user file is left out: :func:`template_problems`
+    says what is wrong with it, and :func:`get_template` raises it when a run asks for it)."""
     return sorted(all_templates())
+
+
+def template_problems() -> list[ConfigError]:
+    """The error of each malformed user template file (naming the file and, for YAML, the line), once each."""
+    broken = _cached_user(user_template_dir())[1]
+    unique: dict[int, ConfigError] = {}
+    for exc in broken.values():
+        unique.setdefault(id(exc), exc)
+    return list(unique.values())
 
 
 def get_template(name: str) -> Template:

@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stop", help="stop a run gracefully (it saves a checkpoint first)")
     p.add_argument("run", metavar="RUN", help="run id or run directory")
     p.add_argument("--wait", type=float, default=120.0, metavar="S", help="seconds to wait for it to end")
+    p.add_argument("--now", action="store_true",
+                   help="stop at once without saving a checkpoint (the steps since the last one are lost); a "
+                        "plain stop repeated while one is under way changes nothing")
 
     p = sub.add_parser("resume", help="resume a stopped or interrupted run from its last complete checkpoint")
     p.add_argument("run", metavar="RUN", help="run id or run directory")

@@ -15,6 +15,10 @@ CATALOG: dict[str, dict[str, str]] = {
               "{visible} changes the effective batch size",
         "zh": "这个训练启动时用了 {nproc} 个进程，但现在只看得到 {visible} 张 GPU；用 {visible} 个进程续训会改变"
               "有效批大小"},
+    "resume_checkpoint_skipped": {
+        "en": "{checkpoint} is damaged ({problem}): it is skipped and set aside, and the run continues from the "
+              "newest complete checkpoint before it",
+        "zh": "{checkpoint} 已损坏（{problem}）：跳过它并移到一旁，从它之前最新的完整检查点继续"},
     "resume_no_checkpoint": {
         "en": "run {id} has no complete checkpoint: it starts over from step 0",
         "zh": "训练 {id} 没有完整的检查点：将从第 0 步重新开始"},
@@ -174,6 +178,32 @@ CATALOG: dict[str, dict[str, str]] = {
     "status_model": {"en": "loading the model", "zh": "正在加载模型"},
     "status_no_checkpoint": {"en": "no complete checkpoint in the run directory: starting from step 0",
                              "zh": "运行目录里没有完整的检查点：从第 0 步开始"},
+    "status_checkpoint_skipped": {
+        "en": "{checkpoint} is damaged ({problem}): skipped; its files are kept as {kept}",
+        "zh": "{checkpoint} 已损坏（{problem}）：已跳过；它的文件保留为 {kept}"},
+    "failed_during_save": {
+        "en": "{error}; this happened while {checkpoint} was being saved: its partial folder was removed and "
+              "{kept}{hint}",
+        "zh": "{error}；出错时正在保存 {checkpoint}：已删除这个不完整的文件夹，{kept}{hint}"},
+    "kept_checkpoint": {"en": "{checkpoint} is kept (ft-tui resume continues from it)",
+                        "zh": "保留了 {checkpoint}（ft-tui resume 会从它继续）"},
+    "kept_no_checkpoint": {"en": "there is no earlier complete checkpoint (a resume starts over)",
+                           "zh": "没有更早的完整检查点（续训会从头开始）"},
+    "hint_disk_full": {"en": ". The disk is full: free space on the file system of {path}, then run ft-tui resume",
+                       "zh": "。磁盘已满：请在 {path} 所在的文件系统上腾出空间，然后运行 ft-tui resume"},
+    # what makes a checkpoint unusable (runner/checkpoints.py)
+    "ckpt_not_marked": {"en": "not marked complete", "zh": "没有完成标记"},
+    "ckpt_mark_unreadable": {"en": "its completion mark cannot be read", "zh": "完成标记无法读取"},
+    "ckpt_file_missing": {"en": "{file} is missing", "zh": "缺少 {file}"},
+    "ckpt_file_size": {"en": "{file} has {size} bytes, {expected} when it was saved",
+                       "zh": "{file} 现在有 {size} 字节，保存时是 {expected} 字节"},
+    "ckpt_file_changed": {"en": "{file} changed after it was saved", "zh": "{file} 在保存后被改动"},
+    "ckpt_file_short": {"en": "{file} is too short to be a safetensors file ({size} bytes)",
+                        "zh": "{file} 太短，不是 safetensors 文件（{size} 字节）"},
+    "ckpt_file_truncated": {"en": "{file} is truncated ({size} of {expected} bytes)",
+                            "zh": "{file} 被截断（{size} / {expected} 字节）"},
+    "ckpt_file_not_torch": {"en": "{file} is not a complete torch file", "zh": "{file} 不是完整的 torch 文件"},
+    "ckpt_file_unreadable": {"en": "{file} cannot be read", "zh": "{file} 无法读取"},
     # how a run ends (end / error events)
     "error_no_message": {"en": "error (no message)", "zh": "出错（没有消息）"},
     "error_unexpected": {"en": "{type}: {text}", "zh": "{type}：{text}"},
@@ -182,7 +212,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "when_before_first_step": {"en": "before the first training step", "zh": "在第一个训练步之前"},
     "when_before_restart": {"en": "before training restarted after the out-of-memory back-off",
                             "zh": "在显存不足回退后重新开始训练之前"},
-    "stopped_at_once": {"en": "stopped at once by a second {signal}", "zh": "收到第二个 {signal}，已立即停止"},
+    "stopped_at_once": {"en": "stopped at once by {signal} (ft-tui stop --now)",
+                        "zh": "收到 {signal}（ft-tui stop --now），已立即停止"},
     "stopped_at_once_plain": {"en": "stopped at once (KeyboardInterrupt)", "zh": "已立即停止（KeyboardInterrupt）"},
     "stopped_no_checkpoint": {"en": "{what}; no checkpoint was saved for the current step",
                               "zh": "{what}；当前步没有保存检查点"},

@@ -185,6 +185,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "cmd_open": {"en": "Open run", "zh": "打开运行"},
     "cmd_export": {"en": "Export run", "zh": "导出运行"},
     "config_notes": {"en": "Config notes", "zh": "配置提示"},
+    "templates_broken": {"en": "Templates left out (they do not load)", "zh": "未列出的模板（无法加载）"},
     "run_active_title": {"en": "A run is active", "zh": "已有训练在进行"},
     "run_active": {
         "en": "The run {id} started from here is still running; watch it with F4 (Runs) or stop it first.",

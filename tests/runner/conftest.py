@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "ddp: multi-process (torchrun) trainer tests; run in the default suite")
     config.addinivalue_line("markers", "slow_runner: trains the tiny model in a subprocess")
+    config.addinivalue_line("markers", "fault_matrix: kills the trainer at each phase (not in the default run; "
+                                       "`pytest -m fault_matrix`, a step of its own in .ci/run)")
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +69,14 @@ def new_run(tmp_path: Path, demo_kit: Any):
     return factory
 
 
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tmp_path`` as the user's state directory (the run index) and one CPU thread for the trainers started."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return tmp_path
+
+
 def run_worker(run: RunDir, *args: str, env: dict[str, str] | None = None) -> int:
     """Run the trainer in this process (no signal handlers); returns its exit code."""
     from ft_tui.runner import worker
@@ -88,6 +98,16 @@ def worker_env(**extra: str) -> dict[str, str]:
     env.update(HF_HUB_OFFLINE="1", TQDM_DISABLE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     env.update(extra)
     return env
+
+
+FAULTS_DIR = Path(__file__).resolve().parent / "faults"
+
+
+def fault_env(fault: str, log: Path, **extra: str) -> dict[str, str]:
+    """:func:`worker_env` with the fault hook of ``faults/sitecustomize.py`` armed: ``fault`` is its
+    ``FT_TUI_FAULT`` (e.g. ``kill:rmtree``); it records what it did in ``log``."""
+    path = os.pathsep.join(p for p in (str(FAULTS_DIR), os.environ.get("PYTHONPATH", "")) if p)
+    return worker_env(PYTHONPATH=path, FT_TUI_FAULT=fault, FT_TUI_FAULT_LOG=str(log), **extra)
 
 
 def spawn_worker(run: RunDir, *args: str, env: dict[str, str] | None = None,
@@ -125,5 +145,5 @@ def rt() -> Any:
     """The helpers above as one namespace (test modules cannot import conftest under --import-mode=importlib)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(run_worker=run_worker, spawn_worker=spawn_worker, worker_env=worker_env,
+    return SimpleNamespace(run_worker=run_worker, spawn_worker=spawn_worker, worker_env=worker_env, fault_env=fault_env,
                            events_of=events_of, wait_for=wait_for, make_run=make_run, base_config=base_config)

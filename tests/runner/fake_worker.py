@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 import yaml
+from ft_tui.runner.checkpoints import mark_complete as mark_checkpoint_complete
 from ft_tui.runner.events import CheckpointEvent, EndEvent, ErrorEvent, EventWriter, LogEvent, StartEvent
-from ft_tui.runner.rundir import RunDir, mark_checkpoint_complete, process_start_ticks
+from ft_tui.runner.rundir import RunDir, process_start_ticks
 
 _stop = {"requested": False}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from ft_tui.planner.errors import InputError
 from ft_tui.runner import rundir
+from ft_tui.runner.checkpoints import mark_complete
 from ft_tui.runner.events import EndEvent, EventWriter, LogEvent, StartEvent
 from ft_tui.runner.rundir import (
     RunDir,
@@ -138,8 +139,8 @@ def test_checkpoints_count_only_when_marked_complete(tmp_path: Path) -> None:
     run = _run(tmp_path)
     for step in (2, 4, 10):
         (run.path / f"checkpoint-{step}").mkdir()
-    rundir.mark_checkpoint_complete(run.path / "checkpoint-2", 2)
-    rundir.mark_checkpoint_complete(run.path / "checkpoint-4", 4)
+    mark_complete(run.path / "checkpoint-2", 2)
+    mark_complete(run.path / "checkpoint-4", 4)
     assert run.latest_checkpoint() == run.path / "checkpoint-4"
     assert [s for s, _ in run.checkpoints(complete_only=False)] == [2, 4, 10]
 

@@ -2,7 +2,7 @@
 
 From the instant `ft-tui train` has spawned the trainer (the signal lands while the interpreter is still starting),
 through the slow phases before the first optimizer step (imports, data, model load: simulated by the test hook
-FT_TUI_TEST_PHASE_DELAY), and with a second signal (stop at once). The stop during training (checkpoint + stopped)
+FT_TUI_TEST_PHASE_DELAY), with a repeated stop (counted only) and with `ft-tui stop --now` (at once). The stop during training (checkpoint + stopped)
 is covered by test_worker_signals.py; the pieces (signal mask, state lock, the hook's parser) are checked here
 without a trainer.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from ft_tui.runner import control, launch
 from ft_tui.runner.rundir import RunDir, summarize
-from ft_tui.runner.signals import StopRequest, stop_signals_blocked
+from ft_tui.runner.signals import STOP_NOW_SIGNAL, StopRequest, stop_signals_blocked
 from ft_tui.runner.worker import PHASE_DELAY_ENV, phase_delays
 
 
@@ -55,23 +55,26 @@ def test_phase_delay_hook_parses_pairs_and_skips_bad_ones(capsys: pytest.Capture
     assert all(f"'{bad}'" in err for bad in ("model:soon", "weights:1", "imports:-1")) and PHASE_DELAY_ENV in err
 
 
-def test_a_repeated_signal_interrupts_only_while_armed() -> None:
+def test_a_repeated_stop_is_only_counted_and_stop_now_interrupts_only_while_armed() -> None:
     stop = StopRequest()
-    stop._handle(signal.SIGTERM, None)
-    stop._handle(signal.SIGINT, None)  # not armed (start-up, or the end is being written): only counted
-    assert stop.requested and stop.signal_name == "SIGTERM" and stop.count == 2
-    stop.interrupt_on_repeat = True
-    with pytest.raises(KeyboardInterrupt, match="second SIGINT"):
-        stop._handle(signal.SIGINT, None)
-    assert not stop.interrupt_on_repeat  # one hard stop; later signals cannot tear the end event
-    stop._handle(signal.SIGTERM, None)
-    assert stop.count == 4
+    stop.interruptible = True
+    for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGINT):  # `ft-tui stop` twice, then a Ctrl+C
+        stop._handle(sig, None)  # never escalates: the checkpoint is still saved
+    assert stop.requested and stop.signal_name == "SIGTERM" and stop.count == 3 and stop.interruptible
+    with pytest.raises(KeyboardInterrupt, match="SIGUSR1"):
+        stop._handle(STOP_NOW_SIGNAL, None)  # `ft-tui stop --now`
+    assert not stop.interruptible and stop.signal_name == "SIGUSR1"  # one hard stop; the end event is not torn
+    stop._handle(STOP_NOW_SIGNAL, None)
+    assert stop.count == 5 and stop.requested
+    unarmed = StopRequest()  # start-up, or the end is being written: a stop-now only sets the flag
+    unarmed._handle(STOP_NOW_SIGNAL, None)
+    assert unarmed.requested and unarmed.signal_name == "SIGUSR1"
 
 
 SIGBLK_PROBE = """
 import signal, sys
 blocked = int(next(l for l in open('/proc/self/status') if l.startswith('SigBlk:')).split()[1], 16)
-print(sorted(int(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if blocked >> (s - 1) & 1))
+print(sorted(int(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1) if blocked >> (s - 1) & 1))
 """
 
 
@@ -79,7 +82,7 @@ print(sorted(int(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if b
 def test_children_start_with_stop_signals_blocked_only_when_asked(held: bool) -> None:
     with stop_signals_blocked(held):
         out = subprocess.run([sys.executable, "-c", SIGBLK_PROBE], capture_output=True, text=True, timeout=30)
-    expected = sorted([signal.SIGTERM, signal.SIGINT]) if held else []
+    expected = sorted([signal.SIGTERM, signal.SIGINT, signal.SIGUSR1]) if held else []
     assert out.stdout.strip() == str([int(s) for s in expected])
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == set()  # our own mask is restored
 
@@ -143,14 +146,15 @@ def test_stop_right_after_the_spawn_ends_stopped(new_run, launch_env, delay_s: f
 PHASE_S = 1.0  # how long the slowed phase takes
 
 
-def _stop_during(run: RunDir, rt, phase: str, delay_s: float, signals: int = 1) -> tuple[dict, float, float]:
-    """Run the trainer with ``phase`` slowed by ``delay_s``, SIGTERM it (``signals`` times) once the phase has
+def _stop_during(run: RunDir, rt, phase: str, delay_s: float,
+                 signals: tuple[int, ...] = (signal.SIGTERM,)) -> tuple[dict, float, float]:
+    """Run the trainer with ``phase`` slowed by ``delay_s``, send it ``signals`` (0.1 s apart) once the phase has
     begun; (end event, time of the last signal, time the phase began)."""
     proc = rt.spawn_worker(run, env=rt.worker_env(**{PHASE_DELAY_ENV: f"{phase}:{delay_s}"}))
     try:
         assert rt.wait_for(lambda: _phase_begun(run, phase) is not None, 120, poll=0.02)
-        for _ in range(signals):
-            os.kill(proc.pid, signal.SIGTERM)
+        for sig in signals:
+            os.kill(proc.pid, sig)
             sent = time.time()
             time.sleep(0.1)
         assert proc.wait(timeout=60) == 0
@@ -180,10 +184,18 @@ def test_stop_during_the_model_load_ends_after_the_load(new_run, rt) -> None:
 
 
 @pytest.mark.slow_runner
-def test_a_second_signal_during_the_model_load_stops_at_once(new_run, rt) -> None:
+def test_a_repeated_stop_during_the_model_load_still_ends_after_the_load(new_run, rt) -> None:
     run = new_run(max_steps=500, save_steps=1000)
-    end, sent, begun = _stop_during(run, rt, "model", 30, signals=2)
-    assert end["status"] == "stopped" and "second SIGTERM" in end["message"]
+    end, sent, begun = _stop_during(run, rt, "model", PHASE_S, signals=(signal.SIGTERM, signal.SIGTERM))
+    assert end["phase"] == "model"  # the second stop did not cut the load short
+    _assert_stopped_before_training(run, end)
+
+
+@pytest.mark.slow_runner
+def test_stop_now_during_the_model_load_stops_at_once(new_run, rt) -> None:
+    run = new_run(max_steps=500, save_steps=1000)
+    end, sent, begun = _stop_during(run, rt, "model", 30, signals=(signal.SIGTERM, STOP_NOW_SIGNAL))
+    assert end["status"] == "stopped" and "ft-tui stop --now" in end["message"]
     assert end["time"] - sent < 5.0  # did not wait for the 30 s load
     assert run.read_state()["status"] == "stopped" and run.status() == "stopped"
     assert run.checkpoints(complete_only=False) == []

@@ -12,6 +12,7 @@ from ft_tui.templates.registry import (
     is_base_model_warning,
     list_templates,
     resolve_template,
+    template_problems,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -88,19 +89,21 @@ def test_user_template_adds_and_overrides(tmp_path):
 def test_malformed_user_template_names_the_file(tmp_path, text, fragment):
     path = user_dir(tmp_path) / "broken.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as exc:
-        list_templates()
-    message = str(exc.value)
+    assert "chatml" in list_templates() and "broken" not in list_templates()  # the others still list
+    (problem,) = template_problems()
+    message = str(problem)
     assert str(path) in message
     assert fragment in message
+    with pytest.raises(ConfigError) as exc:
+        get_template("broken")  # a run that asks for it by its file name
+    assert str(exc.value) == message
 
 
 def test_yaml_syntax_error_reports_the_line(tmp_path):
     path = user_dir(tmp_path) / "broken.yaml"
     path.write_text('name: x\nuser: "{content}"\nassistant: "unclosed\n', encoding="utf-8")
-    with pytest.raises(ConfigError) as exc:
-        list_templates()
-    assert exc.value.file == str(path) and exc.value.line is not None
+    (problem,) = template_problems()
+    assert problem.file == str(path) and problem.line is not None
 
 
 def test_readme_documents_every_key():

@@ -183,15 +183,15 @@ def test_default_resumer_refuses_a_completed_run(tmp_path: Path) -> None:
 async def test_resume_a_stopped_run_for_real(tmp_path: Path, monkeypatch) -> None:
     """The default resumer starts the runner's stand-in worker (same protocol, no torch) with --resume: it goes on
     from the last complete checkpoint, and the run screen shows the second attempt to its end."""
+    from ft_tui.runner.checkpoints import mark_complete
     from ft_tui.runner.launch import wait_child
-    from ft_tui.runner.rundir import mark_checkpoint_complete
 
     monkeypatch.setenv("FT_TUI_WORKER", str(Path(__file__).parents[1] / "runner" / "fake_worker.py"))
     monkeypatch.setenv("FAKE_STEP_S", "0.01")
     run = fake_run(tmp_path, "stopped-run", "stopped", steps=5, total=30, end="stopped", started=1.0)
     run.config_path.write_text("max_steps: 30\nsave_steps: 10\nlogging_steps: 1\n", encoding="utf-8")
     (run.path / "checkpoint-5").mkdir()
-    mark_checkpoint_complete(run.path / "checkpoint-5", 5)
+    mark_complete(run.path / "checkpoint-5", 5)
     app = RunsApp(RunsScreen(screen_factory=watch_screen))
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")

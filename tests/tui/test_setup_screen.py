@@ -357,3 +357,21 @@ async def test_f2_switches_the_section_titles_and_the_plan_panel_too(catalog_con
         await pilot.press("f2")
         await pilot.pause()
         assert "Memory (one GPU)" in panel.shown_text and not CJK.search(panel.shown_text)
+
+
+async def test_a_broken_user_template_is_left_out_and_named_not_fatal(catalog_config, settle):
+    import os
+
+    folder = Path(os.environ["XDG_CONFIG_HOME"]) / "ft-tui" / "templates"
+    folder.mkdir(parents=True)
+    bad = folder / "mine.yaml"
+    bad.write_text('name: mine\nuser: "{content}"\nassistant: "unclosed\n', encoding="utf-8")
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, SetupScreen) and app.setup_state.estimate is not None
+        shown = [n for n in app._notifications if n.title == "Templates left out (they do not load)"]
+        assert len(shown) == 1 and str(bad) in shown[0].message and shown[0].severity == "warning"
+        from ft_tui.templates.registry import list_templates
+
+        assert "chatml" in list_templates() and "mine" not in list_templates()

@@ -130,13 +130,20 @@ class SetupScreen(Screen):
                            options=options, extra=extra, deferred=deferred, id=f"form-{tab_id(title)}")
 
     def on_mount(self) -> None:
+        from ft_tui.templates.registry import template_problems
+
+        lang = self.app.lang
         self._apply_width(self.app.size.width)
-        K.localize_bindings(self, self.app.lang)
+        K.localize_bindings(self, lang)
         self.refresh_view()
         self.watch(self.app, "lang", self._language_changed, init=False)
         if self.state.load_warnings:
-            self.notify("\n".join(render(w, self.app.lang) for w in self.state.load_warnings), title=label(self.app.lang, "config_notes"),
-                        markup=False)
+            self.notify("\n".join(render(w, lang) for w in self.state.load_warnings),
+                        title=label(lang, "config_notes"), markup=False)
+        broken = template_problems()  # left out of the template list; a run that asks for one gets the error
+        if broken:
+            self.notify("\n".join(exc.render(lang) for exc in broken), markup=False, severity="warning",
+                        title=label(lang, "templates_broken"), timeout=15)
         if self.state.config.model_name_or_path:
             self.inspect_model(delay=0.0)
         else:
