@@ -168,7 +168,7 @@ CATALOG: dict[str, dict[str, str]] = {
                          "zh": "这是 ft-tui 没有实现的 LLaMA-Factory 选项"},
     "why_transformers": {"en": "a transformers TrainingArguments option ft-tui does not forward",
                          "zh": "这是 ft-tui 不转发的 transformers TrainingArguments 选项"},
-    # reading the config file (planner.config.read_yaml_mapping)
+    # reading the config file (planner.yaml_files.read_yaml_mapping)
     "file_not_found": {"en": "config file not found", "zh": "找不到配置文件"},
     "file_not_found_hint": {
         "en": "Check the path; `ft-tui plan -o FILE.yaml` writes a starting config.",

@@ -30,9 +30,10 @@ def _problems(data: dict) -> list[Problem]:
 
 
 def test_every_code_is_used_and_every_used_code_exists():
-    source = "".join((PLANNER / name).read_text(encoding="utf-8") for name in ("config.py", "lf_keys.py"))
+    source = "".join((PLANNER / name).read_text(encoding="utf-8")
+                     for name in ("config.py", "lf_keys.py", "yaml_files.py"))
     unused = sorted(code for code in CATALOG if f'"{code}"' not in source)
-    assert not unused, f"catalog codes config.py and lf_keys.py never use: {unused}"
+    assert not unused, f"catalog codes config.py, lf_keys.py and yaml_files.py never use: {unused}"
     quoted = set(re.findall(r'(?:Msg|_Invalid)\(\s*"([a-z_0-9]+)"', source))
     assert quoted and quoted <= set(CATALOG), sorted(quoted - set(CATALOG))
 

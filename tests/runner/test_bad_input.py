@@ -93,7 +93,7 @@ def test_yaml_duplicate_key_names_both_lines(project, capsys, command) -> None:
 
 
 def test_yaml_merge_keys_and_plain_aliases_still_load(project, capsys) -> None:
-    from ft_tui.planner.config import load_yaml_text
+    from ft_tui.planner.yaml_files import load_yaml_text
 
     data, _ = load_yaml_text("base: &b {x: 1, y: 2}\nother:\n  <<: *b\n  x: 3\nlist: [*b, *b]\n", "f.yaml")
     assert data["other"] == {"x": 3, "y": 2} and data["list"] == [{"x": 1, "y": 2}] * 2
