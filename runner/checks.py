@@ -38,8 +38,11 @@ class _Where(TypedDict):
     file: str | None
 
 
-def check_model(cfg: TrainConfig) -> None:
-    """The model must be a local folder with a config.json, or a hub id (in the local cache when offline)."""
+def check_model(cfg: TrainConfig, *, here: bool = True) -> None:
+    """The model must be a local folder with a config.json, or a hub id (in the local cache when offline).
+
+    ``here=False`` (``--print-launch``: the line may be for another box, which downloads the model): a hub id
+    need not be in this machine's cache."""
     ref = cfg.model_name_or_path
     where: _Where = {"key": "model_name_or_path", "file": cfg.source}
     if not ref:
@@ -56,6 +59,8 @@ def check_model(cfg: TrainConfig) -> None:
 
         cached = try_to_load_from_cache(ref, "config.json")
         if not isinstance(cached, str):
+            if not here:
+                return  # the machine the line is for downloads it; the planner reads its catalog entry
             raise ModelError(Msg("model_not_cached_offline", ref=ref), hint=Msg("hint_model_download"), **where)
     else:
         return  # a hub id with the network: the trainer downloads it
@@ -108,12 +113,12 @@ def check_integrations(cfg: TrainConfig) -> None:
                           file=cfg.source, hint=Msg("report_to_missing_hint", package=needs[0]))
 
 
-def check(cfg: TrainConfig, *, rows: bool = True) -> Checked:
-    """The checks ``train`` makes before a launch: ``report_to``, the model, the template, every dataset and
-    (``rows``) every row."""
+def check(cfg: TrainConfig, *, rows: bool = True, model_here: bool = True) -> Checked:
+    """The checks ``train`` makes before a launch: ``report_to``, the model (``model_here=False``: a hub id need not
+    be cached here, see :func:`check_model`), the template, every dataset and (``rows``) every row."""
     warnings = list(cfg.warnings)
     check_integrations(cfg)
-    check_model(cfg)
+    check_model(cfg, here=model_here)
     if cfg.template:  # a template named in the config must exist and load (a malformed user file, by its name)
         from ft_tui.templates.registry import get_template
 
@@ -122,9 +127,9 @@ def check(cfg: TrainConfig, *, rows: bool = True) -> Checked:
     return Checked(config=cfg, rows=check_rows(cfg) if rows else None, warnings=warnings)
 
 
-def load_checked(path: str | None, overrides: Any = None) -> Checked:
+def load_checked(path: str | None, overrides: Any = None, *, model_here: bool = True) -> Checked:
     """Load the config file (with ``--set`` overrides) and :func:`check` it."""
-    return check(load_config(path, overrides))
+    return check(load_config(path, overrides), model_here=model_here)
 
 
 def _first_existing(path: Path) -> Path:

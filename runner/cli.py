@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ft_tui.planner.errors import InputError
+from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import is_hub_id
 from ft_tui.planner.units import format_clock
 from ft_tui.runner import control
@@ -157,24 +159,30 @@ def report_end(run: RunDir, result: FollowResult) -> int:
 # train
 # ----------------------------------------------------------------------------------------------------------------
 
-def _prepare(args: argparse.Namespace) -> Any:
-    checked = control.load_checked(args.config, args.overrides)
+def _prepare(args: argparse.Namespace, *, model_here: bool = True) -> Any:
+    checked = control.load_checked(args.config, args.overrides, model_here=model_here)
     _warn(checked.warnings)
     return checked.config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Validate, plan, launch and (unless --detach) follow a training run."""
-    cfg = _prepare(args)
+    print_only = getattr(args, "print_launch", False)
+    if getattr(args, "prepare", False) and not print_only:
+        raise InputError(Msg("prepare_needs_print_launch"), hint=Msg("hint_prepare_needs_print_launch"))
+    # A launch line to print may be for another box: its model need not be in this machine's cache.
+    cfg = _prepare(args, model_here=not print_only or getattr(args, "dry_run", False))
     if getattr(args, "dry_run", False):
         return dry_run(cfg, args)
-    print_only = getattr(args, "print_launch", False)
     # A launch line to print may be for another box; a run started here plans for this machine.
     planned = control.plan(cfg, getattr(args, "gpu", "auto"), getattr(args, "gpus", None), launch=not print_only)
     _report_plan(planned)
     nproc = control.choose_nproc(getattr(args, "gpus", None), planned.hardware, for_print=print_only)
     if print_only:
-        return print_launch(control.prepare_launch(planned.config, planned.plan, planned.hardware, nproc=nproc))
+        if getattr(args, "prepare", False):
+            return print_launch(control.prepare_launch(planned.config, planned.plan, planned.hardware, nproc=nproc))
+        return print_launch(control.launch_line(planned.config, planned.plan, planned.hardware, nproc=nproc),
+                            train=_train_line(args))
     run = control.launch(planned.config, planned.plan, planned.hardware, nproc=nproc).run
     if getattr(args, "detach", False):
         print(run.id, flush=True)
@@ -185,13 +193,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return follow_with_prompt(run)
 
 
-def print_launch(prepared: control.Launched) -> int:
-    """Print the exact launch line (stdout) for a prepared run directory; explain on stderr."""
-    print(prepared.command)
-    _err(f"# run directory prepared: {prepared.run.path} (config.yaml, plan.json); run the line above to train")
-    _err("# on a cluster (SLURM, SkyPilot, Kubernetes) each node runs, with NNODES, NODE_RANK, MASTER_ADDR and "
-         "MASTER_PORT set and the run directory on a shared filesystem:")
-    _err(f"#   {prepared.multinode_command}")
+def _train_line(args: argparse.Namespace) -> str:
+    """The ``ft-tui train`` command that starts what ``--print-launch`` printed, on the machine it is for."""
+    import shlex
+
+    words = ["ft-tui", "train", args.config]
+    for override in args.overrides or []:
+        words += ["--set", override]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def print_launch(launched: control.Launched, *, train: str | None = None) -> int:
+    """Print the exact launch line (stdout); explain on stderr how to use it. ``train``: nothing was written (the
+    ``ft-tui train`` line that creates the run directory and runs it); else the run directory was prepared."""
+    print(launched.command)
+    if train is None:
+        _err(str(Msg("launch_prepared", path=str(launched.run.path))))
+    else:
+        _err(str(Msg("launch_nothing_written", train=train, path=str(launched.run.path))))
+    _err(str(Msg("launch_cluster")))
+    _err(f"#   {launched.multinode_command}")
     return 0
 
 

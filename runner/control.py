@@ -272,10 +272,21 @@ def launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any 
     return Launched(run, nproc, pid=_launch.spawn_worker(run, nproc=nproc))
 
 
+def launch_line(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any = None, *,
+                nproc: int = 1) -> Launched:
+    """``--print-launch``: the exact line :func:`launch` would run (and the per-node line of a cluster), for the
+    run directory it would create now; nothing is written, started or registered (``run`` does not exist)."""
+    run = RunDir(_launch.new_run_path(cfg))
+    strategy = _launch.plan_strategy(_launch.plan_record(plan_dict, hardware))
+    line = _launch.format_command(_launch.launch_command(run, nproc, strategy=strategy, write=False))
+    node = _launch.format_command(_launch.multinode_command(run, nproc, strategy=strategy, write=False))
+    return Launched(run, nproc, line, multinode_command=node)
+
+
 def prepare_launch(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, hardware: Any = None, *,
                    nproc: int = 1) -> Launched:
-    """``--print-launch``: the run directory, marked prepared, and the exact line to run it (also in launch.txt);
-    nothing is started."""
+    """``--print-launch --prepare``: the run directory, marked prepared, and the exact line to run it (also in
+    launch.txt), for a scheduler or another node on a shared filesystem; nothing is started."""
     run = _prepare_run(cfg, plan_dict, hardware)
     line = _launch.format_command(_launch.launch_command(run, nproc))
     run.write_state(status=PREPARED, nproc=nproc)
@@ -593,6 +604,6 @@ def remove_runs(runs: list[RunDir]) -> list[RunDir]:
 __all__ = [
     "Checked", "DryRun", "Exported", "Launched", "PlanChange", "Planned", "Resumed", "StopSent",
     "Stopped", "apply_plan", "check", "check_datasets", "check_model", "check_rows", "check_same_host",
-    "check_removable", "choose_nproc", "dry_run", "export", "launch", "load_checked", "plan", "prepare_launch", "remove_runs", "resume", "send_stop",
+    "check_removable", "choose_nproc", "dry_run", "export", "launch", "load_checked", "plan", "launch_line", "prepare_launch", "remove_runs", "resume", "send_stop",
     "signal_run", "status_hint", "stop", "training_begun", "visible_gpu_count", "wait_for_end", "wait_stopped",
 ]

@@ -99,14 +99,10 @@ def resolved_config(cfg: TrainConfig) -> TrainConfig:
     return cfg.replace(**changes)
 
 
-def prepare_run(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, *, hw: Any = None) -> RunDir:
-    """Create the run directory with config.yaml, plan.json and state.json, and register it in the run index.
-
-    ``cfg`` should already carry the planner's choices; ``hw`` (a HardwareTarget or a dict) is recorded in
-    plan.json for provenance when the plan does not hold it already.
-    """
-    model = cfg.model_name_or_path or "model"
-    run_id = make_run_id(model, cfg.finetuning_type)
+def new_run_path(cfg: TrainConfig) -> Path:
+    """The directory a run of ``cfg`` started now gets: ``output_dir``, else ``./runs/<id>`` (numbered when a run
+    of the same second has it already). Nothing is created."""
+    run_id = make_run_id(cfg.model_name_or_path or "model", cfg.finetuning_type)
     path = run_path_for(cfg, run_id)
     if not cfg.output_dir:
         # Two runs started in the same second get the same id: number the later ones.
@@ -114,13 +110,27 @@ def prepare_run(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, *, hw: An
         while path.exists():
             path = path.with_name(f"{run_id}-{n}")
             n += 1
-    run = RunDir.create(path)
-    final_cfg = resolved_config(cfg)
-    atomic_write_text(run.config_path, dump_config(final_cfg))
+    return path
+
+
+def plan_record(plan_dict: Mapping[str, Any] | None, hw: Any = None) -> dict[str, Any]:
+    """What plan.json holds: the plan, with the hardware target for provenance when the plan does not hold it."""
     plan = dict(plan_dict or {})
     if hw is not None and "hardware" not in plan:
         plan["hardware"] = _as_dict(hw)
-    atomic_write_json(run.plan_path, plan)
+    return plan
+
+
+def prepare_run(cfg: TrainConfig, plan_dict: Mapping[str, Any] | None, *, hw: Any = None) -> RunDir:
+    """Create the run directory with config.yaml, plan.json and state.json, and register it in the run index.
+
+    ``cfg`` should already carry the planner's choices; ``hw`` (a HardwareTarget or a dict) is recorded in
+    plan.json for provenance when the plan does not hold it already.
+    """
+    run = RunDir.create(new_run_path(cfg))
+    final_cfg = resolved_config(cfg)
+    atomic_write_text(run.config_path, dump_config(final_cfg))
+    atomic_write_json(run.plan_path, plan_record(plan_dict, hw))
     run.write_state(status="starting", id=run.id, model=final_cfg.model_name_or_path,
                     method=final_cfg.finetuning_type, host=socket.gethostname(), created=time.time(),
                     config_source=str(Path(cfg.source).resolve()) if cfg.source else None)
@@ -221,7 +231,7 @@ def accelerate_available() -> bool:
 
 
 def launch_command(run: RunDir, nproc: int, nnodes: int | str = 1, *, resume: bool = False,
-                   strategy: str | None = None) -> list[str]:
+                   strategy: str | None = None, write: bool = True) -> list[str]:
     """The argv that starts the trainer on ``nproc`` processes per node (and ``nnodes`` nodes).
 
     - one process on one node: ``python -m ft_tui.runner.worker RUN_DIR``;
@@ -229,6 +239,8 @@ def launch_command(run: RunDir, nproc: int, nnodes: int | str = 1, *, resume: bo
     - FSDP (and accelerate installed): ``accelerate launch --config_file RUN_DIR/accelerate_fsdp.yaml ...``;
     - several nodes: the rendezvous comes from ``$NNODES``/``$NODE_RANK``/``$MASTER_ADDR``/``$MASTER_PORT``
       (pass ``nnodes="$NNODES"`` for the scheduler template, see :func:`multinode_command`).
+
+    ``write=False`` (``--print-launch``, which leaves nothing behind): the accelerate config is named, not written.
     """
     if nproc < 1:
         raise ValueError(f"nproc must be >= 1, got {nproc}")
@@ -238,7 +250,7 @@ def launch_command(run: RunDir, nproc: int, nnodes: int | str = 1, *, resume: bo
         return worker_argv(run, resume=resume)
     strategy = strategy or plan_strategy(_read_plan(run))
     if strategy == "fsdp" and accelerate_available():
-        cfg_path = write_accelerate_config(run, nproc, nnodes)
+        cfg_path = write_accelerate_config(run, nproc, nnodes) if write else run.path / ACCELERATE_CONFIG_FILE
         argv = [_bin("accelerate"), "launch", "--config_file", str(cfg_path)]
         if multinode:
             total = str(nproc * nnodes) if isinstance(nnodes, int) else f"$(({_var(nnodes)}*{nproc}))"
@@ -258,9 +270,9 @@ def launch_command(run: RunDir, nproc: int, nnodes: int | str = 1, *, resume: bo
     return argv + tail
 
 
-def multinode_command(run: RunDir, nproc: int, *, strategy: str | None = None) -> list[str]:
+def multinode_command(run: RunDir, nproc: int, *, strategy: str | None = None, write: bool = True) -> list[str]:
     """The per-node command for a cluster scheduler; it reads the topology from the environment at run time."""
-    return launch_command(run, nproc, "$NNODES", strategy=strategy)
+    return launch_command(run, nproc, "$NNODES", strategy=strategy, write=write)
 
 
 def _var(token: str) -> str:

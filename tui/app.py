@@ -101,6 +101,19 @@ class FtTuiApp(App):
         """Show the run screen for ``run_dir``."""
         self.push_screen(self.run_screen(run_dir))
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """F4 (runs) is left out of the footer on the runs screen itself, where it does nothing (room for its keys
+        at 80 columns). The runs screen's module is only looked up, not imported: it is off the start-up path."""
+        runs = sys.modules.get("ft_tui.tui.screens.runs")
+        if action == "open_runs" and runs is not None:
+            from textual.screen import ModalScreen
+
+            # under a dialog, the footer still shows the screen beneath it
+            shown = next((s for s in reversed(self.screen_stack) if not isinstance(s, ModalScreen)), None)
+            if isinstance(shown, runs.RunsScreen):
+                return False
+        return True
+
     def action_open_runs(self) -> None:
         from ft_tui.tui.screens.runs import RunsScreen
 

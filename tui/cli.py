@@ -89,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", action="store_true", help="print the run id and return; the run goes on")
     p.add_argument("--dry-run", action="store_true", help="load tokenizer and data, print stats and plan; no training")
     p.add_argument("--print-launch", action="store_true",
-                   help="print the exact launch line (torchrun / accelerate for several GPUs) and exit")
+                   help="print the exact launch line (torchrun / accelerate for several GPUs) and exit; "
+                        "nothing is written, and the model need not be in this machine's cache")
+    p.add_argument("--prepare", action="store_true",
+                   help="with --print-launch: also write the run directory the line names (config.yaml, "
+                        "plan.json), marked prepared, for a scheduler to run; nothing is started")
     _add_hardware_args(p)
 
     p = sub.add_parser("runs", help="list runs; `runs rm RUN...` deletes runs")

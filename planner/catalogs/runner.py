@@ -138,6 +138,27 @@ CATALOG: dict[str, dict[str, str]] = {
                         "zh": "；续训（没有完整的检查点：从头开始）：ft-tui resume {id}"},
     "run_prepared_hint": {"en": "; prepared, never started: run the line in {path}",
                           "zh": "；已准备但从未开始：请运行 {path} 里的命令行"},
+    # train --print-launch (runner/cli.py)
+    "launch_nothing_written": {
+        "en": "# nothing was written: this is the line `{train}` runs on a machine with this hardware, for the run "
+              "directory it creates there ({path}; a run started later is named by its own start time). To run "
+              "the line yourself (a scheduler, a node without ft-tui in the loop), add --prepare: it writes that "
+              "run directory (config.yaml, plan.json) without starting anything",
+        "zh": "# 没有写入任何东西：这是在这种硬件的机器上 `{train}` 会运行的命令行，对应它在那里创建的运行目录"
+              "（{path}；之后开始的运行按它自己的开始时间命名）。要自己运行这行命令（调度器、不经 ft-tui 的节点），"
+              "请加上 --prepare：它会写好那个运行目录（config.yaml、plan.json），但不启动任何东西"},
+    "launch_prepared": {"en": "# run directory prepared: {path} (config.yaml, plan.json); run the line above to train",
+                        "zh": "# 运行目录已准备好：{path}（config.yaml、plan.json）；运行上面那行命令即开始训练"},
+    "launch_cluster": {
+        "en": "# on a cluster (SLURM, SkyPilot, Kubernetes) each node runs, with NNODES, NODE_RANK, MASTER_ADDR "
+              "and MASTER_PORT set and the run directory on a shared filesystem:",
+        "zh": "# 在集群上（SLURM、SkyPilot、Kubernetes），每个节点在设好 NNODES、NODE_RANK、MASTER_ADDR 和 "
+              "MASTER_PORT、运行目录位于共享文件系统时运行："},
+    "prepare_needs_print_launch": {"en": "--prepare goes with --print-launch",
+                                   "zh": "--prepare 只能和 --print-launch 一起用"},
+    "hint_prepare_needs_print_launch": {
+        "en": "Use `ft-tui train CONFIG --print-launch --prepare` to write a run directory without starting it.",
+        "zh": "用 `ft-tui train CONFIG --print-launch --prepare` 写好运行目录而不启动它。"},
     "run_no_config": {"en": "run {id} has no config.yaml", "zh": "运行 {id} 没有 config.yaml"},
     "run_dir_not_empty": {"en": "run directory {path} already exists and is not empty",
                           "zh": "运行目录 {path} 已存在且不为空"},

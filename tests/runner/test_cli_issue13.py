@@ -150,3 +150,76 @@ def test_runs_rm_asks_on_a_terminal_and_a_no_keeps_the_run(isolated, monkeypatch
     assert run.path.exists() and "nothing was removed" in capsys.readouterr().out
     monkeypatch.setattr("builtins.input", lambda prompt="": "y")
     assert main(["runs", "rm", run.id]) == 0 and not run.path.exists()
+
+
+# -- item 14: train --print-launch for a catalog id not in the cache, leaving nothing behind ----------------------
+
+def _empty_hub_cache(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    cache = root / "hub-cache"
+    cache.mkdir()
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+
+
+def _nothing_left(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ft_tui.runner.rundir import index_path
+
+    assert indexed_runs() == [] and not (root / "runs").exists()
+    assert not index_path().exists() or not index_path().read_text().strip()
+    assert main(["runs"]) == 0 and "no runs yet" in capsys.readouterr().out
+
+
+def test_print_launch_for_a_catalog_id_not_in_the_cache_prints_the_line_and_leaves_nothing(isolated, monkeypatch,
+                                                                                        capsys):
+    import shlex
+
+    _no_gpu(monkeypatch)
+    _empty_hub_cache(isolated, monkeypatch)
+    path = isolated / "train.yaml"
+    path.write_text("model_name_or_path: Qwen/Qwen2.5-7B-Instruct\ndataset: demo_alpaca_en\nmax_steps: 10\n")
+    assert main(["train", str(path), "--print-launch", "--gpu", "h100-80gb", "--gpus", "8"]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and "not in the local Hugging Face cache" not in err, err
+    (line,) = out.splitlines()
+    argv = shlex.split(line)
+    assert Path(argv[0]).name == "torchrun"
+    assert argv[1:6] == ["--standalone", "--nproc_per_node", "8", "-m", "ft_tui.runner.worker"]
+    run_dir = Path(argv[6])
+    assert run_dir.parent == isolated / "runs" and run_dir.name.endswith("-Qwen2.5-7B-Instruct-lora")
+    assert "# nothing was written" in err and f"`ft-tui train {path}`" in err and "--prepare" in err, err
+    assert "--nnodes $NNODES --node_rank $NODE_RANK --nproc_per_node 8" in err
+    _nothing_left(isolated, capsys)
+
+
+def test_print_launch_for_a_local_model_leaves_nothing_and_prepare_writes_the_run_it_names(isolated, demo_kit,
+                                                                                         monkeypatch, capsys):
+    import shlex
+
+    from ft_tui.planner.config import load_config
+
+    _no_gpu(monkeypatch)
+    path = write_config(isolated, demo_kit, output_dir="out/run1")
+    assert main(["train", str(path), "--print-launch", "--set", "lora_rank=4"]) == 0
+    out, err = capsys.readouterr()
+    (line,) = out.splitlines()
+    assert shlex.split(line)[-1] == str(isolated / "out" / "run1")
+    assert f"`ft-tui train {path} --set lora_rank=4`" in err, err
+    assert not (isolated / "out").exists()
+    _nothing_left(isolated, capsys)
+    # --prepare writes the run directory the same line names, for a scheduler to run
+    assert main(["train", str(path), "--print-launch", "--prepare", "--set", "lora_rank=4"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [line] and "# run directory prepared" in err
+    (run,) = indexed_runs()
+    assert run.path == isolated / "out" / "run1" and run.status() == "prepared"
+    assert load_config(run.config_path).lora_rank == 4 and not run.events_path.exists()
+
+
+def test_prepare_without_print_launch_is_bad_input(isolated, demo_kit, capsys):
+    path = write_config(isolated, demo_kit)
+    assert main(["train", str(path), "--prepare"]) == 2
+    err = capsys.readouterr().err
+    assert "--prepare goes with --print-launch" in err and "Traceback" not in err
+    assert indexed_runs() == []

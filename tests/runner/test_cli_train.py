@@ -152,7 +152,7 @@ def _two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_print_launch_with_two_gpus_prints_a_torchrun_line(project, monkeypatch, capsys) -> None:
     _two_gpus(monkeypatch)
-    assert main(["train", str(project()), "--print-launch"]) == 0
+    assert main(["train", str(project()), "--print-launch", "--prepare"]) == 0
     captured = capsys.readouterr()
     (run,) = indexed_runs()
     argv = shlex.split(captured.out.strip())

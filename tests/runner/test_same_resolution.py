@@ -89,8 +89,8 @@ def test_plan_estimate_train_and_the_tui_resolve_the_same_values(demo_kit, isola
     if "cutoff_len" not in keys:  # sized from the data, not the 2048 default
         assert "p99" in plan["reasons"]["cutoff_len"] and planned["cutoff_len"] < 2048
 
-    # train --print-launch: the config the run directory gets
-    run_cli(capsys, ["train", str(path), *hw, "--print-launch"])
+    # train --print-launch --prepare: the config the run directory gets
+    run_cli(capsys, ["train", str(path), *hw, "--print-launch", "--prepare"])
     (run,) = indexed_runs()
     launched = load_config(run.config_path)
     assert {k: getattr(launched, k) for k in PLANNED_KEYS} == planned

@@ -229,3 +229,90 @@ async def test_resume_shows_the_runners_warnings(tmp_path: Path, monkeypatch) ->
     state = run.read_state()
     assert state["nproc"] == 1 and state["resumes"] == 1  # resumed on the one visible GPU
     wait_child(state.get("launcher_pid"), 5.0)
+
+
+# -- #13 item 14: delete runs from the runs screen (the rule of `ft-tui runs rm`) ---------------------------------
+
+async def test_delete_asks_then_removes_the_run_and_its_index_entry(tmp_path: Path) -> None:
+    from ft_tui.tui.screens.dialogs import ConfirmDialog
+
+    keep = fake_run(tmp_path, "a-keep", "completed", steps=2, total=2, end="completed", started=T0)
+    gone = fake_run(tmp_path, "b-gone", "failed", steps=2, total=9, end="failed", started=T0 + 100)
+    (gone.path / "checkpoint-2").mkdir()
+    app = RunsApp(RunsScreen(screen_factory=watch_screen))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one(DataTable).row_count == 2, "the run list")
+        await select(pilot, app, "b-gone")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation")
+        assert app.screen.title_text == "Delete run b-gone?" and str(gone.path) in app.screen.body
+        await pilot.press("n")  # no: nothing is removed
+        await until(pilot, lambda: app.screen is screen, "back on the list")
+        assert gone.path.exists() and len(indexed_runs()) == 2
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the confirmation again")
+        await pilot.press("y")
+        await until(pilot, lambda: [r[0] for r in rows(app)] == ["a-keep"], "the list without the run")
+        assert not gone.path.exists() and keep.path.exists()
+        assert [r.id for r in indexed_runs()] == ["a-keep"]
+        assert any(str(n.message) == "Deleted run b-gone." for n in app._notifications)
+
+
+async def test_delete_refuses_a_live_run_with_the_reason_and_asks_nothing(tmp_path: Path) -> None:
+    from ft_tui.runner.rundir import process_start_ticks
+    from ft_tui.tui.screens.dialogs import ConfirmDialog
+
+    live = fake_run(tmp_path, "c-live", "running", steps=3, total=10, pid=os.getpid())
+    live.write_state(pid_start=process_start_ticks(os.getpid()))
+    app = RunsApp(RunsScreen(screen_factory=watch_screen), lang="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one(DataTable).row_count == 1, "the run list")
+        assert screen.check_action("delete", ())  # offered, so that pressing it says why not
+        await pilot.press("d")
+        await until(pilot, lambda: any("运行 c-live 仍在" in str(n.message) for n in app._notifications),
+                    "the refusal")
+        notice = next(str(n.message) for n in app._notifications if "c-live" in str(n.message))
+        assert "ft-tui stop c-live" in notice and "没有删除任何东西" in notice, notice
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert live.path.exists() and [r.id for r in indexed_runs()] == ["c-live"]
+
+
+async def test_delete_is_in_the_palette_and_the_footer_at_80x24(tmp_path: Path) -> None:
+    from textual.widgets._footer import FooterKey
+
+    fake_run(tmp_path, "a-done", "completed", steps=2, total=2, end="completed")
+    app = RunsApp(RunsScreen(screen_factory=watch_screen))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.pause()
+        titles = [title for title, _help, _run in screen.palette_commands()]
+        assert "Delete run" in titles
+        keys = {k.description: k.region for k in screen.query(FooterKey)}
+        assert "Delete" in keys, keys
+        assert all(region.right <= 80 and region.width > 0 for region in keys.values()), keys
+
+
+async def test_every_runs_key_fits_the_app_footer_at_80x24_in_both_languages(tmp_path: Path, catalog_config,
+                                                                            settle) -> None:
+    """In the real app (its F1-F4 and quit keys too), the most keys the runs screen shows at once (Open, Resume,
+    Delete on a failed run) fit 80 columns in English and Chinese; F4 (runs) is left out where it does nothing."""
+    from ft_tui.tui.app import make_app
+    from textual.widgets._footer import FooterKey
+
+    fake_run(tmp_path, "b-failed", "failed", steps=2, total=9, end="failed")
+    for lang, words in (("en", ("Open", "Resume", "Delete", "Refresh", "Back")),
+                        ("zh", ("打开", "续训", "删除", "刷新", "返回"))):
+        app = make_app(catalog_config, gpu="rtx4090", lang=lang)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("f4")
+            await until(pilot, lambda a=app: isinstance(a.screen, RunsScreen), "the runs screen")
+            await until(pilot, lambda a=app: a.screen.query_one(DataTable).row_count == 1, "the run list")
+            await pilot.pause()
+            keys = {k.key: (k.description, k.region) for k in app.screen.query(FooterKey)}
+            assert "f4" not in keys, keys
+            shown = [d for d, region in keys.values() if region.width > 0 and region.right <= 80]
+            assert all(word in shown for word in words), (lang, keys)

@@ -1,8 +1,9 @@
 """The runs screen: every run in the user's run index with its status, progress and last loss.
 
 Open one to watch it (the run screen), resume an interrupted, stopped or failed one (the detached trainer again,
-from its last complete checkpoint), export a completed one (in a worker; the notice says where it went). The list
-is read in a worker (``summarize`` folds each run's events file) and refreshed every few seconds.
+from its last complete checkpoint), export a completed one (in a worker; the notice says where it went), delete one
+after a confirmation (``control.remove_runs``, as ``ft-tui runs rm``: a live run is refused). The list is read in a
+worker (``summarize`` folds each run's events file) and refreshed every few seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ RUNS_KEYS: dict[str, tuple[str, str]] = {
     "runs.open": ("o", "watch the selected run (enter works too)"),
     "runs.resume": ("r", "resume the selected interrupted, stopped or failed run from its last checkpoint"),
     "runs.export": ("e", "export the selected completed run (adapter or model) and show where it went"),
+    "runs.delete": ("d,delete", "delete the selected run (its directory, checkpoints included) after a confirmation; "
+                                "a live run is refused"),
     "runs.refresh": ("f5", "read the run list again"),
     "runs.back": ("escape", "go back (or exit when this is the only screen)"),
 }
@@ -109,6 +112,7 @@ class RunsScreen(Screen):
         _binding("runs.open", "open", "Open"),
         _binding("runs.resume", "resume", "Resume"),
         _binding("runs.export", "export", "Export"),
+        _binding("runs.delete", "delete", "Delete"),
         _binding("runs.refresh", "refresh", "Refresh"),
         _binding("runs.back", "back", "Back"),
     ]
@@ -222,6 +226,8 @@ class RunsScreen(Screen):
             return run is not None and run.status in RESUMABLE and run.path not in self.busy
         if action == "export":
             return run is not None and run.status == COMPLETED and run.path not in self.busy
+        if action == "delete":  # offered for a live run too: pressing it says why it is refused
+            return run is not None and run.path not in self.busy
         return True
 
     @on(DataTable.RowSelected)
@@ -279,6 +285,45 @@ class RunsScreen(Screen):
         self.app.call_from_thread(self._done, run, label(self.lang, "exported", id=run.id, path=out),
                                   "information")
 
+    def action_delete(self) -> None:
+        """Ask, then delete the selected run; a live run is refused at once with the reason (and asked nothing)."""
+        run = self.selected()
+        if run is None or not self.check_action("delete", ()):
+            return
+        try:
+            control.check_removable([RunDir(Path(run.path))])
+        except InputError as exc:
+            self._refused(run, exc)
+            return
+        from ft_tui.tui.screens.dialogs import ConfirmDialog
+
+        dialog = ConfirmDialog(label(self.lang, "delete_title", id=run.id),
+                               label(self.lang, "delete_body", path=run.path),
+                               yes=label(self.lang, "delete_yes"), danger=True)
+        self.app.push_screen(dialog, lambda yes: self._delete_confirmed(run, bool(yes)))
+
+    def _refused(self, run: RunSummary, exc: InputError) -> None:
+        text = exc.render(self.lang)  # the run, its status and what to do ("stop it first"), from the runner
+        self.notify(text, severity="error", markup=False, timeout=10)
+        self.query_one("#runs-detail", Label).update(text)
+
+    def _delete_confirmed(self, run: RunSummary, yes: bool) -> None:
+        if not yes:
+            return
+        self.busy.add(run.path)
+        self.refresh_bindings()
+        self._delete(run)
+
+    @work(thread=True, group="runs-act", exit_on_error=False, name="delete run")
+    def _delete(self, run: RunSummary) -> None:
+        try:  # the CLI's function: it checks again (the run may have been resumed meanwhile), then deletes
+            control.remove_runs([RunDir(Path(run.path))])
+        except InputError as exc:
+            self.app.call_from_thread(self._done, run, label(self.lang, "delete_failed", id=run.id,
+                                                             error=exc.render(self.lang)), "error")
+            return
+        self.app.call_from_thread(self._done, run, label(self.lang, "deleted", id=run.id), "information")
+
     def _done(self, run: RunSummary, text: str, severity: str) -> None:
         self.busy.discard(run.path)
         self.refresh_bindings()
@@ -310,7 +355,7 @@ class RunsScreen(Screen):
         out: list[tuple[str, str, Any]] = [(label(lang, "cmd_refresh"),
                                             binding_help(lang, "runs.refresh", RUNS_KEYS["runs.refresh"][1]),
                                             self.action_refresh)]
-        for action in ("open", "resume", "export"):
+        for action in ("open", "resume", "export", "delete"):
             if self.check_action(action, ()):
                 binding_id = f"runs.{action}"
                 out.append((label(lang, f"cmd_{action}"), binding_help(lang, binding_id, RUNS_KEYS[binding_id][1]),
