@@ -25,6 +25,7 @@ Torch-free: the CLI (``ft-tui resume`` says where it will continue from) imports
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -257,6 +258,32 @@ def remove_partial(run: RunDir, after: int | None) -> list[Path]:
     return removed
 
 
+# ---------------------------------------------------------------------------------------------------- a failed save
+
+#: How a full disk shows in the libraries' errors: an OSError's errno, torch's zip writer, safetensors' Rust error.
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "file write failed")
+
+
+def disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
+        return True
+    return any(text in str(exc) for text in DISK_FULL_TEXT)
+
+
+def failed_save_message(run: RunDir, exc: BaseException, message: Msg) -> Msg:
+    """``message`` for a failure of the trainer; when it cut a checkpoint's save short (an unmarked
+    ``checkpoint-N`` newer than the newest complete one), that partial folder is removed (on a full disk it is what
+    fills it) and the message says so, names the checkpoint kept, and what to do when the disk is full."""
+    kept = run.latest_checkpoint()
+    partial = remove_partial(run, checkpoint_step(kept))
+    if not partial:
+        return message
+    return Msg("failed_during_save", checkpoint=", ".join(p.name for p in partial), error=message,
+               kept=Msg("kept_checkpoint", checkpoint=kept.name) if kept else Msg("kept_no_checkpoint"),
+               hint=Msg("hint_disk_full", path=str(run.path)) if disk_full(exc) else "")
+
+
 # ---------------------------------------------------------------------------------------------------- rotation
 
 def rotate(run: RunDir, keep: int | None) -> list[Path]:
@@ -275,4 +302,4 @@ def rotate(run: RunDir, keep: int | None) -> list[Path]:
 
 
 __all__ = ["HASH_LIMIT", "DAMAGED_SUFFIX", "ResumePoint", "checkpoint_problem", "checkpoint_step", "delete", "holds_the_end",
-           "manifest", "mark_complete", "remove_partial", "resume_point", "rotate", "set_aside", "unmark"]
+           "disk_full", "failed_save_message", "manifest", "mark_complete", "remove_partial", "resume_point", "rotate", "set_aside", "unmark"]

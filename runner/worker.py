@@ -64,7 +64,6 @@ from ft_tui.runner.signals import StopRequest
 _EARLY_STOP = StopRequest().install() if __name__ == "__main__" else None
 
 import argparse  # noqa: E402
-import errno  # noqa: E402
 import gc  # noqa: E402
 import hashlib  # noqa: E402
 import logging  # noqa: E402
@@ -91,7 +90,14 @@ from .backoff import (  # noqa: E402
     oom_summary,
     save_backoff_config,
 )
-from .checkpoints import checkpoint_step, holds_the_end, remove_partial, resume_point, set_aside  # noqa: E402
+from .checkpoints import (  # noqa: E402
+    checkpoint_step,
+    failed_save_message,
+    holds_the_end,
+    remove_partial,
+    resume_point,
+    set_aside,
+)
 from .events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, StatusEvent  # noqa: E402
 from .phases import PHASE_DELAY_ENV, PHASES, StoppedBeforeTraining, begin_phase, phase_delays, stop_point  # noqa: E402,F401
 from .rundir import RunDir, atomic_write_json, process_start_ticks  # noqa: E402
@@ -355,7 +361,7 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
             raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=load_oom_advice(cfg))) from None
         stop_point(ctx, "model", args.device, restart=callback.started)
         if resume_from is not None and holds_the_end(resume_from, max_steps=args.max_steps,
-                                                     num_train_epochs=args.num_train_epochs):
+                                                          num_train_epochs=args.num_train_epochs):
             # Killed after the last step's checkpoint (in the final save): transformers, resumed from it, trains
             # one step past max_steps (its loop checks the limit only after a step). Restore the checkpoint
             # instead, as a resume does, and go on to the final save.
@@ -469,42 +475,15 @@ def _end_stopped_early(ctx: Context, early: StoppedBeforeTraining) -> int:
     return _end_stopped(ctx, step=step, early=early)
 
 
-#: How a full disk shows in the libraries' errors: an OSError's errno, torch's zip writer, safetensors' Rust error.
-DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
-DISK_FULL_TEXT = ("No space left on device", "Disk quota exceeded", "file write failed")
-
-
-def disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-        return True
-    return any(text in str(exc) for text in DISK_FULL_TEXT)
-
-
-def _during_save(ctx: Context, exc: BaseException, message: Msg) -> Msg:
-    """``message`` for a failure; when it cut a checkpoint's save short (an unmarked ``checkpoint-N`` newer than
-    the newest complete one), rank 0 removes that partial folder (on a full disk it is what fills it) and the
-    message says so, names the checkpoint kept, and what to do when the disk is full."""
-    kept = ctx.run.latest_checkpoint()
-    partial = remove_partial(ctx.run, checkpoint_step(kept)) if ctx.is_main else []
-    if not partial:
-        return message
-    return Msg("failed_during_save", checkpoint=", ".join(p.name for p in partial), error=message,
-               kept=Msg("kept_checkpoint", checkpoint=kept.name) if kept else Msg("kept_no_checkpoint"),
-               hint=Msg("hint_disk_full", path=str(ctx.run.path)) if disk_full(exc) else "")
-
-
 def _resume_point(ctx: Context) -> Path | None:
-    """The newest checkpoint that passes its check (``checkpoints.py``); None: from step 0.
-
-    Rank 0 sets the damaged newer ones aside and removes the unmarked leftovers of a save that was cut short,
-    saying so in ``status`` events. Every rank checks the same files, so all of them pick the same checkpoint, also
-    while rank 0 moves the ones it skips (each of those fails its check whoever reads it)."""
+    """The newest checkpoint that passes its check (``checkpoints.resume_point``: every rank picks the same one);
+    None: from step 0. Rank 0 sets the damaged newer ones aside and removes the unmarked leftovers of a save cut
+    short, saying so in ``status`` events."""
     point = resume_point(ctx.run)
     if ctx.is_main:
         for path, problem in point.skipped:
-            aside = set_aside(path)
             ctx.events.emit(StatusEvent(message=Msg("status_checkpoint_skipped", checkpoint=path.name,
-                                                    problem=problem, kept=aside.name)))
+                                                    problem=problem, kept=set_aside(path).name)))
         remove_partial(ctx.run, point.step)
         if point.path is None:
             ctx.events.emit(StatusEvent(message=Msg("status_no_checkpoint")))
@@ -614,7 +593,9 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
         first = (str(exc).strip().splitlines() or [""])[0]
         kind = type(exc).__name__
         message = Msg("error_unexpected", type=kind, text=first[:max(0, 998 - len(kind))])
-        return _fail(ctx, EXIT_FAILED, _during_save(ctx, exc, message), traceback.format_exc())
+        if ctx.is_main:  # a save cut short: its partial folder removed, the kept checkpoint named
+            message = failed_save_message(ctx.run, exc, message)
+        return _fail(ctx, EXIT_FAILED, message, traceback.format_exc())
     finally:
         _finishing(ctx)
         ctx.events.close()
