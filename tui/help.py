@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 from ft_tui.planner.config import FIELDS, KEYS
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import label, value_words
 
 LANGUAGES = ("en", "zh")
 PARTS = ("what", "memory", "speed", "quality", "typical")
@@ -73,12 +73,13 @@ def _schema_line(key: str, lang: str) -> str:
     default = FIELDS[key].default
     bits = []
     if meta["choices"]:
-        bits.append(" | ".join("null" if c is None else str(c) for c in meta["choices"]))
+        bits.append(" | ".join(value_words(lang, key, "null") if c is None else str(c) for c in meta["choices"]))
     elif meta["kind"] in ("int", "float"):
         lo, hi = meta["min"], meta["max"]
         if lo is not None or hi is not None:
             bits.append(f"{'' if lo is None else lo} .. {'' if hi is None else hi}")
-    shown = "null" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+    shown = value_words(lang, key, "null") if default is None else str(default).lower() if isinstance(default, bool) \
+        else str(default)
     if lang == "zh":
         return f"配置项 {key}（{meta['kind']}{'；' + bits[0] if bits else ''}；默认 {shown}）。"
     return f"Config key {key} ({meta['kind']}{'; ' + bits[0] if bits else ''}; default {shown})."

@@ -48,3 +48,26 @@ async def test_demo_config_shows_statistics_and_a_preview(demo_kit, tmp_path, se
         await pilot.press("ctrl+t")
         await pilot.pause()
         assert len(runner.calls) == 1 and runner.calls[0][0].model_name_or_path == str(demo_kit.model_dir)
+
+
+async def test_the_template_choice_says_which_template_auto_detected(demo_kit, tmp_path, settle):
+    """Issue #13 item 8: the template Select shows "auto (chatml, from the tokenizer)" once the data worker has
+    detected it, in both languages (it showed a bare "auto": the value did not change, so Textual kept the old
+    words)."""
+    from ft_tui.runner.demo_kit import write_demo_config
+    from textual.widgets import Select
+
+    config = write_demo_config(demo_kit, tmp_path)
+    app = make_app(config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, timeout=60)
+        state = app.setup_state
+        assert state.config.template is None and state.template_reason is not None
+        assert state.template_reason.code == "tpl_detected"
+        name = state.template_reason.values["name"]
+        select = app.screen.query_one("#field-template", Select)
+        assert str(select.query_one("SelectCurrent #label").render()) == f"auto ({name}, from the tokenizer)"
+        assert select.value == "null"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert str(select.query_one("SelectCurrent #label").render()) == f"自动（{name}，来自分词器）"

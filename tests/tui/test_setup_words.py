@@ -114,6 +114,88 @@ async def test_the_form_and_its_notes_never_say_null(catalog_config, settle):
                 assert "null" not in str(part.render()), (row.key, str(part.render()))
 
 
+def test_every_key_that_may_be_unset_has_its_meaning_in_both_languages():
+    """One table (the catalog's ``null_<key>`` codes, read by ``value_words``): a nullable key without its meaning
+    would read as the generic "not set"."""
+    from ft_tui.planner.config import FIELDS
+    from ft_tui.planner.messages import catalog
+
+    nullable = [k for k in KEYS if FIELDS[k].metadata["nullable"]]
+    assert "quantization_bit" in nullable and "template" in nullable
+    for key in nullable:
+        assert f"null_{key}" in catalog(), key
+        for lang in ("en", "zh"):
+            words = value_words(lang, key, "null")
+            assert words and "null" not in words and words != value_words(lang, "no_such_key", "null"), (key, words)
+
+
+def _select_words(screen, key: str) -> str:
+    return str(screen.query_one(f"#field-{key}", Select).query_one("SelectCurrent #label").render())
+
+
+async def test_the_shown_choice_follows_the_language(catalog_config, settle):
+    """The words a Select shows for its current value are redrawn with its options: after F2 they are Chinese
+    (they stayed English before). A catalog model has no tokenizer here, so the template is not known yet: "auto"
+    (test_setup_demo checks the detected one)."""
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen, state = app.screen, app.setup_state
+        assert state.config.template is None and state.template_reason is None
+        assert _select_words(screen, "template") == "auto"
+        assert _select_words(screen, "quantization_bit") == "none (16-bit)"
+        assert _select_words(screen, "rope_scaling") == "none"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert app.lang == "zh"
+        assert _select_words(screen, "quantization_bit") == "不量化（16 位）"
+        assert _select_words(screen, "rope_scaling") == "不缩放"
+        assert _select_words(screen, "template") == "自动"
+        await pilot.press("f2")
+        await settle(pilot)
+        assert _select_words(screen, "quantization_bit") == "none (16-bit)"
+
+
+async def test_choosing_auto_stores_none_and_saves_as_todays_save_does(tmp_path, settle):
+    """The round trip stays exact: the template Select's "auto (…)" is the value None; saved, the file says
+    ``template: null`` in place of the name (the key kept where it was), and loads back as None."""
+    import difflib
+    import shutil
+    from pathlib import Path
+
+    from ft_tui.planner.config import load_config
+    from ft_tui.tui.screens.dialogs import PathDialog
+
+    LF_EXAMPLE = Path(__file__).parents[1] / "planner" / "data" / "lf_qwen3_lora_sft.yaml"
+    original = tmp_path / "qwen3_lora_sft.yaml"
+    shutil.copy(LF_EXAMPLE, original)
+    text = original.read_text(encoding="utf-8")
+    app = make_app(original, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen, state = app.screen, app.setup_state
+        assert state.config.template == "qwen3_nothink"
+        await screen.focus_field("template").wait()
+        await pilot.press("enter")  # open the list: "auto (…)" is its first entry
+        await pilot.pause()
+        await pilot.press("home", "enter")
+        await settle(pilot)
+        assert state.config.template is None and state.is_user_set("template")
+        assert _select_words(screen, "template").startswith("auto")
+        copy = tmp_path / "auto_template.yaml"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, PathDialog)
+        app.screen.query_one("#path").value = str(copy)
+        await pilot.press("enter")
+        await pilot.pause()
+        changed = [line for line in difflib.unified_diff(text.splitlines(), copy.read_text("utf-8").splitlines(),
+                                                          lineterm="", n=0)
+                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        assert changed == ["-template: qwen3_nothink", "+template: null"]
+        assert load_config(copy).template is None
+
+
 # -- item 9: the palette finds fields by their Chinese names -------------------------------------------------------
 
 async def _hits(app, query: str) -> list[str]:

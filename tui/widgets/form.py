@@ -173,6 +173,10 @@ class FieldRow(Widget):
                 editor.set_options(self._choices())  # Textual selects the first option: put the value back
                 if value in self.options:
                     editor.value = value
+                # The shown words follow the new options even when the value stayed the same (Textual redraws
+                # them only when the value changes): the language switch, the template found after the load.
+                select: Any = Select  # the reactive descriptor (its class is generic in the value type)
+                editor.mutate_reactive(select.value)
 
     def show(self, *, value: str | None, user_set: bool, note: str, problem: str | None = None) -> None:
         """Redraw from the state without emitting FieldEdited; ``value`` None leaves the editor's text alone (it
