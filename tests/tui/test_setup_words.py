@@ -232,6 +232,49 @@ async def test_the_palette_finds_fields_by_their_chinese_names(catalog_config, s
         assert any("没有匹配的命令" in t for t in texts), texts
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+async def test_a_whole_name_ranks_its_field_first_in_either_language(catalog_config, settle, lang):
+    """Each name is matched on its own: 学习率 is learning_rate's whole Chinese name and only part of
+    lr_scheduler_type's (学习率调度器), so learning_rate comes first (before: a tie, won by the schema order), in
+    English mode too; partial Chinese (截断 of 截断长度, 截长 in order) and the key find their field. Names are no
+    longer joined into one string, so a query cannot match across two of them."""
+    from textual.command import Hit
+
+    app = make_app(catalog_config, gpu="rtx4090", lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        provider = ScreenCommands(app.screen)
+
+        async def ranked(query: str) -> list[tuple[float, str]]:
+            hits = [hit async for hit in provider.search(query)]
+            assert all(isinstance(h, Hit) for h in hits)
+            return sorted(((h.score, str(h.text)) for h in hits), key=lambda x: -x[0])
+
+        for query, key, runner_up in (("学习率", "learning_rate", "lr_scheduler_type"),
+                                      ("Learning rate", "learning_rate", None),
+                                      ("批处理大小", "per_device_train_batch_size", "per_device_eval_batch_size"),
+                                      ("截断", "cutoff_len", None), ("截长", "cutoff_len", None),
+                                      ("cutoff_len", "cutoff_len", None), ("学习率 ", "learning_rate", None)):
+            hits = await ranked(query)
+            assert hits and f"({key})" in hits[0][1], (query, hits[:3])
+            if runner_up is not None:
+                second = next(score for score, text in hits if f"({runner_up})" in text)
+                assert hits[0][0] > second, (query, hits[:3])
+
+
+async def test_the_palette_in_english_finds_a_field_by_its_chinese_name(catalog_config, settle):
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"截断")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.focused.id == "field-cutoff_len"
+
+
 # -- item 5: re-plan all keys --------------------------------------------------------------------------------------
 
 async def test_shift_f5_re_plans_the_keys_a_loaded_file_set(tmp_path, settle):

@@ -605,9 +605,10 @@ class SetupScreen(Screen):
         from ft_tui.tui.help import help_for
 
         for key in KEYS:
-            # found by its name in either language, its help title and its config key (学习率, 截断, lr)
-            also = " ".join({field_label("en", key), field_label("zh", key), help_for(key, "en").title,
-                             help_for(key, "zh").title})
+            # found by its name in either language, its help title and its config key (学习率, 截断, lr), each
+            # matched on its own (a query equal to one of them ranks first)
+            also = tuple(dict.fromkeys((field_label("en", key), field_label("zh", key), help_for(key, "en").title,
+                                        help_for(key, "zh").title, key)))
             out.append((label(lang, "cmd_field", name=f"{field_label(lang, key)} ({key})"),
                         label(lang, "cmd_field_help"), lambda k=key: self.focus_field(k), False, also))
         return out
