@@ -15,7 +15,6 @@ from .config import load_config, parse_overrides, save_config
 from .errors import ConfigError, InputError, NothingFits
 from .memory import MemoryEstimate, estimate_memory, precision_label
 from .messages import Msg
-from .recommend import hardware_warnings
 from .timing import TimeEstimate, estimate_time
 from .units import format_duration, gib
 
@@ -146,17 +145,26 @@ def render_estimate(path: str, cfg, est: MemoryEstimate, t: TimeEstimate | None,
 # Commands
 # ----------------------------------------------------------------------------------------------------------------
 
-def cmd_plan(args, *, planning_data, history=None) -> int:
+def _findings(rules, cfg, hw) -> list:
+    """``rules(cfg, hw)`` (``ft_tui.templates.rules.config_findings``): raise its first error, return its
+    warnings."""
+    found = rules(cfg, hw)
+    found.raise_first()
+    return list(found.warnings)
+
+
+def cmd_plan(args, *, planning_data, rules, history=None) -> int:
     """`ft-tui plan [CONFIG] [--model M] [--dataset D] [--gpu G] [--gpus N] [--set k=v] [--json] [-o OUT.yaml]`.
 
     ``planning_data``: ``ft_tui.templates.planning.planning_data`` (the data statistics; the planner sits below
-    templates/ and does not import it). ``history``: this machine's finished runs
-    (``ft_tui.runner.history.past_runs``). ``ft-tui plan`` (runner/history.py) passes both in."""
+    templates/ and does not import it). ``rules``: ``ft_tui.templates.rules.config_findings``, the errors and
+    warnings every command gives a config on its hardware. ``history``: this machine's finished runs
+    (``ft_tui.runner.history.past_runs``). ``ft-tui plan`` (runner/history.py) passes them in."""
     from .recommend import make_plan
 
     cfg = _build_config(getattr(args, "config", None), args)
     hw = _hardware(args)
-    for w in hardware_warnings(cfg, hw):
+    for w in _findings(rules, cfg, hw):
         _warn(w)
     spec = _inspect(cfg)
     found = planning_data(cfg, spec)
@@ -188,17 +196,17 @@ def cmd_plan(args, *, planning_data, history=None) -> int:
     return 0
 
 
-def cmd_estimate(args, *, planning_data) -> int:
+def cmd_estimate(args, *, planning_data, rules) -> int:
     """`ft-tui estimate CONFIG... [--gpu G] [--gpus N] [--set k=v] [--json]`: the configs' own values, no re-plan.
 
-    ``planning_data``: as for :func:`cmd_plan` (``ft-tui estimate`` is runner/history.py's ``cmd_estimate``)."""
+    ``planning_data``, ``rules``: as for :func:`cmd_plan` (``ft-tui estimate`` is runner/history.py's ``cmd_estimate``)."""
     from .params import count_params
     from .recommend import check_lora_targets
 
     hw = _hardware(args)
     for path in args.configs:
         cfg = _build_config(path, args)
-        for w in hardware_warnings(cfg, hw):
+        for w in _findings(rules, cfg, hw):
             _warn(f"{path}: {w}")
         spec = _inspect(cfg)
         counts = count_params(spec)

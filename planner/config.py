@@ -124,6 +124,9 @@ class TrainConfig:
     explicit: frozenset = field(default_factory=frozenset, metadata={"internal": True})
     source: str | None = field(default=None, metadata={"internal": True})
     warnings: tuple = field(default=(), metadata={"internal": True})
+    #: key -> its file line; key -> the ``--set KEY=VALUE`` argument that set it (:meth:`where`).
+    lines: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
+    origins: dict = field(default_factory=dict, compare=False, repr=False, metadata={"internal": True})
 
     # -- derived values ----------------------------------------------------------------------------------------
     @property
@@ -155,6 +158,13 @@ class TrainConfig:
         """Directory that relative paths in this config are resolved against (the config file's folder)."""
         return Path(self.source).resolve().parent if self.source else Path.cwd()
 
+    def where(self, key: str) -> dict[str, Any]:
+        """Where ``key``'s value came from, as an :class:`InputError`'s ``file`` and ``line``: its ``--set``
+        argument (no line), else the config file and the key's line in it."""
+        if key in self.origins:
+            return {"file": self.origins[key], "line": None}
+        return {"file": self.source, "line": self.lines.get(key)}
+
     def resolve_path(self, value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
@@ -173,7 +183,9 @@ class TrainConfig:
         data = self.to_dict()
         data.update(changes)
         explicit = set(self.explicit) | (set(changes) if mark_explicit else set())
-        cfg = config_from_dict(data, source=self.source, explicit=explicit)
+        kept = {k: v for k, v in self.lines.items() if k not in changes}
+        origins = {k: v for k, v in self.origins.items() if k not in changes}
+        cfg = config_from_dict(data, source=self.source, explicit=explicit, lines=kept, origins=origins)
         return cfg
 
 
@@ -452,6 +464,8 @@ def config_from_dict(data: Mapping[str, Any], *, source: str | None = None,
     cfg.explicit = frozenset(explicit if explicit is not None else present)
     cfg.source = str(source) if source else None
     cfg.warnings = tuple(warnings + _semantic_warnings(cfg))
+    cfg.lines = {ALIASES.get(k, k): v for k, v in lines.items()}
+    cfg.origins = {ALIASES.get(k, k): v for k, v in origins.items()}
     return cfg
 
 

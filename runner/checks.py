@@ -114,15 +114,17 @@ def check_integrations(cfg: TrainConfig) -> None:
 
 
 def check(cfg: TrainConfig, *, rows: bool = True, model_here: bool = True) -> Checked:
-    """The checks ``train`` makes before a launch: ``report_to``, the model (``model_here=False``: a hub id need not
+    """The checks ``train`` makes before a launch: the rules every command applies
+    (:func:`ft_tui.templates.rules.config_findings`), ``report_to``, the model (``model_here=False``: a hub id need not
     be cached here, see :func:`check_model`), the template, every dataset and (``rows``) every row."""
+    from ft_tui.templates.rules import config_findings
+
     warnings = list(cfg.warnings)
+    # The rules plan, estimate and the TUI apply (the template, ...) first, so a config they refuse is refused
+    # here with the same error; their hardware warnings come with the plan (control.plan), once the card is known.
+    config_findings(cfg).raise_first()
     check_integrations(cfg)
     check_model(cfg, here=model_here)
-    if cfg.template:  # a template named in the config must exist and load (a malformed user file, by its name)
-        from ft_tui.templates.registry import get_template
-
-        get_template(cfg.template)
     warnings += check_datasets(cfg)
     return Checked(config=cfg, rows=check_rows(cfg) if rows else None, warnings=warnings)
 

@@ -131,9 +131,11 @@ def plan(cfg: TrainConfig, gpu: str = "auto", gpus: int | None = None, data: Any
         hw = elsewhere[0]
         warnings.append(elsewhere[1])
     no_gpu = getattr(hw, "source", None) == "none"
-    from ft_tui.planner.recommend import hardware_warnings
+    from ft_tui.templates.rules import config_findings
 
-    warnings += hardware_warnings(cfg, hw)
+    findings = config_findings(cfg, hw)  # the errors and warnings plan, estimate and the TUI give, on this hardware
+    findings.raise_first()
+    warnings += findings.warnings
     try:
         spec = inspect_model(cfg.model_name_or_path, trust_remote_code=cfg.trust_remote_code, base_dir=cfg.base_dir)
         if data is None and not no_gpu:  # without a GPU the plan keeps the config: statistics change nothing

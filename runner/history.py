@@ -126,13 +126,16 @@ def cmd_plan(args) -> int:
     """`ft-tui plan`: the planner's command with this machine's run history (unless ``use_run_history: false``)."""
     from ft_tui.planner.cli import cmd_plan as plan_command
     from ft_tui.templates.planning import planning_data
+    from ft_tui.templates.rules import config_findings
 
-    return plan_command(args, planning_data=planning_data, history=past_runs())
+    return plan_command(args, planning_data=planning_data, rules=config_findings, history=past_runs())
 
 
 def cmd_estimate(args) -> int:
-    """`ft-tui estimate`: the planner's command with the data statistics of templates/ (it reads no run history)."""
+    """`ft-tui estimate`: the planner's command with the data statistics and the rules of templates/ (it reads no run
+    history)."""
     from ft_tui.planner.cli import cmd_estimate as estimate_command
     from ft_tui.templates.planning import planning_data
+    from ft_tui.templates.rules import config_findings
 
-    return estimate_command(args, planning_data=planning_data)
+    return estimate_command(args, planning_data=planning_data, rules=config_findings)

@@ -63,11 +63,8 @@ def planning_data(cfg: Any, spec: Any, *, tokenizer: Any = None) -> PlanningData
     A dataset that does not exist or has a broken row is bad input: :class:`InputError` is raised. A tokenizer
     that cannot be read gives no statistics, a note and ``error``.
     """
-    from ft_tui.templates.registry import get_template
     from ft_tui.templates.trainset import count_samples
 
-    if cfg.template and str(cfg.template).lower() != "auto":
-        get_template(cfg.template)  # an unknown template is the same error in plan, estimate, train and the TUI
     if not cfg.dataset:
         return PlanningData()
     local = getattr(spec, "local_path", None) if spec is not None else None

@@ -29,6 +29,7 @@ from ft_tui.planner.memory import MemoryEstimate, estimate_memory
 from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.planner.timing import TimeEstimate, estimate_time
+from ft_tui.templates.rules import Findings, config_findings
 from ft_tui.tui.i18n import label
 
 #: Screen sections: title -> the schema sections (``FIELDS[key].metadata["section"]``) shown under it.
@@ -95,6 +96,7 @@ class SetupState:
     load_warnings: tuple = ()  # LLaMA-Factory keys with no effect here, from the loaded file
     gpus: list = field(default_factory=list)  # planner.gpu_probe.GpuInfo of this machine, when probed
     history: list = field(default_factory=list)  # planner.history.PastRun: this machine's finished runs
+    _findings: tuple | None = field(default=None, repr=False, compare=False)  # (config, hardware, Findings)
 
     # -- construction ------------------------------------------------------------------------------------------
     @classmethod
@@ -165,19 +167,41 @@ class SetupState:
         """Why Start is not possible now (empty when it is), in ``lang``. Same rules as the CLI, plus a known
         model."""
         out = [p.render(lang=lang) for p in self.problems.values()]
+        rule_errors = [] if self.problems else self.findings().errors
+        out += [e.render(lang) for e in rule_errors]
         if not self.config.model_name_or_path:
             out.append(label(lang, "blocker_no_model"))
         elif self.model_error:
             out.append(render(self.model_error, lang))
         if not self.config.dataset:
             out.append(label(lang, "blocker_no_dataset"))
-        elif self.data_error:
+        elif self.data_error and not self._said_by(self.data_error, rule_errors):
             out.append(render(self.data_error, lang))
         return out
 
+    @staticmethod
+    def _said_by(error: Any, errors: list) -> bool:
+        """``error`` (a data worker's ``Msg("error", error=exc)``) is about a key one of ``errors`` already names
+        (the template the data could not be templated with)."""
+        exc = getattr(error, "values", {}).get("error") if isinstance(getattr(error, "values", None), dict) else None
+        key = getattr(exc, "key", None)
+        return key is not None and any(e.key == key for e in errors)
+
+    def findings(self) -> Findings:
+        """The rules plan, estimate and train apply to the config on this hardware
+        (:func:`ft_tui.templates.rules.config_findings`): their errors block Start, their warnings are shown."""
+        if self._findings is None or self._findings[0] is not self.config or self._findings[1] is not self.hardware:
+            self._findings = (self.config, self.hardware, config_findings(self.config, self.hardware))
+        return self._findings[2]
+
+    def rule_problem(self, key: str) -> Any:
+        """The rules' error about ``key`` (for its field on the form), or None."""
+        return next((e for e in self.findings().errors if e.key == key), None)
+
     def value_warnings(self) -> list[Any]:
-        """Warnings about the current values (e.g. group_by_length with packing): recomputed on every edit."""
-        return [w for w in self.config.warnings if not is_key_warning(w)]
+        """Warnings about the current values (e.g. group_by_length with packing, bf16 on a card without bf16):
+        recomputed on every edit."""
+        return [w for w in self.config.warnings if not is_key_warning(w)] + list(self.findings().warnings)
 
     @property
     def fits(self) -> bool | None:

@@ -221,3 +221,25 @@ def test_a_value_warning_follows_the_edits_and_the_files_key_warnings_stay():
     assert "group_by_length" in status_lines(state, "zh").plain and "⚠" in status_lines(state, "zh").plain
     state.edit("packing", "false")
     assert state.value_warnings() == [] and "⚠" not in status_lines(state).plain
+
+
+# -- issue #13 item 10: the setup state applies the rules plan, estimate and train apply -------------------------
+
+def test_unknown_template_blocks_start_with_the_error_plan_and_train_give():
+    cfg = load_config(None, ["model_name_or_path=" + MODEL, "dataset=demo_alpaca_en", "template=llama4"])
+    state = SetupState.from_config(cfg, resolve_hardware("rtx4090"))
+    (blocker,) = state.start_blockers()
+    assert blocker.startswith("--set template=llama4, key 'template': unknown chat template 'llama4'."), blocker
+    assert "llama4" in render(state.rule_problem("template").message, "zh")
+    assert state.start_blockers("zh")[0] != blocker  # said in Chinese too
+    state.edit("template", "qwen")  # a known one: nothing blocks Start any more
+    assert state.start_blockers() == [] and state.rule_problem("template") is None
+
+
+def test_bf16_on_t4_warns_in_the_setup_state_as_in_plan_and_estimate():
+    state = planned_state("t4", bf16=True)
+    texts = [str(w) for w in state.value_warnings()]
+    assert "bf16: true, but NVIDIA T4 has no bf16 support; set bf16: false and fp16: true" in texts, texts
+    assert state.start_blockers() == []  # a warning, not an error
+    state.edit("bf16", False)
+    assert not any("bf16 support" in str(w) for w in state.value_warnings())

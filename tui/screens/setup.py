@@ -174,22 +174,25 @@ class SetupScreen(Screen):
     def refresh_view(self) -> None:
         """Redraw every row whose content changed, the plan panel, the summary and the help."""
         s = self.state
+        lang = self.app.lang
         for row in self.rows():
             key = row.key
             problem = s.problems.get(key)
             reason = s.reason(key)
-            note = render(reason, self.app.lang)
+            note = render(reason, lang)
             rec = self.recommendation_words(key)
             if rec is not None:
-                note = label(self.app.lang, "planner_would_pick", value=rec) + (
+                note = label(lang, "planner_would_pick", value=rec) + (
                     f" — {note}" if reason and reason != SET_BY_YOU else "")
             problem_text: str | None
             if key == "model_name_or_path" and s.model_error:
-                problem_text = render(s.model_error, self.app.lang)
+                problem_text = render(s.model_error, lang)
             elif key == "dataset" and s.data_error:
-                problem_text = render(s.data_error, self.app.lang)
+                problem_text = render(s.data_error, lang)
+            elif problem is None and (rule := s.rule_problem(key)) is not None:  # as plan/estimate/train say
+                problem_text = render(rule.message, lang)
             else:
-                problem_text = render(problem.message, self.app.lang) if problem else None
+                problem_text = render(problem.message, lang) if problem else None
             # A field whose text came from its editor is never written back: the editor holds that text or a
             # newer one whose FieldEdited is still queued (writing would undo keystrokes typed since).
             value = None if key in s.typed else s.display(key)
