@@ -24,7 +24,7 @@ from . import gpu_probe
 from .errors import InputError
 from .gpu_probe import HardwareReport
 from .messages import Msg
-from .units import GIB, MIB, gib
+from .units import GIB, MIB, gib_number
 
 # ----------------------------------------------------------------------------------------------------------------
 # Profile catalog
@@ -177,12 +177,16 @@ class HardwareTarget:
 
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gib|gb|g|mib|mb|m|tib|tb|t)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"gib": GIB, "g": GIB, "gb": 10**9, "mib": MIB, "m": MIB, "mb": 10**6,
-               "tib": 1024**4, "t": 1024**4, "tb": 10**12}
+#: GB, MB and TB are read as binary units, as GPU memory is marketed: a "24GB" RTX 4090 has 24 GiB (24576 MiB, what
+#: NVML reports), and the catalog's profiles give marketed sizes in GiB (``GpuProfile.memory_bytes``). Reading
+#: ``--gpu 24GB`` as 24 * 10**9 bytes would plan a 24 GB card as a 22.35 GiB one.
+_SIZE_UNITS = {"gib": GIB, "g": GIB, "gb": GIB, "mib": MIB, "m": MIB, "mb": MIB,
+               "tib": 1024**4, "t": 1024**4, "tb": 1024**4}
 
 
 def parse_memory_size(text: str) -> int | None:
-    """``"24GiB"``, ``"24 g"`` -> 24 * 2**30; ``"24GB"`` -> 24 * 10**9; a bare number means GiB. None if not a size."""
+    """``"24GiB"``, ``"24GB"``, ``"24 g"``, ``"24"`` -> 24 * 2**30 (GPU memory is marketed in binary units: a "24GB"
+    card has 24 GiB); ``"40960MB"`` -> 40 GiB. None if not a size."""
     match = _SIZE_RE.match(text)
     if not match:
         return None
@@ -242,7 +246,7 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
     ``gpu``: ``"auto"`` probes this machine (``report`` reuses an earlier probe); the count is the probed count, or
     ``gpus`` when given (it must not exceed the probed count), and the budget base is the smallest FREE memory over
     the GPUs used. A profile name or alias (``rtx4090``, ``"RTX 4090"``, ``h100``) or a raw size (``24GiB``, ``24GB``
-    = 24e9 bytes, ``"80 GiB"``, ``24g``) plans for a box you are not on: the budget base is then the card's usable total
+    (the same 24 GiB: GPU memory is marketed in binary units), ``"80 GiB"``, ``24g``) plans for a box you are not on: the budget base is then the card's usable total
     (what NVML reports, e.g. 15 GiB for a "16GB" T4) or the given size, and a
     raw size leaves bf16 and TFLOP/s unknown (None). ``gpus`` defaults to 1 there. With ``auto`` and no GPU the
     target has ``source == "none"`` and count 0. Raises :class:`InputError` for an unknown name or ``gpus < 1``.
@@ -262,7 +266,7 @@ def resolve_hardware(gpu: str = "auto", gpus: int | None = None,
         if size <= 0:
             raise InputError(Msg("gpu_size_positive", text=text), key="--gpu", hint=Msg("hint_gpu_size"))
         return HardwareTarget(
-            name=f"{gib(size)} GPU", count=gpus or 1, memory_bytes=size, budget_base_bytes=size, bf16=None,
+            name=f"{gib_number(size).removesuffix('.0')} GiB GPU", count=gpus or 1, memory_bytes=size, budget_base_bytes=size, bf16=None,
             peak_tflops=None, bandwidth_gbs=None, source="size",
             notes=["a raw memory size says nothing about bf16 support, TFLOP/s or bandwidth; name the card "
                    "(`ft-tui gpus --profiles`) for time estimates and precision choice."])

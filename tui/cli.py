@@ -38,7 +38,7 @@ HANDLERS = {
 def _add_hardware_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", default="auto", metavar="G",
                    help="'auto' (probe this machine), a profile name such as rtx4090, a100-80gb, h100-80gb, t4 "
-                        "(`ft-tui gpus --profiles` lists them), or a memory size such as 24GiB")
+                        "(`ft-tui gpus --profiles` lists them), or a memory size such as 24GiB (24GB is the same: GPU memory is marketed in GiB)")
     p.add_argument("--gpus", type=int, default=None, metavar="N", help="number of GPUs (default: as probed, or 1)")
 
 

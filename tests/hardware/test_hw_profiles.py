@@ -97,7 +97,7 @@ def test_profiles_plan_against_the_usable_memory():
 
 
 @pytest.mark.parametrize(("text", "size"), [
-    ("24GiB", 24 * GIB), ("24GB", 24 * 10**9), ("80 GiB", 80 * GIB), ("24g", 24 * GIB), ("24", 24 * GIB),
+    ("24GiB", 24 * GIB), ("24GB", 24 * GIB), ("40960MB", 40 * GIB), ("80 GiB", 80 * GIB), ("24g", 24 * GIB), ("24", 24 * GIB),
     ("0.5 TiB", 512 * GIB), ("40960MiB", 40 * GIB),
 ])
 def test_resolve_raw_size(text, size):

@@ -29,9 +29,12 @@ def test_gib_has_one_decimal_whatever_the_size():
     assert gib_number(79.6 * GIB) == "79.6" and gib_number(None) == "?"
 
 
-def test_a_raw_gpu_size_is_named_with_that_precision():
-    assert resolve_hardware("24GB").name == "22.4 GiB GPU"
-    assert resolve_hardware("24GiB").name == "24.0 GiB GPU"
+def test_a_raw_gpu_size_is_named_with_a_clean_number():
+    """#13 item 17: `--gpu 24GB` is a "24GB" card, 24 GiB as GPU memory is marketed; never 22.35 / 22.4."""
+    assert resolve_hardware("24GB").name == "24 GiB GPU"
+    assert resolve_hardware("24GiB").name == "24 GiB GPU"
+    assert resolve_hardware("24GB").memory_bytes == 24 * GIB
+    assert resolve_hardware("22.5GiB").name == "22.5 GiB GPU"
 
 
 def test_param_counts_and_token_rates():
