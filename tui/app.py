@@ -115,10 +115,17 @@ class FtTuiApp(App):
         return True
 
     def action_open_runs(self) -> None:
+        """Show the runs screen: the one already on the stack when there is one (F4 -> r -> F4 goes back to it, so
+        the stack never grows and one esc returns where the user came from), else a new one."""
         from ft_tui.tui.screens.runs import RunsScreen
 
-        if not isinstance(self.screen, RunsScreen):
-            self.push_screen(RunsScreen())
+        if isinstance(self.screen, RunsScreen):
+            return
+        if any(isinstance(s, RunsScreen) for s in self.screen_stack):
+            while not isinstance(self.screen, RunsScreen):
+                self.pop_screen()
+            return
+        self.push_screen(RunsScreen())
 
     def action_toggle_language(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"

@@ -16,7 +16,6 @@ CATALOG: dict[str, dict[str, str]] = {
     "keymap_no_keys": {"en": "binding '{key}' needs a key string such as 'f9' or 'ctrl+g,f9'",
                        "zh": "按键绑定 '{key}' 需要一个按键字符串，如 'f9' 或 'ctrl+g,f9'"},
     # -- the screens' labels (tui.i18n.label): run and runs screens, setup screen, plan panel, palette, dialogs
-    "run": {"en": "run {id}", "zh": "运行 {id}"},
     "attempt": {"en": "attempt {n}, resumed from step {step}", "zh": "第 {n} 次尝试，从第 {step} 步恢复"},
     "attempt_plain": {"en": "attempt {n}", "zh": "第 {n} 次尝试"},
     "stopping": {"en": "stop requested: saving a checkpoint", "zh": "已请求停止：正在保存检查点"},
@@ -29,7 +28,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "eval_loss": {"en": "eval", "zh": "验证"},
     "lr": {"en": "lr", "zh": "学习率"},
     "grad_norm": {"en": "grad norm", "zh": "梯度范数"},
-    "tokens_s": {"en": "tok/s", "zh": "词元/秒"},
+    "tokens_s": {"en": "tok/s", "zh": "token/秒"},
     "gpu_mem": {"en": "peak mem", "zh": "峰值显存"},
     "mem_vs_plan": {
         "en": "memory planned {planned} GiB, measured {measured} GiB ({over} %)",
@@ -153,6 +152,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "key_run.stop": {"en": "Stop", "zh": "停止"},
     "key_run.resume": {"en": "Resume", "zh": "续训"},
     "key_run.detach": {"en": "Detach", "zh": "转入后台"},
+    "key_run.back": {"en": "Back", "zh": "返回"},
     "key_run.smooth": {"en": "Smooth", "zh": "平滑"},
     "key_run.quit": {"en": "Quit", "zh": "退出"},
     "key_runs.open": {"en": "Open", "zh": "打开"},
@@ -189,6 +189,7 @@ CATALOG: dict[str, dict[str, str]] = {
     "cmd_stop": {"en": "Stop run", "zh": "停止训练"},
     "cmd_resume": {"en": "Resume run", "zh": "断点续训"},
     "cmd_detach": {"en": "Detach", "zh": "转入后台"},
+    "cmd_back": {"en": "Back", "zh": "返回"},
     "cmd_smooth": {"en": "Toggle loss smoothing", "zh": "切换损失曲线平滑"},
     "cmd_refresh": {"en": "Refresh runs", "zh": "刷新运行列表"},
     "cmd_open": {"en": "Open run", "zh": "打开运行"},

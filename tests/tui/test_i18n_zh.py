@@ -113,7 +113,7 @@ async def test_run_and_runs_screens_and_dialogs_speak_chinese(catalog_config, se
         app.push_screen(RunScreen(recorded_run, sampler=lambda: []))
         await pilot.pause()
         shown = footer(app)
-        assert shown["m"] == "平滑" and shown["d"] == "转入后台"
+        assert shown["m"] == "平滑" and shown["escape"] == "返回" and "d" not in shown  # an ended run: no detach
         assert "切换损失曲线平滑" in [name for name, *_ in app.screen.palette_commands()]
         await pilot.press("f2")  # app-level: switches the run screen live too
         await pilot.pause()
@@ -331,3 +331,13 @@ def test_plan_phase_word_follows_the_language(lang):
     word = label_or(lang, "phase_optimizer step", "optimizer step")
     assert word == ("optimizer step" if lang == "en" else "优化器更新")
     assert label_or(lang, "phase_unheard of", "unheard of") == "unheard of"
+
+
+def test_one_chinese_word_for_tokens_per_second() -> None:
+    """#13 item 17: the run screen said "词元/秒" and the plan panel "token/秒"; the catalogs say "token" throughout
+    (the seed guide uses neither), so "词元" appears nowhere in Chinese text."""
+    help_text = (Path(__file__).parents[2] / "tui" / "help" / "params.yaml").read_text(encoding="utf-8")
+    assert "词元" not in help_text
+    assert [code for code, text in catalog().items() if "词元" in text["zh"]] == []
+    assert catalog()["tokens_s"]["zh"] == "token/秒" and "token/秒" in catalog()["plan_speed"]["zh"]
+

@@ -395,3 +395,58 @@ async def test_a_run_stopped_before_its_first_step_shows_a_still_bar(tmp_path: P
         await pilot.pause(0.2)
         bar = screen.query_one("#run-bar", ProgressBar)
         assert bar.total is not None and bar.progress == 0
+
+
+def footer_words(app: App) -> dict[str, str]:
+    """The run screen's footer as shown: key -> description."""
+    from textual.widgets._footer import FooterKey
+
+    return {k.key: str(k.description) for k in app.screen.query(FooterKey) if k.region.width > 0}
+
+
+async def test_title_does_not_repeat_the_word_run_in_chinese(tmp_path: Path) -> None:
+    """#13 item 17: the status word says "运行中"; the title beside it is the run id, not "运行 <id>" again."""
+    run = make_run_dir(tmp_path, "run_resumed_live.jsonl")
+    app = RunApp(lambda: RunScreen(run, sampler=list, tail_interval=0.05), lang="zh")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.status == "running" and screen.view.step == 50, "the history")
+        await pilot.pause(0.6)
+        title = text_of(screen, "#run-title")
+        assert title.startswith("20261127-120000-demo-lora"), title
+        assert "运行" not in title, title
+        assert "token/秒" in text_of(screen, "#run-metrics")
+
+
+@pytest.mark.parametrize("status", ["completed", "failed", "stopped"])
+async def test_an_ended_run_offers_back_not_detach(tmp_path: Path, status: str) -> None:
+    """#13 item 17: nothing to detach from once the run has ended: the footer offers Back (esc), not "d Detach"."""
+    run = make_run_dir(tmp_path, "run_completed.jsonl", status=status)
+    app = RunApp(lambda: RunScreen(run, sampler=list, tail_interval=0.05))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.status == status, f"the {status} status")
+        await pilot.pause()
+        shown = footer_words(app)
+        assert "Detach" not in shown.values() and "d" not in shown, shown
+        assert shown.get("escape") == "Back", shown
+        titles = [title for title, _help, _run in screen.palette_commands()]
+        assert "Detach" not in titles and "Back" in titles
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RunScreen), "esc to go back")
+        assert not any("keeps going" in str(n.message) for n in app._notifications)
+
+
+async def test_a_live_run_offers_detach_not_back(tmp_path: Path) -> None:
+    run = make_run_dir(tmp_path, "run_resumed_live.jsonl")
+    app = RunApp(lambda: RunScreen(run, sampler=list, tail_interval=0.05))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        await until(pilot, lambda: screen.status == "running", "the running status")
+        await pilot.pause()
+        shown = footer_words(app)
+        assert "Detach" in shown.values() and "Back" not in shown.values(), shown
+        await pilot.press("escape")  # esc still detaches a live run
+        await until(pilot, lambda: not isinstance(app.screen, RunScreen), "the pop")
+        assert any("keeps going" in str(n.message) for n in app._notifications)
+

@@ -108,7 +108,7 @@ async def test_open_watches_the_selected_run(tmp_path: Path) -> None:
         await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
         run_screen = app.screen
         await until(pilot, lambda: run_screen.view.step == 20 and run_screen.status == "completed", "the history")
-        await pilot.press("d")  # detach: back to the list
+        await pilot.press("escape")  # a completed run: Back (esc), no detach, to the list
         await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs screen")
 
 
@@ -316,3 +316,27 @@ async def test_every_runs_key_fits_the_app_footer_at_80x24_in_both_languages(tmp
             assert "f4" not in keys, keys
             shown = [d for d, region in keys.values() if region.width > 0 and region.right <= 80]
             assert all(word in shown for word in words), (lang, keys)
+
+
+async def test_f4_r_f4_does_not_stack_screens(tmp_path: Path, catalog_config, settle, monkeypatch) -> None:
+    """#13 item 17: F4 (runs) -> r (resume: the run screen) -> F4 goes back to the runs screen already open, so one
+    esc then returns to the setup screen the user came from."""
+    from ft_tui.tui.app import make_app
+    from ft_tui.tui.screens.setup import SetupScreen
+
+    fake_run(tmp_path, "b-failed", "failed", steps=2, total=9, end="failed")
+    monkeypatch.setattr(control, "resume", lambda run: None)  # no trainer: the screens are what is tested
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs screen")
+        await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen after resume")
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs screen again")
+        assert [type(s).__name__ for s in app.screen_stack] == ["SetupScreen", "RunsScreen"], app.screen_stack
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), "one esc back to setup")
+        assert app.is_running

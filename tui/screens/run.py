@@ -46,6 +46,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "run.stop": ("s", "stop the run gracefully (it saves a checkpoint first); asks to confirm"),
     "run.resume": ("r", "resume an interrupted, stopped or failed run from its last complete checkpoint"),
     "run.detach": ("d,escape", "leave the run going and go back (or exit when this is the only screen)"),
+    "run.back": ("escape", "go back (or exit when this is the only screen); shown instead of Detach when the run is not live"),
     "run.smooth": ("m", "toggle smoothing of the loss chart"),
     "run.quit": ("q", "quit ft-tui; the run keeps going"),
 }
@@ -121,6 +122,7 @@ class RunScreen(Screen):
         _binding("run.stop", "stop", "Stop"),
         _binding("run.resume", "resume", "Resume"),
         _binding("run.detach", "detach", "Detach"),
+        _binding("run.back", "back", "Back"),  # instead of Detach once the run has ended: nothing to detach from
         _binding("run.smooth", "toggle_smoothing", "Smooth"),
         _binding("run.quit", "quit_app", "Quit", show=False),  # the app's own ctrl+q Quit is in the footer
     ]
@@ -257,6 +259,10 @@ class RunScreen(Screen):
             return self.status in LIVE_STATUSES and not self.stopping
         if action == "resume":
             return self.status in RESUMABLE and not self.resuming
+        if action == "detach":  # a live run is left going; an ended one (or one not read yet) is just left: Back
+            return self.status in LIVE_STATUSES
+        if action == "back":
+            return self.status not in LIVE_STATUSES
         return True
 
     def action_resume(self) -> None:
@@ -323,9 +329,12 @@ class RunScreen(Screen):
         self.notify(label(self.lang, "stop_gone", status=status), severity="warning", markup=False)
 
     def action_detach(self) -> None:
-        self._quit.set()
         if self.status in LIVE_STATUSES:
             self.app.notify(label(self.lang, "detached", id=self.run.id), markup=False)
+        self.action_back()
+
+    def action_back(self) -> None:
+        self._quit.set()
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
         else:
@@ -351,6 +360,9 @@ class RunScreen(Screen):
             out.append(entry("stop", "run.stop", self.action_stop))
         if self.check_action("resume", ()):
             out.append(entry("resume", "run.resume", self.action_resume))
-        out += [entry("detach", "run.detach", self.action_detach),
-                entry("smooth", "run.smooth", self.action_toggle_smoothing)]
+        if self.check_action("detach", ()):
+            out.append(entry("detach", "run.detach", self.action_detach))
+        else:
+            out.append(entry("back", "run.back", self.action_back))
+        out.append(entry("smooth", "run.smooth", self.action_toggle_smoothing))
         return out

@@ -141,7 +141,7 @@ class RunProgress(Vertical):
 
     @staticmethod
     def _title(view: RunView, run_id: str, lang: str, stopping: bool) -> str:
-        parts: list[Any] = [label(lang, "run", id=run_id)]
+        parts: list[Any] = [run_id]  # the status word beside it already says "run" ("● running 2026...")
         if view.attempts > 1 and view.resumed_from is not None:
             parts.append(label(lang, "attempt", n=view.attempts, step=view.resumed_from))
         elif view.attempts > 1:
