@@ -450,3 +450,20 @@ async def test_a_live_run_offers_detach_not_back(tmp_path: Path) -> None:
         await until(pilot, lambda: not isinstance(app.screen, RunScreen), "the pop")
         assert any("keeps going" in str(n.message) for n in app._notifications)
 
+
+async def test_long_log_lines_draw_no_horizontal_scrollbar(tmp_path: Path) -> None:
+    """#13 item 17: a train.log line wider than the panel drew a horizontal scrollbar whose lone thumb end ("▎")
+    looked like a stray block at 80x24; the panel cuts long lines instead (arrow keys still scroll)."""
+    long = "  warnings.warn(\"Setting `save_embedding_layers` to `True` as embedding layers found in "  \
+           "`target_modules`.\")\n"
+    run = make_run_dir(tmp_path, "run_completed.jsonl", status="completed", log=long * 30)
+    app = RunApp(lambda: RunScreen(run, sampler=list, tail_interval=0.05))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = screen_of(app)
+        log = screen.query_one(RunLog)
+        await until(pilot, lambda: log.line_count >= 30, "the log tail")
+        await pilot.pause()
+        assert log.virtual_size.width > log.scrollable_content_region.width  # the lines are wider than the panel
+        bar = log.horizontal_scrollbar
+        assert not (log.show_horizontal_scrollbar and bar.region.height > 0), bar.region
+        assert log.scrollable_content_region.height == log.content_region.height

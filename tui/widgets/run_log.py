@@ -66,10 +66,14 @@ class RunEvents(Static):
 
 
 class RunLog(Log):
-    """The tail of train.log, bounded to :data:`LOG_MAX_LINES` lines, never parsed as markup."""
+    """The tail of train.log, bounded to :data:`LOG_MAX_LINES` lines, never parsed as markup.
+
+    Long lines (warnings, metric dicts) are cut at the panel's edge with no horizontal scrollbar: in that one-row
+    bar only the thumb's fractional end (a lone "▎") stood out, a stray block in the panel. The log still scrolls
+    sideways with the arrow keys when focused."""
 
     DEFAULT_CSS = """
-    RunLog { height: 1fr; border: round $primary 50%; }
+    RunLog { height: 1fr; border: round $primary 50%; scrollbar-size-horizontal: 0; }
     """
 
     def __init__(self, *, id: str | None = None):
