@@ -341,3 +341,35 @@ def test_one_chinese_word_for_tokens_per_second() -> None:
     assert [code for code, text in catalog().items() if "词元" in text["zh"]] == []
     assert catalog()["tokens_s"]["zh"] == "token/秒" and "token/秒" in catalog()["plan_speed"]["zh"]
 
+
+async def test_chinese_dialog_text_breaks_between_characters_not_only_at_latin_words() -> None:
+    """#13 item 17: a dialog body wrapped at the spaces around its Latin words ("batch", "F5", "shift+F5"), leaving
+    short lines and pushing whole Chinese runs down. At 80x24 no line may end early where the next line's first
+    Chinese character would still have fit."""
+    from ft_tui.tui.screens.dialogs import ConfirmDialog
+    from ft_tui.tui.widgets.wrap import OPENING, break_points, is_cjk
+    from rich.cells import cell_len
+    from textual.app import App
+
+    body = render(Msg("not_fit_body", peak="25.6", budget="22.0"), "zh")
+
+    class DialogApp(App):
+        lang = "zh"
+
+        def on_mount(self) -> None:
+            self.push_screen(ConfirmDialog("显存不够", body))
+
+    app = DialogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        widget = app.screen.query_one(".dialog-body")
+        width = widget.content_region.width
+        lines = ["".join(seg.text for seg in widget.render_line(y)).rstrip()
+                 for y in range(widget.content_region.height)]
+        lines = [line.strip() for line in lines if line.strip()]
+        assert "".join(lines).replace(" ", "") == body.replace(" ", ""), lines
+        for line, after in zip(lines, lines[1:], strict=False):
+            points = break_points(after)
+            first = after[: points[0]] if points else after  # the next line's first unbreakable piece
+            if is_cjk(after[0]) and line[-1] not in OPENING:
+                assert cell_len(line) + cell_len(first.rstrip()) > width, (width, line, after)

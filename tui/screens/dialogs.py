@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ft_tui.tui import keymap as K
 from ft_tui.tui.i18n import label
+from ft_tui.tui.widgets.wrap import WrappedStatic
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -49,7 +50,7 @@ class ConfirmDialog(ModalScreen[bool]):
         lang = _lang(self)
         with Vertical():
             yield Label(self.title_text, classes="dialog-title", markup=False)
-            yield Static(self.body, classes="dialog-body", markup=False)
+            yield WrappedStatic(self.body, classes="dialog-body", markup=False)  # Chinese breaks between characters
             with Horizontal():
                 yield Button(self.no or label(lang, "key_dialog.no"), id="no")
                 yield Button(self.yes or label(lang, "key_dialog.yes"), id="yes",
@@ -86,7 +87,7 @@ class PathDialog(ModalScreen["Path | None"]):
         with Vertical():
             yield Label(self.title_text, classes="dialog-title", markup=False)
             yield Input(self.value, id="path", placeholder="path/to/config.yaml")
-            yield Static("", classes="dialog-error", id="path-error", markup=False)
+            yield WrappedStatic("", classes="dialog-error", id="path-error", markup=False)
             with Horizontal():
                 yield Button(label(lang, "key_dialog.cancel"), id="cancel")
                 yield Button(self.ok or label(lang, "dialog_ok"), id="ok", variant="primary")
