@@ -29,8 +29,9 @@ from ft_tui.planner.memory import MemoryEstimate, estimate_memory
 from ft_tui.planner.messages import Msg, render
 from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.planner.timing import TimeEstimate, estimate_time
+from ft_tui.planner.units import gib_number
 from ft_tui.templates.rules import Findings, config_findings
-from ft_tui.tui.i18n import label
+from ft_tui.tui.i18n import label, value_words
 
 #: Screen sections: title -> the schema sections (``FIELDS[key].metadata["section"]``) shown under it.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -39,6 +40,12 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Training": ("training", "output"),
     "LoRA": ("lora", "freeze"),
 }
+
+
+#: Keys whose note carries the planner's word: its planned keys and the template (detected from the data).
+NOTED_KEYS = frozenset((*PLANNED_KEYS, "template"))
+#: Keys set by the user whose note also says whether the config as it is now fits the GPU budget.
+FIT_NOTE_KEYS = ("per_device_train_batch_size", "cutoff_len", "quantization_bit", "disable_gradient_checkpointing")
 
 
 def section_keys(title: str) -> list[str]:
@@ -83,6 +90,7 @@ class SetupState:
     dataset_names: list = field(default_factory=list)  # names the dataset field can suggest
     plan: Any = None  # planner.recommend.Plan
     plan_input: TrainConfig | None = None  # the config the last re-plan planned around (the plan or its error)
+    planned_for: tuple | None = None  # :meth:`_plan_inputs` when the plan (or its error) was made
     recommended: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     estimate_result: MemoryEstimate | None = None
@@ -120,6 +128,7 @@ class SetupState:
         self.recommended = {}
         self.reasons = {}
         self.plan_error = None
+        self.planned_for = None
 
     def load(self, config: TrainConfig) -> None:
         """Replace everything with a loaded config (a file's keys are the user's). Model facts are dropped when
@@ -144,13 +153,59 @@ class SetupState:
         value = self.values.get(key)
         return value if isinstance(value, str) else format_value(value)
 
+    def _plan_inputs(self) -> tuple:
+        """What a plan depends on: the keys the user set and their values in the config, the model and data facts."""
+        user = sorted(self.user_keys & set(KEYS))
+        return (tuple(user), tuple(getattr(self.config, k) for k in user), id(self.spec), id(self.data))
+
+    @property
+    def plan_current(self) -> bool:
+        """True when the last re-plan (its plan or its error) was made for the config as it is now: no edit of a
+        key, no new model or data facts since. Until then the planner's reasons and picks are for other inputs."""
+        return self.planned_for is not None and self.planned_for == self._plan_inputs()
+
     def reason(self, key: str) -> str:
-        """The planner's one-line reason for a key, or "" when it has none."""
-        return self.reasons.get(key, "")
+        """The planner's one-line reason for a key's current value, or "" when it has none (or it was for other
+        inputs): "set by you" for a key the user set (or the planner's word on the user's value)."""
+        planned = self.reasons.get(key, "")
+        if key in self.user_keys:
+            if key not in NOTED_KEYS:
+                return ""
+            return planned if planned and key in PLANNED_KEYS and self.plan_current else SET_BY_YOU
+        if key in PLANNED_KEYS and not self.plan_current:
+            return ""
+        return planned
+
+    def note(self, key: str, lang: str | None = "en") -> str:
+        """The one line shown under a field and atop its help, in ``lang``, computed from the config and the plan
+        as they are now (the one place notes are made). A key the user set: "set by you", the planner's pick for
+        it when that differs (given the user's other keys, as the plan now stands) and, for the keys that move
+        memory, whether the config fits. A key the planner set: its reason, or "re-planning" while the plan is
+        for values the user has since changed (alpha's "2 x rank" is not shown for a rank no longer there)."""
+        reason = self.reason(key)
+        if key not in self.user_keys:
+            if not reason and key in PLANNED_KEYS and self.reasons.get(key):  # the plan is for older inputs
+                return label(lang, "note_replan_waits" if self.problems else "note_replanning")
+            return render(reason, lang)
+        if not reason:
+            return ""
+        parts: list[str] = [render(reason, lang)]
+        rec = self.recommendation(key)
+        if rec is not None:
+            words = value_words(lang, key, rec, template_reason=self.template_reason)
+            parts.append(label(lang, "planner_would_pick", value=words))
+        est = self.estimate_result
+        if key in FIT_NOTE_KEYS and est is not None and est.fits is not None and not self.problems:
+            high = est.high_bytes if est.high_bytes is not None else est.peak_bytes
+            parts.append(label(lang, "note_fits" if est.fits else "note_does_not_fit",
+                               budget=gib_number(est.budget_bytes), peak=f"{est.peak_gib:.1f}",
+                               high=gib_number(high)))
+        return render(Msg.join(parts, "semicolon"), lang)
 
     def recommendation(self, key: str) -> str | None:
-        """The planner's own value for a key the user set to something else (None when they agree or unknown)."""
-        if key not in self.recommended or key not in self.user_keys:
+        """The planner's own value for a key the user set to something else (None when they agree, are unknown,
+        or the plan is for inputs the user has since changed)."""
+        if key not in self.recommended or key not in self.user_keys or not self.plan_current:
             return None
         rec = format_value(self.recommended[key])
         return None if rec == self.display(key) else rec
@@ -217,9 +272,7 @@ class SetupState:
         self.values[key] = raw_value
         self.user_keys.add(key)
         self.typed.add(key)
-        if key in self.reasons:  # the planner's reason was for its own value, not this one
-            self.reasons[key] = SET_BY_YOU
-        return self.revalidate()
+        return self.revalidate()  # the notes follow (:meth:`note`): the plan is now for other inputs
 
     def reset(self, key: str) -> list[Problem]:
         """Give ``key`` back to the planner: its recommended value (or the schema default) and no user mark."""
@@ -279,6 +332,7 @@ class SetupState:
             self.plan, self.plan_error = None, exc.args[0] if exc.args else str(exc)  # coded: renders in zh
             self.reasons = {k: SET_BY_YOU for k in self.user_keys & set(PLANNED_KEYS)}
             self.recommended = self._recommendations(cfg)
+            self.planned_for = self._plan_inputs()
             self.run_estimate()
             return
         self.plan, self.plan_error = plan, None
@@ -289,6 +343,7 @@ class SetupState:
         self.reasons = dict(plan.reasons)
         self._merge_data_reasons()
         self.recommended = self._recommendations(cfg)
+        self.planned_for = self._plan_inputs()
         self.run_estimate()
 
     def replan_all(self) -> list[str]:

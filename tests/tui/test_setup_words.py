@@ -79,6 +79,152 @@ def test_a_recommendation_keeps_the_users_other_keys():
     assert state.recommendation("lora_alpha") == "32"
 
 
+def _stats(p99: int):
+    from ft_tui.templates.stats import DataStats
+
+    return DataStats(kind="sft", rows=400, rows_read=400, dropped=0, dropped_reasons={}, p50=p99 // 2,
+                     p90=p99 - 10, p99=p99, max_len=p99 + 5, mean_len=p99 / 2, cutoff_len=2048,
+                     truncated_share=0.0, train_sequences=400, eval_sequences=0, total_tokens=400 * p99 // 2,
+                     trainable_tokens=400 * p99 // 4, packed=False, max_seq_len=p99)
+
+
+def test_a_typed_batch_is_noted_as_the_users_with_the_planners_pick_and_whether_it_fits():
+    state = planned_state()
+    planner_batch = state.config.per_device_train_batch_size
+    assert "largest power of two" in state.note("per_device_train_batch_size")
+    state.edit("per_device_train_batch_size", str(planner_batch + 1))
+    state.replan()
+    note = state.note("per_device_train_batch_size")
+    assert note.startswith("set by you") and "largest power of two" not in note, note
+    assert f"planner would pick {planner_batch}" in note, note
+    assert ("does not fit" if state.fits is False else "fits the") in note, note
+    zh = state.note("per_device_train_batch_size", "zh")
+    assert zh.startswith("由你设定") and f"计划器会选 {planner_batch}" in zh, zh
+    assert state.note("per_device_train_batch_size", "zh") != note
+
+
+def test_the_alpha_note_follows_the_rank_the_config_has_now():
+    state = planned_state(lora_alpha=16)  # no data statistics: the planner's rank for 7B is 16, alpha 32
+    assert state.config.lora_rank == 16 and state.note("lora_alpha") == "set by you; planner would pick 32"
+    state.edit("lora_rank", "8")  # before the re-plan: no pick made for rank 16 is shown
+    assert state.note("lora_alpha") == "set by you", state.note("lora_alpha")
+    state.replan()
+    assert state.note("lora_alpha") == "set by you"  # 2 x 8: the planner agrees with 16
+    state.edit("lora_rank", "16")
+    state.edit("lora_alpha", "32")
+    state.replan()
+    assert state.note("lora_alpha") == "set by you"  # rank 16 and alpha 32: never "planner would pick 16"
+    state.edit("lora_alpha", "16")
+    state.replan()
+    assert state.note("lora_alpha") == "set by you; planner would pick 32"
+
+
+def test_a_planner_set_alpha_never_explains_a_rank_no_longer_there():
+    state = planned_state()
+    assert state.config.lora_rank == 16
+    assert state.note("lora_alpha") == "32: 2 x rank, a common scale for the adapter update"
+    state.edit("lora_rank", "8")
+    assert "2 x rank" not in state.note("lora_alpha")  # alpha is still 32, but 2 x 8 is 16
+    assert state.note("lora_alpha") == "re-planning after your edit…"
+    state.replan()
+    assert state.config.lora_alpha == 16 and state.note("lora_alpha").startswith("16: 2 x rank")
+
+
+def test_gradient_accumulation_follows_the_batch_and_the_target():
+    state = planned_state()
+    state.edit("per_device_train_batch_size", "4")
+    assert state.note("gradient_accumulation_steps") == "re-planning after your edit…"
+    state.replan()
+    assert state.note("gradient_accumulation_steps").startswith("4: 4 x 4 = 16 samples"), \
+        state.note("gradient_accumulation_steps")
+    state.edit("target_effective_batch", "32")
+    assert "= 16 samples" not in state.note("gradient_accumulation_steps")
+    state.replan()
+    assert state.note("gradient_accumulation_steps").startswith("8: 4 x 8 = 32 samples"), \
+        state.note("gradient_accumulation_steps")
+    state.edit("gradient_accumulation_steps", "2")
+    state.replan()
+    assert state.note("gradient_accumulation_steps") == "set by you; planner would pick 8"
+
+
+def test_the_cutoff_note_follows_the_data_statistics():
+    state = planned_state()
+    assert state.note("cutoff_len").startswith("2048: default")
+    state.set_data(_stats(300))
+    assert state.note("cutoff_len") == "re-planning after your edit…"  # the plan is for no statistics
+    state.replan()
+    assert state.config.cutoff_len == 320 and state.note("cutoff_len") == render(state.plan.reasons["cutoff_len"])
+    assert "300" in state.note("cutoff_len"), state.note("cutoff_len")  # the data's p99, not "default"
+    state.edit("cutoff_len", "1024")
+    state.replan()
+    note = state.note("cutoff_len")
+    assert note.startswith("set by you; planner would pick 320"), note
+    assert "fit" in note
+
+
+def test_an_invalid_field_holds_the_notes_until_the_config_is_valid():
+    state = planned_state()
+    state.edit("lora_rank", "8")
+    state.edit("learning_rate", "fast")
+    state.replan()  # refused: the config does not validate
+    assert state.note("lora_alpha") == "re-planned once every field is valid"
+    state.edit("learning_rate", "1e-4")
+    state.replan()
+    assert state.note("lora_alpha").startswith("16: 2 x rank")
+
+
+async def test_the_form_and_the_help_show_the_notes_of_the_config_as_it_is(catalog_config, settle):
+    """Item 6 in the screen: a typed batch, then rank 16 with alpha 32: every row's note and the help panel say
+    what holds for the values on screen, right after each edit and after the re-plan."""
+    import asyncio
+
+    from ft_tui.tui.widgets.help_panel import FieldHelp
+
+    def note(key: str) -> str:
+        return str(app.screen.query_one(f"#row-{key}").query_one(".field-note").render())
+
+    async def type_into(key: str, text: str) -> None:
+        await app.screen.focus_field(key).wait()
+        await pilot.pause()
+        await pilot.press("end", "ctrl+u", *text)
+        await pilot.pause()
+
+    async def replanned() -> None:
+        await asyncio.sleep(0.6)  # the re-plan waits for a pause in the typing
+        await settle(pilot)
+
+    app = make_app(catalog_config, gpu="rtx4090", lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        state = app.setup_state
+        await app.screen.focus_field("lora_rank").wait()
+        await settle(pilot)
+        batch = state.config.per_device_train_batch_size
+        await type_into("per_device_train_batch_size", str(batch + 2))
+        planner_line = app.screen.query_one(FieldHelp).shown_text.splitlines()[1]  # the rest is the static help
+        for shown in (note("per_device_train_batch_size"), planner_line):
+            assert "set by you" in shown and "largest power of two" not in shown, shown
+        assert note("gradient_accumulation_steps") in ("re-planning after your edit…", state.note(
+            "gradient_accumulation_steps"))
+        await replanned()
+        assert f"planner would pick {batch}" in note("per_device_train_batch_size")
+        ga = state.config.gradient_accumulation_steps
+        assert note("gradient_accumulation_steps").startswith(f"{ga}: {batch + 2} x {ga} =")
+        await type_into("lora_alpha", "32")
+        await replanned()
+        assert "planner would pick 16" in note("lora_alpha")
+        await type_into("lora_rank", "16")
+        assert "planner would pick 16" not in note("lora_alpha")
+        await replanned()
+        assert note("lora_alpha") == "set by you", note("lora_alpha")
+        await app.screen.focus_field("lora_alpha").wait()
+        await pilot.pause()
+        help_text = app.screen.query_one(FieldHelp).shown_text
+        assert "Planner: set by you" in help_text and "would pick 16" not in help_text, help_text
+        for row in app.screen.query(FieldRow):  # every note is the state's, for the config as it is now
+            assert note(row.key) == (state.note(row.key) if row.key not in state.problems else note(row.key))
+
+
 # -- item 8: the meaning of null -----------------------------------------------------------------------------------
 
 def test_unset_values_read_as_what_they_mean():

@@ -15,10 +15,9 @@ from typing import Any
 
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg, render
-from ft_tui.planner.recommend import SET_BY_YOU
 from ft_tui.planner.units import gib_number
 from ft_tui.tui import keymap as K
-from ft_tui.tui.i18n import field_label, label, value_words
+from ft_tui.tui.i18n import field_label, label
 from ft_tui.tui.messages import DataInspected, FieldEdited, FieldFocused, ModelInspected, SectionMounted
 from ft_tui.tui.state import (
     SECTIONS,
@@ -178,12 +177,7 @@ class SetupScreen(Screen):
         for row in self.rows():
             key = row.key
             problem = s.problems.get(key)
-            reason = s.reason(key)
-            note = render(reason, lang)
-            rec = self.recommendation_words(key)
-            if rec is not None:
-                note = label(lang, "planner_would_pick", value=rec) + (
-                    f" — {note}" if reason and reason != SET_BY_YOU else "")
+            note = s.note(key, lang)
             problem_text: str | None
             if key == "model_name_or_path" and s.model_error:
                 problem_text = render(s.model_error, lang)
@@ -246,16 +240,9 @@ class SetupScreen(Screen):
         self.refresh_view()
         self.refresh_help()
 
-    def recommendation_words(self, key: str) -> str | None:
-        """The planner's own value for a key the user set otherwise, in words ("none (16-bit)", not null)."""
-        rec = self.state.recommendation(key)
-        if rec is None:
-            return None
-        return value_words(self.app.lang, key, rec, template_reason=self.state.template_reason)
-
     def refresh_help(self) -> None:
         key = self.focused_key
-        shown = (key, self.app.lang, self.state.reason(key), self.recommendation_words(key))
+        shown = (key, self.app.lang, self.state.note(key, self.app.lang))
         if shown != self._help_shown:
             self._help_shown = shown
             self.query_one(FieldHelp).show(*shown)

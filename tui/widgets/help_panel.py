@@ -3,7 +3,6 @@ Chinese (:mod:`ft_tui.tui.help`), after the planner's reason for the field's cur
 
 from __future__ import annotations
 
-from ft_tui.planner.messages import render
 from ft_tui.tui.help import help_for
 from ft_tui.tui.i18n import label
 from ft_tui.tui.widgets.wrap import WrappedStatic
@@ -12,20 +11,18 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 
-def help_text(key: str, lang: str, reason: str = "", recommendation: str | None = None) -> Text:
-    """The panel's text for ``key`` in ``lang``."""
+def help_text(key: str, lang: str, note: str = "") -> Text:
+    """The panel's text for ``key`` in ``lang``; ``note`` is the field's note in ``lang``
+    (:meth:`ft_tui.tui.state.SetupState.note`: the planner's word on the value as it is now)."""
     entry = help_for(key, lang)
     out = Text()
     out.append(entry.title, style="bold")
     out.append(f"  ({key})", style="dim")
     out.append("\n")
     # the planner's word on the field's value first: the panel shows only a few lines on a small terminal
-    if reason:
+    if note:
         out.append(label(lang, "help_planner"), style="bold")
-        out.append(render(reason, lang) + "\n")
-    if recommendation is not None:
-        out.append(label(lang, "help_recommended"), style="bold")
-        out.append(recommendation + "\n")
+        out.append(note + "\n")
     for heading, body in entry.parts():
         out.append(heading + label(lang, "help_colon"), style="bold")
         out.append(body + "\n")
@@ -47,8 +44,8 @@ class FieldHelp(VerticalScroll, can_focus=False):
 
     shown_text = ""  # what is shown, as plain text
 
-    def show(self, key: str, lang: str, reason: str = "", recommendation: str | None = None) -> None:
-        content = help_text(key, lang, reason, recommendation)
+    def show(self, key: str, lang: str, note: str = "") -> None:
+        content = help_text(key, lang, note)
         self.shown_text = content.plain
         self.query_one("#help-text", Static).update(content)
         self.scroll_home(animate=False)
