@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from ft_tui.planner.messages import Msg
-from ft_tui.runner.rundir import COMPLETE_MARKER, RunDir, atomic_write_json, read_json
+from ft_tui.runner.rundir import (
+    CHECKPOINT_NAME,
+    COMPLETE_MARKER,
+    RunDir,
+    atomic_write_json,
+    is_complete_checkpoint,
+    read_json,
+)
 
 #: Files up to this size get a SHA-256 in the manifest (a few ms each); larger ones (weights, optimizer state of a
 #: big model) are checked by size and structure, which is what a truncated or cut-short write breaks.
@@ -68,10 +75,13 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def manifest(path: Path) -> dict[str, dict[str, Any]]:
-    """``{relative path: {"size": bytes, "sha256": hex (small files only)}}`` of the files in ``path``."""
+def manifest(path: Path, *, flush: bool = False) -> dict[str, dict[str, Any]]:
+    """``{relative path: {"size": bytes, "sha256": hex (small files only)}}`` of the files in ``path``; ``flush``:
+    each file is also flushed to disk (fsync) on the way."""
     out: dict[str, dict[str, Any]] = {}
     for f in _files(path):
+        if flush:
+            _fsync(f)
         size = f.stat().st_size
         entry: dict[str, Any] = {"size": size}
         if size <= HASH_LIMIT:
@@ -84,9 +94,8 @@ def mark_complete(path: Path, step: int) -> None:
     """Mark ``path`` (a checkpoint the Trainer has finished writing) complete: its files flushed to disk first,
     then the mark with their manifest, written atomically."""
     path = Path(path)
-    for f in _files(path):
-        _fsync(f)
-    atomic_write_json(path / COMPLETE_MARKER, {"step": step, "time": time.time(), "files": manifest(path)})
+    files = manifest(path, flush=True)
+    atomic_write_json(path / COMPLETE_MARKER, {"step": step, "time": time.time(), "files": files})
     _fsync(path)
 
 
@@ -159,10 +168,9 @@ def checkpoint_problem(path: Path) -> Msg | None:
 
     A checkpoint marked before the manifest existed is checked by the structure of its files alone."""
     path = Path(path)
-    marker = path / COMPLETE_MARKER
-    if not marker.exists():
+    if not is_complete_checkpoint(path):
         return Msg("ckpt_not_marked")
-    mark = read_json(marker)
+    mark = read_json(path / COMPLETE_MARKER)
     if not isinstance(mark, dict):
         return Msg("ckpt_mark_unreadable")
     recorded = mark.get("files")
@@ -202,12 +210,8 @@ class ResumePoint:
 
 def checkpoint_step(path: Path | None) -> int | None:
     """N of ``checkpoint-N`` (None for None or another name)."""
-    if path is None:
-        return None
-    try:
-        return int(Path(path).name.rsplit("-", 1)[-1])
-    except ValueError:
-        return None
+    m = CHECKPOINT_NAME.fullmatch(Path(path).name) if path is not None else None
+    return int(m.group(1)) if m else None
 
 
 def holds_the_end(path: Path, *, max_steps: int, num_train_epochs: float) -> bool:
@@ -252,7 +256,7 @@ def remove_partial(run: RunDir, after: int | None) -> list[Path]:
     save that was cut short, which the Trainer would otherwise write into again."""
     removed = []
     for step, path in run.checkpoints(complete_only=False):
-        if (after is None or step > after) and not (path / COMPLETE_MARKER).exists():
+        if (after is None or step > after) and not is_complete_checkpoint(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
@@ -295,7 +299,7 @@ def rotate(run: RunDir, keep: int | None) -> list[Path]:
     newest = complete[-1][0]
     doomed = [p for _, p in complete[:-keep]] if keep and keep > 0 else []
     doomed += [p for step, p in run.checkpoints(complete_only=False)
-               if step < newest and not (p / COMPLETE_MARKER).exists()]
+               if step < newest and not is_complete_checkpoint(p)]
     for path in sorted(doomed):
         delete(path)
     return sorted(doomed)

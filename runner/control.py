@@ -38,7 +38,7 @@ from ft_tui.runner.checks import (  # noqa: F401
     load_checked,
 )
 from ft_tui.runner.events import RunModel, fold, read_events
-from ft_tui.runner.rundir import RunDir, pid_alive
+from ft_tui.runner.rundir import RunDir, pid_alive, stop_asked_since
 from ft_tui.runner.signals import HANDLED_SIGNALS, STOP_NOW_SIGNAL
 from ft_tui.runner.status import COMPLETED, LIVE_STATUSES, PREPARED, RESUMABLE, STARTING, UNKNOWN, status_word
 
@@ -404,8 +404,7 @@ def send_stop(run: RunDir, *, now: bool = False) -> StopSent:
     if status not in LIVE_STATUSES:
         return StopSent(run, status, now=now)
     state = run.read_state()
-    asked, launched = state.get("stop_requested"), state.get("launched")
-    again = isinstance(asked, (int, float)) and (not isinstance(launched, (int, float)) or asked >= launched)
+    again = stop_asked_since(state, state.get("launched"))
     offset = run.events_path.stat().st_size if run.events_path.exists() else 0
     pid = signal_run(run, STOP_NOW_SIGNAL if now else signal.SIGTERM)
     if pid is None:

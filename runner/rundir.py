@@ -42,6 +42,8 @@ from ft_tui.runner.events import RunState, fold, read_events
 from ft_tui.runner.status import COMPLETED, INTERRUPTED, LIVE_STATUSES, RUNNING, UNKNOWN
 
 COMPLETE_MARKER = ".ft-tui-complete"
+#: A Trainer checkpoint's folder name, ``checkpoint-N``.
+CHECKPOINT_NAME = re.compile(r"checkpoint-(\d+)")
 
 CONFIG_FILE = "config.yaml"
 PLAN_FILE = "plan.json"
@@ -285,7 +287,7 @@ class RunDir:
     def checkpoints(self, *, complete_only: bool = True) -> list[tuple[int, Path]]:
         out = []
         for p in self.path.glob("checkpoint-*"):
-            m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+            m = CHECKPOINT_NAME.fullmatch(p.name)
             if m and p.is_dir() and (not complete_only or is_complete_checkpoint(p)):
                 out.append((int(m.group(1)), p))
         return sorted(out)
@@ -317,6 +319,15 @@ class RunDir:
         if run_process_alive(state):
             return status
         return INTERRUPTED
+
+
+def stop_asked_since(state: dict[str, Any], since: Any) -> bool:
+    """Whether ``ft-tui stop`` recorded a stop (state.json ``stop_requested``) at or after ``since`` (an attempt's
+    launch time; None: at any time)."""
+    asked = state.get("stop_requested")
+    if not isinstance(asked, (int, float)):
+        return False
+    return not isinstance(since, (int, float)) or asked >= since
 
 
 def run_process_alive(state: dict[str, Any]) -> bool:

@@ -57,6 +57,7 @@ from ft_tui.runner.rundir import (
     RunDir,
     pid_alive,
     process_start_ticks,
+    stop_asked_since,
 )
 from ft_tui.runner.signals import STOP_NOW_SIGNAL, StopSignals
 from ft_tui.runner.status import LIVE_STATUSES
@@ -222,8 +223,7 @@ class Supervisor:
     # -- after an attempt ----------------------------------------------------------------------------------------
     def stop_requested(self) -> bool:
         """A stop reached this process, or ``ft-tui stop`` recorded one during this attempt."""
-        asked = self.run.read_state().get("stop_requested")
-        return self.stop.count > 0 or (isinstance(asked, (int, float)) and asked >= self.attempt_launched)
+        return self.stop.count > 0 or stop_asked_since(self.run.read_state(), self.attempt_launched)
 
     def _back_off(self, records: list[dict[str, Any]]) -> int | None:
         """Back off after an OOM; None to relaunch, else the exit status (gave up, multi-node, or stopped)."""
