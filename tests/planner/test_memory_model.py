@@ -11,8 +11,7 @@ from ft_tui.planner.config import config_from_dict
 from ft_tui.planner.hardware import resolve_hardware
 from ft_tui.planner.models import inspect_model
 from ft_tui.planner.params import count_params, lora_trainable_params
-
-GIB = 1024 ** 3
+from ft_tui.planner.units import GIB
 
 
 @pytest.fixture(autouse=True)

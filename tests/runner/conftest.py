@@ -126,6 +126,15 @@ def spawn_worker(run: RunDir, *args: str, env: dict[str, str] | None = None,
         log.close()
 
 
+def resume_and_wait(run: RunDir, timeout: float = 180.0) -> tuple[Any, int | None]:
+    """Resume ``run`` as `ft-tui resume --detach` does (``control.resume``) and wait for that trainer: (the
+    ``Resumed`` result, its exit code; None when it ran past ``timeout``)."""
+    from ft_tui.runner import control, launch
+
+    resumed = control.resume(run)
+    return resumed, launch.wait_child(resumed.pid, timeout)
+
+
 def events_of(run: RunDir, type_: str | None = None) -> list[dict[str, Any]]:
     evs = run.events()
     return [e for e in evs if type_ is None or e["type"] == type_]
@@ -145,5 +154,6 @@ def rt() -> Any:
     """The helpers above as one namespace (test modules cannot import conftest under --import-mode=importlib)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(run_worker=run_worker, spawn_worker=spawn_worker, worker_env=worker_env, fault_env=fault_env,
-                           events_of=events_of, wait_for=wait_for, make_run=make_run, base_config=base_config)
+    return SimpleNamespace(run_worker=run_worker, spawn_worker=spawn_worker, worker_env=worker_env,
+                           fault_env=fault_env, resume_and_wait=resume_and_wait, events_of=events_of,
+                           wait_for=wait_for, make_run=make_run, base_config=base_config)

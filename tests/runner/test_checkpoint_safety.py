@@ -165,11 +165,9 @@ def _run_to_exit(proc: subprocess.Popen, run: RunDir, timeout: float = 180) -> i
             print(run.log_path.read_text()[-3000:])
 
 
-def _resume_to_end(run: RunDir) -> control.Resumed:
-    from ft_tui.runner import launch
-
-    resumed = control.resume(run)
-    assert launch.wait_child(resumed.pid, 180) == 0, run.log_path.read_text()[-3000:]
+def _resume_to_end(run: RunDir, rt) -> control.Resumed:
+    resumed, code = rt.resume_and_wait(run)
+    assert code == 0, run.log_path.read_text()[-3000:]
     return resumed
 
 
@@ -182,7 +180,7 @@ def test_resume_skips_a_damaged_newest_checkpoint_and_sets_it_aside(isolated: Pa
     assert run.status() == "interrupted" and [s for s, _ in run.checkpoints()] == [2, 4, 6]
     _damage(run.path / "checkpoint-6", "truncated optimizer")
 
-    resumed = _resume_to_end(run)
+    resumed = _resume_to_end(run, rt)
     assert resumed.checkpoint == run.path / "checkpoint-4"
     assert any("checkpoint-6 is damaged" in str(w) and "optimizer.pt" in str(w) for w in resumed.warnings)
     view = fold(run.events())
@@ -210,7 +208,7 @@ def test_a_full_disk_during_a_save_keeps_the_previous_checkpoint(isolated: Path,
     zh = render(event_message(end), "zh")
     assert "磁盘已满" in zh and "checkpoint-2" in zh, zh
 
-    resumed = _resume_to_end(run)
+    resumed = _resume_to_end(run, rt)
     assert resumed.checkpoint == run.path / "checkpoint-2"
     view = fold(run.events())
     assert view.end["status"] == "completed" and view.end["step"] == 6 and view.resumed_from == 2

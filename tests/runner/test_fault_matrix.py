@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from ft_tui.runner import control, launch
 from ft_tui.runner.events import fold
 from ft_tui.runner.rundir import RunDir
 from safetensors.torch import load_file
@@ -83,8 +82,8 @@ def test_killed_at_each_phase_resumes_without_losing_work(case: str, isolated: P
     logged = [e["step"] for e in before if e["type"] == "log"]
     assert run.status() == "interrupted"
 
-    resumed = control.resume(run)
-    assert launch.wait_child(resumed.pid, 240) == 0, run.log_path.read_text()[-3000:]
+    _, code = rt.resume_and_wait(run, 240)
+    assert code == 0, run.log_path.read_text()[-3000:]
     events = run.events()
     view = fold(events)
     assert view.end and view.end["status"] == "completed" and view.end["step"] == MAX_STEPS

@@ -6,7 +6,9 @@ Every test gets its own config, state and cache folders (keymap, run index, stat
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -36,6 +38,43 @@ def isolated_tui_env(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("LC_MESSAGES", raising=False)
     monkeypatch.delenv("NO_COLOR", raising=False)
     return home
+
+
+@pytest.fixture
+def lf_example(tmp_path) -> Path:
+    """A copy of LLaMA-Factory's examples/train_lora/qwen3_lora_sft.yaml (tests/planner/data), free to overwrite."""
+    path = tmp_path / "qwen3_lora_sft.yaml"
+    shutil.copy(Path(__file__).parents[1] / "planner" / "data" / "lf_qwen3_lora_sft.yaml", path)
+    return path
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+@pytest.fixture
+def changed_lines():
+    """``changed_lines(before, after)``: the ``-``/``+`` lines of their diff (test modules cannot import conftest
+    under --import-mode=importlib)."""
+    return _changed_lines
+
+
+async def _save_as(pilot, path: Path) -> None:
+    from ft_tui.tui.screens.dialogs import PathDialog
+
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, PathDialog)
+    pilot.app.screen.query_one("#path").value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+@pytest.fixture
+def save_as():
+    """``await save_as(pilot, path)``: Ctrl+S on the setup screen, the path typed into its dialog, Enter."""
+    return _save_as
 
 
 @pytest.fixture

@@ -3,35 +3,14 @@ it by the one line the user changed, and saving onto an existing file asks first
 
 from __future__ import annotations
 
-import difflib
-import shutil
-from pathlib import Path
-
 from ft_tui.tui.app import make_app
-from ft_tui.tui.screens.dialogs import ConfirmDialog, PathDialog
+from ft_tui.tui.screens.dialogs import ConfirmDialog
 from ft_tui.tui.screens.setup import SetupScreen
-
-LF_EXAMPLE = Path(__file__).parents[1] / "planner" / "data" / "lf_qwen3_lora_sft.yaml"
-
-
-def changed_lines(before: str, after: str) -> list[str]:
-    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-
-
-async def save_as(pilot, path: Path) -> None:
-    await pilot.press("ctrl+s")
-    await pilot.pause()
-    assert isinstance(pilot.app.screen, PathDialog)
-    pilot.app.screen.query_one("#path").value = str(path)
-    await pilot.press("enter")
-    await pilot.pause()
 
 
 async def test_a_llamafactory_file_saved_elsewhere_differs_by_the_changed_line_and_overwriting_asks(
-        tmp_path, settle):
-    original = tmp_path / "qwen3_lora_sft.yaml"
-    shutil.copy(LF_EXAMPLE, original)
+        tmp_path, settle, lf_example, changed_lines, save_as):
+    original = lf_example
     text = original.read_text(encoding="utf-8")
     app = make_app(original, gpu="rtx4090", lang="en")
     async with app.run_test(size=(120, 40)) as pilot:

@@ -302,21 +302,14 @@ async def test_the_shown_choice_follows_the_language(catalog_config, settle):
         assert _select_words(screen, "quantization_bit") == "none (16-bit)"
 
 
-async def test_choosing_auto_stores_none_and_saves_as_todays_save_does(tmp_path, settle):
+async def test_choosing_auto_stores_none_and_saves_as_todays_save_does(tmp_path, settle, lf_example, changed_lines,
+                                                                     save_as):
     """The round trip stays exact: the template Select's "auto (…)" is the value None; saved, the file says
     ``template: null`` in place of the name (the key kept where it was), and loads back as None."""
-    import difflib
-    import shutil
-    from pathlib import Path
-
     from ft_tui.planner.config import load_config
-    from ft_tui.tui.screens.dialogs import PathDialog
 
-    LF_EXAMPLE = Path(__file__).parents[1] / "planner" / "data" / "lf_qwen3_lora_sft.yaml"
-    original = tmp_path / "qwen3_lora_sft.yaml"
-    shutil.copy(LF_EXAMPLE, original)
-    text = original.read_text(encoding="utf-8")
-    app = make_app(original, gpu="rtx4090", lang="en")
+    text = lf_example.read_text(encoding="utf-8")
+    app = make_app(lf_example, gpu="rtx4090", lang="en")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         screen, state = app.screen, app.setup_state
@@ -329,20 +322,22 @@ async def test_choosing_auto_stores_none_and_saves_as_todays_save_does(tmp_path,
         assert state.config.template is None and state.is_user_set("template")
         assert _select_words(screen, "template").startswith("auto")
         copy = tmp_path / "auto_template.yaml"
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert isinstance(app.screen, PathDialog)
-        app.screen.query_one("#path").value = str(copy)
-        await pilot.press("enter")
-        await pilot.pause()
-        changed = [line for line in difflib.unified_diff(text.splitlines(), copy.read_text("utf-8").splitlines(),
-                                                          lineterm="", n=0)
-                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]
-        assert changed == ["-template: qwen3_nothink", "+template: null"]
+        await save_as(pilot, copy)
+        assert changed_lines(text, copy.read_text("utf-8")) == ["-template: qwen3_nothink", "+template: null"]
         assert load_config(copy).template is None
 
 
 # -- item 9: the palette finds fields by their Chinese names -------------------------------------------------------
+
+async def _palette_enter(pilot, settle, query: str) -> None:
+    """Ctrl+P, type ``query`` as keystrokes, Enter on the first hit."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*query)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+    await settle(pilot)
+
 
 async def _hits(app, query: str) -> list[str]:
     provider = ScreenCommands(app.screen)
@@ -359,12 +354,7 @@ async def test_the_palette_finds_fields_by_their_chinese_names(catalog_config, s
             hits = await _hits(app, query)
             assert any(f"({key})" in h for h in hits), (query, hits)
         # through the palette itself: a Chinese query, enter, the field has the focus
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"学习率")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await settle(pilot)
+        await _palette_enter(pilot, settle, "学习率")
         assert app.focused.id == "field-learning_rate"
         # and nothing found is said in Chinese too
         await pilot.press("ctrl+p")
@@ -412,12 +402,7 @@ async def test_the_palette_in_english_finds_a_field_by_its_chinese_name(catalog_
     app = make_app(catalog_config, gpu="rtx4090", lang="en")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"截断")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await settle(pilot)
+        await _palette_enter(pilot, settle, "截断")
         assert app.focused.id == "field-cutoff_len"
 
 
