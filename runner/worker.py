@@ -73,21 +73,18 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import warnings  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ft_tui.planner.config import TrainConfig, load_config  # noqa: E402
 from ft_tui.planner.errors import InputError  # noqa: E402
-from ft_tui.planner.messages import Msg, to_json  # noqa: E402
+from ft_tui.planner.messages import Msg  # noqa: E402
 
 from . import stages  # noqa: E402
 from .backoff import (  # noqa: E402
     OutOfMemoryGiveUp,
     backoff_config,
     load_oom_advice,
-    multiprocess_oom_advice,
-    oom_summary,
     save_backoff_config,
 )
 from .checkpoints import (  # noqa: E402
@@ -98,41 +95,27 @@ from .checkpoints import (  # noqa: E402
     resume_point,
     set_aside,
 )
-from .events import BackoffEvent, EndEvent, ErrorEvent, EventWriter, StatusEvent  # noqa: E402
+from .ending import (  # noqa: E402
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_OK,
+    Context,
+    OutOfMemoryRelaunch,
+    end_attempt_after_oom,
+    end_hard_stop,
+    end_process_group,
+    end_stopped,
+    end_stopped_early,
+    fail,
+    finishing,
+    leave_after_oom,
+    oom_in_attempt,
+)
+from .events import BackoffEvent, EndEvent, EventWriter, StatusEvent  # noqa: E402
 from .phases import PHASE_DELAY_ENV, PHASES, StoppedBeforeTraining, begin_phase, phase_delays, stop_point  # noqa: E402,F401
 from .rundir import RunDir, atomic_write_json, process_start_ticks  # noqa: E402
-from .supervise import SUPERVISOR_ENV  # noqa: E402
 
 log = logging.getLogger("ft_tui.worker")
-
-EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-
-
-class OutOfMemoryRelaunch(RuntimeError):
-    """This rank of a supervised multi-process run ran out of memory: end the attempt for the supervisor."""
-
-
-@dataclass
-class Context:
-    """What one worker process knows about itself."""
-
-    run: RunDir
-    events: EventWriter
-    rank: int = 0
-    local_rank: int = 0
-    world_size: int = 1
-    resume: bool = False
-    stop: StopRequest | None = None
-    oom_exit: bool = False  # this attempt ends because a rank ran out of memory (multi-process)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def state(self, **changes: Any) -> None:
-        if self.is_main:
-            self.run.write_state(**changes)
-
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
@@ -162,15 +145,6 @@ def _free_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-
-
-def supervisor_pid() -> int | None:
-    """The pid of the live supervisor that started this process's launcher, or None (not supervised)."""
-    from .rundir import pid_alive
-
-    value = os.environ.get(SUPERVISOR_ENV, "").strip()
-    pid = int(value) if value.isdigit() else None
-    return pid if pid_alive(pid) else None
 
 
 # ---------------------------------------------------------------------------------------------------- data
@@ -308,12 +282,12 @@ def run_training(ctx: Context) -> int:
     step = trainer.state.global_step
     memory = _memory_fields(ctx, model_type)
     if callback.stopped_at is not None:
-        return _end_stopped(ctx, step=step, loss=callback.last_log.get("loss"), memory=memory)
+        return end_stopped(ctx, step=step, loss=callback.last_log.get("loss"), memory=memory)
     out = save_final(cfg, ctx, trainer, tokenizer, template, reason)
     metrics = dict(callback.final_metrics)
     if result is not None and getattr(result, "training_loss", None) is not None:
         metrics.setdefault("train_loss", round(float(result.training_loss), 6))
-    _finishing(ctx)
+    finishing(ctx)
     ctx.events.emit(EndEvent(status="completed", step=step, total_steps=trainer.state.max_steps,
                              loss=callback.last_log.get("loss"), metrics=metrics, output=str(out), **memory))
     ctx.state(status="completed", exit_code=EXIT_OK, ended=time.time(), step=step, output=str(out))
@@ -357,7 +331,7 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
             message = str(exc).splitlines()[0][:300]
             _free_memory()
             if ctx.world_size > 1:
-                _leave_after_oom(cfg, ctx, 0, message, injected=False, phase="load")
+                leave_after_oom(cfg, ctx, 0, message, injected=False, phase="load")
             raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=load_oom_advice(cfg))) from None
         stop_point(ctx, "model", args.device, restart=callback.started)
         if resume_from is not None and holds_the_end(resume_from, max_steps=args.max_steps,
@@ -382,7 +356,7 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
         del trainer, model
         _free_memory()
         if ctx.world_size > 1:
-            _leave_after_oom(cfg, ctx, step, oom_message, injected=callback.injected_oom_at is not None)
+            leave_after_oom(cfg, ctx, step, oom_message, injected=callback.injected_oom_at is not None)
         cfg, change = backoff_config(cfg)
         save_backoff_config(ctx.run, cfg)
         resume_from = _resume_point(ctx)
@@ -390,89 +364,6 @@ def _train_with_backoff(cfg: TrainConfig, ctx: Context, tokenizer: Any, data: An
                                      restart_from=checkpoint_step(resume_from) or 0))
         log.warning("out of memory at step %d: retrying with %s from %s", step, change["new"],
                     resume_from or "the start")
-
-
-def _leave_after_oom(cfg: TrainConfig, ctx: Context, step: int, message: str, *, injected: bool,
-                     phase: str = "train") -> None:
-    """This rank of a multi-process run ran out of memory: record it for the supervisor and end the attempt.
-
-    ``phase`` is ``train`` (a smaller batch may fit: the supervisor backs off and relaunches) or ``load`` (the model
-    itself did not fit: the record carries the advice, and the supervisor fails the run with it). Raises
-    :class:`OutOfMemoryRelaunch` under a supervisor, else :class:`OutOfMemoryGiveUp` with what to change.
-    """
-    advice = load_oom_advice(cfg) if phase == "load" else None
-    ctx.run.write_oom_record(ctx.rank, step=step, message=message, world_size=ctx.world_size,
-                             local_rank=ctx.local_rank, host=socket.gethostname(), pid=os.getpid(),
-                             injected=injected, phase=phase, advice=to_json(advice) if advice else None)
-    log.warning("rank %d: out of memory %s; ending this attempt", ctx.rank,
-                "while loading the model" if phase == "load" else f"after step {step}")
-    if supervisor_pid() is not None:
-        raise OutOfMemoryRelaunch(message)
-    if advice:
-        raise OutOfMemoryGiveUp(Msg("oom_message_advice", message=message, advice=advice))
-    raise OutOfMemoryGiveUp(multiprocess_oom_advice(cfg, ctx.run.oom_records(), ctx.run))
-
-
-def _oom_in_attempt(ctx: Context) -> list[dict[str, Any]]:
-    """The OOM records of this attempt of a multi-process run (empty in a single-process run)."""
-    return ctx.run.oom_records() if ctx.world_size > 1 else []
-
-
-def _end_attempt_after_oom(ctx: Context, records: list[dict[str, Any]], exc: BaseException | None = None) -> int:
-    """End this rank's part of an attempt that a rank's OOM cut short.
-
-    Under a supervisor no ``end`` is written (the supervisor backs off and relaunches) and rank 0 hands
-    ``state.json`` ``pid`` back to the supervisor, so the run never looks dead in between. Without one, rank 0 ends
-    the run ``failed`` with advice.
-    """
-    _finishing(ctx)
-    ctx.oom_exit = True
-    why = oom_summary(records)
-    sup = supervisor_pid()
-    if sup is None:
-        try:
-            message = multiprocess_oom_advice(load_config(ctx.run.config_path), records, ctx.run)
-        except InputError:  # config.yaml was edited meanwhile: say what happened without the values
-            message = Msg("oom_halve_batch", what=why)
-        return _fail(ctx, EXIT_FAILED, message)
-    if exc is not None:
-        print(f"rank {ctx.rank}: ending this attempt ({type(exc).__name__}) after {why}; the supervisor backs off "
-              "and relaunches", file=sys.stderr, flush=True)
-    if ctx.is_main:
-        ctx.run.write_state(pid=sup, pid_start=process_start_ticks(sup))
-    return EXIT_FAILED
-
-
-def _finishing(ctx: Context) -> None:
-    """The end is about to be written: from now on a stop-now signal must not interrupt it."""
-    if ctx.stop is not None:
-        ctx.stop.interruptible = False
-
-
-def _end_stopped(ctx: Context, *, step: int, loss: Any = None, early: StoppedBeforeTraining | None = None,
-                 memory: dict[str, Any] | None = None) -> int:
-    """Write the ``end`` event (status stopped) and state for a graceful stop; ``early`` for a stop outside the
-    training loop.
-
-    The event names the newest complete checkpoint (from this run or, after a stop before the first step, the
-    one a resume would continue from).
-    """
-    _finishing(ctx)
-    ckpt = ctx.run.latest_checkpoint()
-    fields: dict[str, Any] = {}
-    if early is not None:
-        when = Msg("when_before_restart") if early.restart else Msg("when_before_first_step")
-        fields["phase"] = early.phase
-        fields["message"] = Msg("stopped_early", signal=ctx.stop.signal_name, when=when, phase=PHASES[early.phase])
-    ctx.events.emit(EndEvent(status="stopped", step=step, checkpoint=str(ckpt) if ckpt else None,
-                             reason=ctx.stop.signal_name, loss=loss, **fields, **(memory or {})))
-    ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time(), step=step)
-    return EXIT_OK
-
-
-def _end_stopped_early(ctx: Context, early: StoppedBeforeTraining) -> int:
-    step = checkpoint_step(ctx.run.latest_checkpoint()) or 0
-    return _end_stopped(ctx, step=step, early=early)
 
 
 def _resume_point(ctx: Context) -> Path | None:
@@ -501,32 +392,6 @@ def device_map_for(cfg: TrainConfig) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------- entry point
-
-def _fail(ctx: Context, code: int, message: Msg, tb: str | None = None) -> int:
-    _finishing(ctx)
-    if tb:
-        sys.stderr.write(tb)
-        sys.stderr.flush()
-    fields: dict[str, Any] = {"message": message}
-    if tb:
-        fields["traceback_tail"] = "".join(tb.splitlines(keepends=True)[-8:])
-    ctx.events.emit(ErrorEvent(**fields))
-    ctx.events.emit(EndEvent(status="failed", exit_code=code, message=message))
-    ctx.state(status="failed", exit_code=code, ended=time.time(), error=message)
-    return code
-
-
-def _end_hard_stop(ctx: Context, exc: KeyboardInterrupt) -> int:
-    """``ft-tui stop --now`` (SIGUSR1) interrupted the run wherever it was: end ``stopped`` without a new
-    checkpoint."""
-    _finishing(ctx)
-    msg = (exc.args[0] if exc.args and isinstance(exc.args[0], Msg) else str(exc)) or Msg("stopped_at_once_plain")
-    ckpt = ctx.run.latest_checkpoint()
-    ctx.events.emit(EndEvent(status="stopped", reason=ctx.stop.signal_name,
-                             checkpoint=str(ckpt) if ckpt else None, message=Msg("stopped_no_checkpoint", what=msg)))
-    ctx.state(status="stopped", exit_code=EXIT_OK, ended=time.time())
-    return EXIT_OK
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m ft_tui.runner.worker",
@@ -575,55 +440,31 @@ def main(argv: list[str] | None = None, *, install_signals: bool = True) -> int:
         ctx.stop.interruptible = True
         return run_training(ctx)
     except StoppedBeforeTraining as exc:
-        return _end_stopped_early(ctx, exc)
+        return end_stopped_early(ctx, exc)
     except InputError as exc:
-        return _fail(ctx, EXIT_INPUT, exc.as_msg())
+        return fail(ctx, EXIT_INPUT, exc.as_msg())
     except OutOfMemoryRelaunch:
-        return _end_attempt_after_oom(ctx, ctx.run.oom_records())
+        return end_attempt_after_oom(ctx, ctx.run.oom_records())
     except OutOfMemoryGiveUp as exc:
         ctx.oom_exit = ctx.world_size > 1
-        return _fail(ctx, EXIT_FAILED, exc.as_msg())
+        return fail(ctx, EXIT_FAILED, exc.as_msg())
     except KeyboardInterrupt as exc:
-        records = _oom_in_attempt(ctx)
-        return _end_attempt_after_oom(ctx, records, exc) if records else _end_hard_stop(ctx, exc)
+        records = oom_in_attempt(ctx)
+        return end_attempt_after_oom(ctx, records, exc) if records else end_hard_stop(ctx, exc)
     except Exception as exc:  # noqa: BLE001 - the run must end with a failed status whatever happened
-        records = _oom_in_attempt(ctx)  # another rank ran out of memory and left: our collective failed
+        records = oom_in_attempt(ctx)  # another rank ran out of memory and left: our collective failed
         if records:
-            return _end_attempt_after_oom(ctx, records, exc)
+            return end_attempt_after_oom(ctx, records, exc)
         first = (str(exc).strip().splitlines() or [""])[0]
         kind = type(exc).__name__
         message = Msg("error_unexpected", type=kind, text=first[:max(0, 998 - len(kind))])
         if ctx.is_main:  # a save cut short: its partial folder removed, the kept checkpoint named
             message = failed_save_message(ctx.run, exc, message)
-        return _fail(ctx, EXIT_FAILED, message, traceback.format_exc())
+        return fail(ctx, EXIT_FAILED, message, traceback.format_exc())
     finally:
-        _finishing(ctx)
+        finishing(ctx)
         ctx.events.close()
-        _end_process_group(abort=ctx.oom_exit)
-
-
-def _end_process_group(*, abort: bool = False) -> None:
-    """Destroy the process group at exit; ``abort`` when a peer has left (an OOM): a clean destroy could wait on it.
-
-    NCCL communicators are aborted (torch's experimental ``_abort_process_group``); other backends are left to
-    the process exit, which closes their connections.
-    """
-    if "torch.distributed" not in sys.modules:  # never imported: no group, and no reason to import torch now
-        return
-    try:
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()):
-            return
-        if not abort:
-            dist.destroy_process_group()
-        elif dist.get_backend() == "nccl":
-            from torch.distributed.distributed_c10d import _abort_process_group
-
-            _abort_process_group()
-    except Exception:  # noqa: BLE001 - best effort at exit
-        pass
-
+        end_process_group(abort=ctx.oom_exit)
 
 
 if __name__ == "__main__":

@@ -256,5 +256,6 @@ def test_two_stops_save_like_one_and_only_stop_now_skips_the_save(isolated: Path
     end = fold(run.events()).end
     assert end["status"] == "stopped" and "ft-tui stop --now" in end["message"]
     assert "no checkpoint was saved" in end["message"]
+    assert end["step"] > saved + 2 and f"stopped at step {end['step']}" in out, out  # the step the user last saw
     assert [s for s, _ in run.checkpoints(complete_only=False)] == [saved]  # no new one, none half-written
     assert run.status() == "stopped"
