@@ -35,7 +35,7 @@ from ft_tui.runner.events import (
     read_events,
 )
 from ft_tui.runner.launch import child_exit_code, wait_child
-from ft_tui.runner.rundir import RunDir, pid_alive
+from ft_tui.runner.rundir import RUN_PROCESSES, RunDir, run_process_alive
 
 CLEAR_LINE = "\r\x1b[2K"
 #: Exit code the trainer uses for bad input (a config or data problem found at start); ``train`` passes it on.
@@ -234,17 +234,12 @@ class FollowResult:
 
 
 def process_alive(run: RunDir, state: Mapping[str, Any] | None = None) -> bool:
-    """Whether the trainer (or its launcher, or the supervisor of a multi-process run, alive between attempts) of
-    ``run`` is still running on this machine."""
+    """Whether a process of ``run`` is still running on this machine (``rundir.run_process_alive``); first reaps
+    the ones this process started, so an exited trainer does not linger as a zombie that looks alive."""
     state = run.read_state() if state is None else state
-    for pid_key, start_key in (("pid", "pid_start"), ("launcher_pid", "launcher_start"),
-                               ("supervisor_pid", "supervisor_start")):
-        pid = state.get(pid_key)
-        if pid:
-            child_exit_code(pid)  # reaps our own child, so it does not linger as a zombie
-            if pid_alive(pid, state.get(start_key)):
-                return True
-    return False
+    for pid_key, _ in RUN_PROCESSES:
+        child_exit_code(state.get(pid_key))
+    return run_process_alive(state)
 
 
 class RunFollower:

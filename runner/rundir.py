@@ -29,7 +29,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -330,14 +330,19 @@ def stop_asked_since(state: dict[str, Any], since: Any) -> bool:
     return not isinstance(since, (int, float)) or asked >= since
 
 
-def run_process_alive(state: dict[str, Any]) -> bool:
-    """Whether the trainer (``pid``) or the supervisor of a multi-process run (``supervisor_pid``) is alive.
+# The processes a live run has on this machine: the trainer (rank 0), the process ft-tui started (the trainer itself
+# or, for several processes, the supervisor; it is the only one before the trainer writes its pid) and the
+# supervisor of a multi-process run.
+RUN_PROCESSES = (("pid", "pid_start"), ("launcher_pid", "launcher_start"), ("supervisor_pid", "supervisor_start"))
+
+
+def run_process_alive(state: Mapping[str, Any]) -> bool:
+    """Whether any process of the run (:data:`RUN_PROCESSES`) is alive.
 
     The supervisor outlives every attempt of its run: between an out-of-memory exit and the relaunch no trainer
     runs, yet the run is live.
     """
-    return pid_alive(state.get("pid"), state.get("pid_start")) or \
-        pid_alive(state.get("supervisor_pid"), state.get("supervisor_start"))
+    return any(pid_alive(state.get(pid_key), state.get(start_key)) for pid_key, start_key in RUN_PROCESSES)
 
 
 def is_complete_checkpoint(path: Path) -> bool:
