@@ -23,7 +23,10 @@ from .messages import Msg
 #   norms:  RMSNorms per decoder layer (Gemma 2/3 add pre/post feed-forward norms)
 #   qk_norm: per-head RMSNorm on queries and keys (head_dim parameters each)
 #   fused:  Phi-3 style qkv_proj / gate_up_proj
+#   fused_mlp: (optional) a fused gate_up_proj with separate q/k/v projections (GLM)
 #   moe:    "" | "mixtral" (every layer sparse) | "qwen" (decoder_sparse_step / mlp_only_layers, optional shared expert)
+#           | "llama4" (interleave_moe_layer_step / moe_layers, a shared expert without a gate, the router an
+#           nn.Linear; dense layers use intermediate_size_mlp)
 #   tie:    default of tie_word_embeddings when config.json omits it (the transformers config class default)
 #   expert_bias: (optional) experts carry biases (gate_up 2f + down h per expert) and the router a bias (gpt-oss)
 #   sinks:  (optional) one learned attention-sink logit per head and layer (gpt-oss)
@@ -41,12 +44,23 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "qwen3_moe": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "qwen", "tie": False},
     # Qwen3-VL's text decoder is Qwen3's (per-head q/k norms; multimodal RoPE changes no parameter)
     "qwen3_vl_text": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "", "tie": False},
+    "qwen3_vl_moe_text": {"bias": "config", "norms": 2, "qk_norm": True, "fused": False, "moe": "qwen", "tie": False},
+    # GLM-4 (glm-4-9b-chat-hf): q/k/v biases, a fused gate_up_proj; GLM-4-0414 (glm4) adds post-attention and
+    # post-MLP RMSNorms (four per layer)
+    "glm": {"bias": "qkv_config", "norms": 2, "qk_norm": False, "fused": False, "fused_mlp": True, "moe": "",
+            "tie": False},
+    "glm4": {"bias": "qkv_config", "norms": 4, "qk_norm": False, "fused": False, "fused_mlp": True, "moe": "",
+             "tie": False},
+    # Llama 4: routed experts plus a shared expert in the MoE layers (every layer in Scout, every other one in
+    # Maverick); the q/k L2 norm has no weights
+    "llama4_text": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "llama4", "tie": False},
     # gpt-oss: every layer sparse, experts and router carry biases, one attention sink per head
     "gpt_oss": {"bias": "config", "norms": 2, "qk_norm": False, "fused": False, "moe": "mixtral", "tie": False,
                 "expert_bias": True, "sinks": True},
 }
 # Multimodal wrappers whose text decoder is one of the families above (config.json nests it under text_config).
-_TEXT_WRAPPERS = {"gemma3": "gemma3_text", "qwen3_vl": "qwen3_vl_text"}
+_TEXT_WRAPPERS = {"gemma3": "gemma3_text", "qwen3_vl": "qwen3_vl_text", "qwen3_vl_moe": "qwen3_vl_moe_text",
+                  "llama4": "llama4_text"}
 
 # config.json spellings of the same quantity in older or non-Llama configs.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -163,7 +177,8 @@ SIZE_LIMITS = {"num_hidden_layers": 10_000, "hidden_size": 1 << 20, "num_attenti
                "num_key_value_heads": 1 << 16, "head_dim": 1 << 16, "intermediate_size": 1 << 24,
                "moe_intermediate_size": 1 << 24, "shared_expert_intermediate_size": 1 << 24,
                "vocab_size": 1 << 26, "num_experts": 1 << 16, "num_experts_per_tok": 1 << 16,
-               "first_k_dense_replace": 10_000, "decoder_sparse_step": 10_000}
+               "first_k_dense_replace": 10_000, "decoder_sparse_step": 10_000,
+               "intermediate_size_mlp": 1 << 24, "interleave_moe_layer_step": 10_000}
 
 
 def _as_int(value: Any, key: str, where: str) -> int:
@@ -263,7 +278,25 @@ def _attention_bias(text: dict, model_type: str) -> bool:
         return True                                   # Qwen2Attention: q/k/v always carry a bias
     if model_type == "qwen2_moe":
         return bool(text.get("qkv_bias", True))
+    if model_type in ("glm", "glm4"):
+        return bool(text.get("attention_bias", True))   # GlmConfig / Glm4Config default
     return bool(text.get("attention_bias", False))
+
+
+def _llama4_moe(text: dict, layers: int, expert: int, where: str) -> tuple[int, int, list[int]]:
+    """Llama 4's MoE layout in the planner's terms (transformers' ``Llama4TextConfig``): ``intermediate_size`` is
+    the width of every routed expert and of the shared expert, ``intermediate_size_mlp`` that of the dense layers;
+    the sparse layers are ``moe_layers``, else every ``interleave_moe_layer_step``-th one. Returns (dense width,
+    decoder_sparse_step, mlp_only_layers); ``expert`` is the routed and shared experts' width."""
+    dense = _opt_int(text, "intermediate_size_mlp", where, default=16384)   # the config class default
+    moe_layers = text.get("moe_layers")
+    if moe_layers is None:
+        return dense, _opt_int(text, "interleave_moe_layer_step", where, default=1) or 1, []
+    if not isinstance(moe_layers, list) or \
+            not all(isinstance(i, int) and not isinstance(i, bool) for i in moe_layers):
+        raise ModelError(Msg("moe_layers", value=moe_layers), file=where)
+    sparse = set(moe_layers)
+    return dense, 1, [i for i in range(layers) if i not in sparse]
 
 
 def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_path: str | None = None,
@@ -281,9 +314,15 @@ def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_pat
     h, layers, heads, kv, head_dim = _attention_dims(text, where)
     inter = _opt_int(text, "intermediate_size", where, default=4 * h)
     experts = _opt_int(text, "num_experts", where)
+    moe_inter = _opt_int(text, "moe_intermediate_size", where, default=inter if experts else 0)
+    shared = _opt_int(text, "shared_expert_intermediate_size", where)
+    step = _opt_int(text, "decoder_sparse_step", where, default=1) or 1
     mlp_only = text.get("mlp_only_layers") or []
     if not isinstance(mlp_only, list) or not all(isinstance(i, int) for i in mlp_only):
         raise ModelError(Msg("mlp_only_layers", value=mlp_only), file=where)
+    if family is not None and family["moe"] == "llama4":
+        moe_inter = shared = inter
+        inter, step, mlp_only = _llama4_moe(text, layers, inter, where)
     dtype = text.get("torch_dtype") or text.get("dtype") or cfg.get("torch_dtype") or cfg.get("dtype")
     sliding = text.get("sliding_window")
     return ModelSpec(
@@ -293,10 +332,8 @@ def spec_from_config(cfg: dict, *, name: str, source: str, where: str, local_pat
         tie_word_embeddings=bool(text.get("tie_word_embeddings", family["tie"] if family else True)),
         max_position_embeddings=_opt_int(text, "max_position_embeddings", where),
         num_experts=experts, num_experts_per_tok=_opt_int(text, "num_experts_per_tok", where),
-        moe_intermediate_size=_opt_int(text, "moe_intermediate_size", where, default=inter if experts else 0),
-        shared_expert_intermediate_size=_opt_int(text, "shared_expert_intermediate_size", where),
-        first_k_dense=_opt_int(text, "first_k_dense_replace", where),
-        decoder_sparse_step=_opt_int(text, "decoder_sparse_step", where, default=1) or 1,
+        moe_intermediate_size=moe_inter, shared_expert_intermediate_size=shared,
+        first_k_dense=_opt_int(text, "first_k_dense_replace", where), decoder_sparse_step=step,
         mlp_only_layers=list(mlp_only),
         attention_bias=_attention_bias(text, model_type), mlp_bias=bool(text.get("mlp_bias", False)),
         torch_dtype=str(dtype) if dtype else None, rope_scaling=_rope_scaling(text), rope_theta=_rope_theta(text),

@@ -2,8 +2,8 @@
 trainable parameters.
 
 ``count_params(spec)`` counts parameters exactly from the config fields for the Llama family and relatives
-(Llama, Mistral, Qwen2/2.5/3, Qwen3-VL's decoder, Gemma 1/2/3, Phi-3/4, Mixtral, Qwen2-MoE, Qwen3-MoE, gpt-oss:
-``model_spec.FAMILIES``); other
+(Llama, Mistral, Qwen2/2.5/3, Qwen3-VL's decoders, Gemma 1/2/3, Phi-3/4, GLM-4, Mixtral, Qwen2-MoE, Qwen3-MoE,
+Llama 4, gpt-oss: ``model_spec.FAMILIES``); other
 architectures are instantiated on PyTorch's meta device (:mod:`.params_meta`, no memory, no weights) and their
 parameters summed. The formula is the one in the research notes (memory-model.md section 4.2), written out per
 module so the same table answers the LoRA count (section 2.5: a LoRA adapter on ``Linear(d_in -> d_out)`` has
@@ -103,17 +103,21 @@ def _layer(spec: ModelSpec, i: int) -> _Layer:
     if _is_sparse_layer(spec, i) and fam["moe"]:
         f_e = spec.moe_intermediate_size
         experts = spec.num_experts * 3 * h * f_e      # fused gate_up_proj (E, 2f, h) + down_proj (E, h, f)
-        router = spec.num_experts * h                 # router weight (E, h), no bias
+        if fam["moe"] == "llama4":                    # Llama4Router subclasses nn.Linear(h -> E), no bias
+            lin["router"] = (h, spec.num_experts, False, "router")
+        else:
+            router = spec.num_experts * h             # router weight (E, h), no bias
         if fam.get("expert_bias"):                    # gpt-oss: gate_up_proj_bias (E, 2f), down_proj_bias (E, h)
             experts += spec.num_experts * (2 * f_e + h)
             router += spec.num_experts                # and a router bias (E)
         f_s = spec.shared_expert_intermediate_size
         if f_s:
-            lin["gate_proj"] = (h, f_s, False, "mlp")     # mlp.shared_expert.*
+            lin["gate_proj"] = (h, f_s, False, "mlp")     # the shared expert's (mlp.shared_expert.*)
             lin["up_proj"] = (h, f_s, False, "mlp")
             lin["down_proj"] = (f_s, h, False, "mlp")
-            lin["shared_expert_gate"] = (h, 1, False, "mlp")
-    elif fam["fused"]:
+            if fam["moe"] == "qwen":                      # Qwen2-MoE gates its shared expert, Llama 4 does not
+                lin["shared_expert_gate"] = (h, 1, False, "mlp")
+    elif fam["fused"] or fam.get("fused_mlp"):
         lin["gate_up_proj"] = (h, 2 * spec.intermediate_size, spec.mlp_bias, "mlp")
         lin["down_proj"] = (spec.intermediate_size, h, spec.mlp_bias, "mlp")
     else:
@@ -152,6 +156,8 @@ def count_params(spec: ModelSpec) -> ParamCounts:
             linear += d_in * d_out
             if group == "attention":
                 attention += size
+            elif group == "router":
+                router += size
             else:
                 mlp += size
         attention += layer.attention_extra

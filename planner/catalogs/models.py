@@ -35,6 +35,8 @@ CATALOG: dict[str, dict[str, str]] = {
     "config_not_object": {"en": "config.json must hold a JSON object.", "zh": "config.json 必须是一个 JSON 对象。"},
     "mlp_only_layers": {"en": "'mlp_only_layers' must be a list of layer indices, got {value!r}.",
                         "zh": "'mlp_only_layers' 必须是层号的列表，当前为 {value!r}。"},
+    "moe_layers": {"en": "'moe_layers' must be a list of layer indices, got {value!r}.",
+                   "zh": "'moe_layers' 必须是层号的列表，当前为 {value!r}。"},
     "cannot_read": {"en": "cannot read it: {error}.", "zh": "无法读取：{error}。"},
     "not_json": {"en": "not valid JSON ({error}).", "zh": "不是有效的 JSON（{error}）。"},
     "hint_redownload": {"en": "Re-download or fix the file.", "zh": "请重新下载或修正这个文件。"},

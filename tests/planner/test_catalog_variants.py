@@ -8,9 +8,24 @@ import json
 import pytest
 from ft_tui.planner import models
 from ft_tui.planner.errors import ModelError
-from ft_tui.planner.model_catalog import _catalog, catalog_entry, catalog_names, name_family, rank_close_names
-from ft_tui.planner.params import count_params
+from ft_tui.planner.model_catalog import (
+    _catalog,
+    catalog_entry,
+    catalog_names,
+    close_catalog_matches,
+    name_family,
+    rank_close_names,
+)
+from ft_tui.planner.params import count_params, linear_modules, lora_trainable_params
 from ft_tui.tui.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    # planning offline is the point, and an unknown id must not wait on the network before it is refused
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub-cache"))
+
 
 #: ``model_name_or_path`` of every file in LLaMA-Factory's examples/train_lora/*.yaml (hiyouga/LLaMA-Factory at
 #: ff6d4d12eeb035d6ce06805a5733dd7b29f2ac30, 2026-08-18): qwen3_lora_{sft,sft_ds3,sft_ray,dpo,kto,pretrain,
@@ -20,13 +35,22 @@ LLAMAFACTORY_TRAIN_LORA = ["Qwen/Qwen3-4B-Instruct-2507", "Qwen/Qwen3-VL-4B-Inst
 #: a published copy: it is not in the catalog, and planning it offline says so cleanly.
 NOT_IN_CATALOG = ["OpenMOSS-Team/MOSS-VL-Instruct-0708"]
 
-#: Other ids LLaMA-Factory's examples name (train_full, train_qlora, inference, merge_lora, extras, v1).
+#: Other ids LLaMA-Factory's examples name (train_full, train_qlora, inference, merge_lora, extras, v1; ascend and
+#: ktransformers name Qwen3-VL-30B-A3B-Instruct). Not in the catalog yet: the Qwen3.5 models (hybrid Gated
+#: DeltaNet), Qwen2-VL / Qwen2.5-VL-7B, DeepSeek-V2-Lite / V3 and the AWQ/GPTQ/AQLM re-uploads.
 LLAMAFACTORY_OTHER = ["meta-llama/Meta-Llama-3-8B-Instruct", "Qwen/Qwen2-1.5B-Instruct", "Qwen/Qwen3-8B",
                       "meta-llama/Llama-3.2-1B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen3-0.6B",
-                      "Qwen/Qwen3-4B", "Qwen/Qwen3-30B-A3B-Instruct-2507", "Qwen/Qwen3-235B-A22B-Instruct-2507"]
+                      "Qwen/Qwen3-4B", "Qwen/Qwen3-30B-A3B-Instruct-2507", "Qwen/Qwen3-235B-A22B-Instruct-2507",
+                      "Qwen/Qwen3-VL-30B-A3B-Instruct"]
+
+#: The families users fine-tune that the catalog covers since issue 17's last item (GLM-4, Llama 4, Ministral,
+#: Gemma 3 270M, Qwen3-VL 2B/8B/30B-A3B): each plans offline from its catalog entry.
+NEWER_FAMILIES = ["THUDM/glm-4-9b-chat-hf", "zai-org/GLM-4-9B-0414", "meta-llama/Llama-4-Scout-17B-16E-Instruct",
+                  "meta-llama/Llama-4-Maverick-17B-128E-Instruct", "mistralai/Ministral-8B-Instruct-2410",
+                  "google/gemma-3-270m-it", "Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-VL-8B-Instruct"]
 
 
-@pytest.mark.parametrize("model", LLAMAFACTORY_TRAIN_LORA + LLAMAFACTORY_OTHER)
+@pytest.mark.parametrize("model", LLAMAFACTORY_TRAIN_LORA + LLAMAFACTORY_OTHER + NEWER_FAMILIES)
 def test_llamafactory_example_models_plan_offline(model, capsys):
     code = main(["plan", "--model", model, "--gpu", "rtx4090", "--json"])
     assert code in (0, 3)  # 3: a 235B needs more GPUs
@@ -127,6 +151,30 @@ def test_suggestions_rank_the_same_family_and_size_first():
     assert all(name_family(c)[0] == "qwen3" for c in ranked)
 
 
+@pytest.mark.parametrize("typed,first", [
+    ("THUDM/glm-4-9b-chat", "THUDM/glm-4-9b-chat-hf"),          # the ChatGLM custom-code repo: its -hf twin
+    ("zai-org/GLM-4-32B-0414", "THUDM/GLM-4-9B-0414"),
+    ("meta-llama/Llama-4-Scout-17B-16E-Original", "meta-llama/Llama-4-Scout-17B-16E"),
+    ("meta-llama/Llama-4-Maverick-17B-128E-Instruct-FP8", "meta-llama/Llama-4-Maverick-17B-128E"),
+    ("google/gemma-3-270m-qat", "google/gemma-3-270m"),
+    ("mistralai/Ministral-8B-Base-2410", "mistralai/Ministral-8B-Instruct-2410"),
+    ("Qwen/Qwen3-VL-8B-Thinking", "Qwen/Qwen3-VL-8B-Instruct"),
+])
+def test_suggestions_for_newer_families_start_with_the_closest_name_in_the_family(typed, first):
+    close = close_catalog_matches(typed)
+    assert close[0] == first
+    family = name_family(typed.split("/")[-1].lower())[0]
+    # the same family (and size) first: no other family comes before the family's last suggestion
+    in_family = [name_family(c.split("/")[-1].lower())[0] == family for c in close]
+    assert in_family[0] and in_family == sorted(in_family, reverse=True)
+
+
+def test_qwen3_vl_family_ranks_the_same_size_then_the_closest_name():
+    close = close_catalog_matches("Qwen/Qwen3-VL-8B-Thinking")
+    assert close[:2] == ["Qwen/Qwen3-VL-8B-Instruct", "Qwen/Qwen3-VL-4B-Instruct"]
+    assert all(c.startswith("Qwen/Qwen3-VL-") for c in close)
+
+
 def test_unknown_id_suggests_its_own_family_first():
     with pytest.raises(ModelError) as err:
         models.inspect_model("Qwen/Qwen3-4B-Thinking-2507")
@@ -148,3 +196,42 @@ def test_gpt_oss_counts_biased_experts_router_and_sinks():
     assert c.attention == layers * (h * q + q + 2 * (h * kv + kv) + q * h + h + 64)  # biases on q,k,v,o + sinks
     assert set(c.per_layer_linear) == {"q_proj", "k_proj", "v_proj", "o_proj"}  # what LoRA and 4-bit can touch
     assert c.total == 20_914_757_184
+
+
+# ------------------------------------------------------------------------------------------ newer families
+
+@pytest.mark.parametrize("vl,text_like", [("Qwen/Qwen3-VL-2B-Instruct", "Qwen/Qwen3-1.7B"),
+                                          ("Qwen/Qwen3-VL-8B-Instruct", "Qwen/Qwen3-8B"),
+                                          ("Qwen/Qwen3-VL-30B-A3B-Instruct", "Qwen/Qwen3-30B-A3B")])
+def test_qwen3_vl_text_decoders_have_the_shapes_their_reason_names(vl, text_like):
+    spec, text = models.inspect_model(vl), models.inspect_model(text_like)
+    c = count_params(spec)
+    assert c.other == spec.extra_params > 0 and c.total - c.other == count_params(text).total
+    assert linear_modules(spec) == linear_modules(text) and spec.max_position_embeddings == 262144
+    assert text_like in spec.catalog_note
+
+
+def test_llama4_counts_routed_and_shared_experts_router_and_dense_layers():
+    h, e, f, f_dense, layers = 5120, 128, 8192, 16384, 48
+    spec = models.inspect_model("meta-llama/Llama-4-Maverick-17B-128E-Instruct")
+    c = count_params(spec)
+    sparse = layers // 2                                   # interleave_moe_layer_step 2: layers 1, 3, ..., 47
+    assert c.experts == sparse * e * 3 * h * f
+    assert c.router == sparse * e * h                      # Llama4Router: an nn.Linear(h -> E) without bias
+    assert c.mlp == sparse * 3 * h * f + (layers - sparse) * 3 * h * f_dense   # shared expert / dense MLP
+    assert c.total == 401_583_781_376 and c.other == 871_932_416
+    # the router is an nn.Linear: 4-bit quantizes it and peft's all-linear puts an adapter on it
+    assert linear_modules(spec)["router"] == (h, e) and "shared_expert_gate" not in linear_modules(spec)
+    scout = models.inspect_model("meta-llama/Llama-4-Scout-17B-16E")
+    assert count_params(scout).experts == layers * 16 * 3 * h * f      # every layer sparse
+    assert lora_trainable_params(scout, "router", 8) == layers * 8 * (h + 16)
+
+
+def test_glm4_has_qkv_biases_a_fused_gate_up_and_four_norms_from_0414_on():
+    chat, v0414 = models.inspect_model("THUDM/glm-4-9b-chat-hf"), models.inspect_model("zai-org/GLM-4-9B-0414")
+    assert set(linear_modules(chat)) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"}
+    assert linear_modules(chat)["gate_up_proj"] == (4096, 2 * 13696)
+    h, q, kv = 4096, 32 * 128, 2 * 128
+    assert count_params(chat).attention == 40 * (h * q + q + 2 * (h * kv + kv) + q * h)   # o_proj has no bias
+    assert count_params(v0414).norms - count_params(chat).norms == 40 * 2 * h
+    assert (chat.max_position_embeddings, v0414.max_position_embeddings) == (131072, 32768)

@@ -127,6 +127,20 @@ def test_qwen_moe_sparse_step_and_dense_layers(tmp_path):
     assert params.linear_modules(spec)["shared_expert_gate"] == (64, 1)
 
 
+def test_llama4_moe_layers_list_overrides_the_step_and_is_checked(tmp_path):
+    base = dict(model_type="llama4_text", num_hidden_layers=4, num_local_experts=2, num_experts_per_tok=1,
+                intermediate_size=32, intermediate_size_mlp=48, interleave_moe_layer_step=4)
+    spec = models.inspect_model(str(_write_config(tmp_path / "step", **base)))
+    assert [params.layer_params(spec, i) > params.layer_params(spec, 0) for i in range(4)] == [
+        False, False, False, True]                    # step 4: only layer 3 is sparse
+    spec = models.inspect_model(str(_write_config(tmp_path / "list", **base, moe_layers=[0, 1])))
+    c = params.count_params(spec)
+    assert c.experts == 2 * 2 * 3 * 64 * 32 and c.router == 2 * 2 * 64
+    assert c.mlp == 2 * 3 * 64 * 32 + 2 * 3 * 64 * 48     # shared experts of layers 0, 1; dense MLPs of 2, 3
+    with pytest.raises(ModelError, match="'moe_layers' must be a list of layer indices"):
+        models.inspect_model(str(_write_config(tmp_path / "bad", **base, moe_layers="all")))
+
+
 # ---------------------------------------------------------------------------------------------- the catalog
 
 def test_catalog_size_and_fields():

@@ -41,6 +41,17 @@ CASES = {
                                                qkv_bias=False)),
     "qwen3_moe": ("Qwen3MoeConfig", dict(num_experts=6, num_experts_per_tok=2, moe_intermediate_size=40,
                                          head_dim=24)),
+    # GLM-4: q/k/v biases and a fused gate_up_proj; GLM-4-0414 adds two RMSNorms per layer
+    "glm": ("GlmConfig", dict(head_dim=16, pad_token_id=0)),
+    "glm4": ("Glm4Config", dict(head_dim=16, attention_bias=False, pad_token_id=0)),
+    # Llama 4: routed experts (intermediate_size) + an ungated shared expert, a router nn.Linear, dense layers of
+    # intermediate_size_mlp between the MoE ones (Maverick-style step 2; an explicit moe_layers list)
+    "llama4_text": ("Llama4TextConfig", dict(head_dim=16, pad_token_id=0, num_local_experts=4,
+                                             num_experts_per_tok=1, intermediate_size_mlp=80,
+                                             interleave_moe_layer_step=2)),
+    "llama4_text-moe_layers": ("Llama4TextConfig", dict(head_dim=16, pad_token_id=0, num_local_experts=3,
+                                                        num_experts_per_tok=1, intermediate_size_mlp=80,
+                                                        moe_layers=[0, 2])),
 }
 
 
@@ -95,7 +106,8 @@ def test_formula_matches_real_model(case, tmp_path):
         assert params.lora_trainable_params(spec, "all", 4) == linear_lora
     # the representative layer's modules exist in the real model with these shapes
     rep = params.linear_modules(spec)
-    sparse = [layer for layer in model.model.layers if hasattr(layer.mlp, "experts")]
+    sparse = [layer for layer in model.model.layers
+              if hasattr(getattr(layer, "mlp", None) or layer.feed_forward, "experts")]
     layer = (sparse or list(model.model.layers))[0]
     real = {name.split(".")[-1]: (m.in_features, m.out_features) for name, m in layer.named_modules()
             if isinstance(m, torch.nn.Linear)}
