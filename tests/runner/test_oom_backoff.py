@@ -55,8 +55,8 @@ def test_injected_oom_backs_off_and_the_run_completes(new_run, rt):
 
 
 def test_multiprocess_oom_message_names_the_ranks_and_the_values_to_set(tmp_path):
-    from ft_tui.runner.rundir import RunDir
     from ft_tui.runner.backoff import multiprocess_oom_advice, oom_summary
+    from ft_tui.runner.rundir import RunDir
 
     run = RunDir(tmp_path)
     run.write_oom_record(1, step=7, message="CUDA out of memory. Tried to allocate 2.00 GiB")
