@@ -51,6 +51,7 @@ import yaml
 from ft_tui.planner.errors import ConfigError
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import config_dir
+from ft_tui.planner.yaml_files import load_yaml_text
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 ROLES = ("system", "user", "assistant")
@@ -258,12 +259,12 @@ def _load_file(path: Path) -> Template:
     except OSError as exc:
         raise ConfigError(Msg("err_template_unreadable", error=exc.strerror), file=str(path)) from None
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(Msg("err_template_yaml", error=str(getattr(exc, "problem", exc))), file=str(path), line=line,
-                          hint=Msg("hint_template_yaml")) from None
+        raw, _ = load_yaml_text(text, str(path))  # the one reader of user YAML: a duplicate key is an error too
+    except ConfigError as exc:
+        if exc.code != "file_bad_yaml":
+            raise
+        raise ConfigError(Msg("err_template_yaml", error=exc.params.get("problem", "")), file=str(path),
+                          line=exc.line, hint=Msg("hint_template_yaml")) from None
     return template_from_dict(raw, path)
 
 

@@ -11,10 +11,10 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import config_dir
+from ft_tui.planner.yaml_files import load_yaml_text
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from textual.dom import DOMNode
@@ -92,9 +92,10 @@ def load_keymap(path: Path | None = None) -> dict[str, str]:
     if not p.is_file():
         return {}
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Msg("keymap_unreadable", error=str(exc)), file=str(p), hint=Msg("hint_keymap_lines")) from None
+    data, _ = load_yaml_text(text, str(p))  # the one reader of user YAML: a syntax error or a key given twice, with its line
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -74,6 +74,8 @@ def test_user_template_adds_and_overrides(tmp_path):
 
 @pytest.mark.parametrize(("text", "fragment"), [
     ("name: [unclosed\n", "not valid YAML"),
+    ('name: x\nuser: "{content}"\nuser: "Q: {content}"\nassistant: "{content}{eos}"\n',
+     "key 'user' appears twice (first on line 2)"),
     ("- just\n- a list\n", "YAML mapping"),
     ('name: x\nassistant: "{content}"\n', "key 'user' is required"),
     ('name: x\nuser: "{content}"\nassistant: "{content}"\nstop_token: "<end>"\n', "must end with the stop token"),

@@ -31,6 +31,14 @@ def test_keymap_file_is_validated(isolated_tui_env):
     path.write_text("setup.strat: f9\n", encoding="utf-8")
     with pytest.raises(InputError, match="unknown binding id 'setup.strat'"):
         K.load_keymap()
+    path.write_text("setup.start: f9\nrun.stop: ctrl+k\nsetup.start: f10\n", encoding="utf-8")
+    with pytest.raises(InputError, match="key 'setup.start' appears twice") as exc:  # not f10 winning silently
+        K.load_keymap()
+    assert exc.value.line == 3 and exc.value.file == str(path)
+    path.write_text("setup.start: [f9\n", encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        K.load_keymap()
+    assert exc.value.file == str(path) and exc.value.line is not None
 
 
 class RecordingRunner:
