@@ -390,6 +390,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     exported = control.export(run, merge=bool(args.merge), out=args.output, dtype=getattr(args, "dtype", None),
                               report=_err)
     _warn(exported.warnings)
+    for line in exported.serve:
+        _err(line)
     print(str(exported.path))
     return 0
 

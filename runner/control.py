@@ -546,6 +546,7 @@ class Exported:
     path: Path
     notes: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    serve: list = field(default_factory=list)  # how to serve it with vLLM / transformers (runner/serve.py)
 
 
 def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, dtype: str | None = None,
@@ -565,7 +566,9 @@ def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, d
             report(text)
 
     path = export_run(run.path, merge=merge, out=out, dtype=dtype, report=note)
-    return Exported(Path(path), notes)
+    from ft_tui.runner.serve import serve_lines
+
+    return Exported(Path(path), notes, serve=serve_lines(path, run_config=run.config_path))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -343,4 +343,15 @@ CATALOG: dict[str, dict[str, str]] = {
               "here would run on this machine; no time is shown, since {name}'s speed says nothing about this machine",
         "zh": "--gpu {gpu}：这台机器没有 {name}（{found}）：下面的计划是为 {name} 做的，但在这里运行 `ft-tui train` "
               "会用这台机器；不显示时间，因为 {name} 的速度与这台机器无关"},
+    "serve_vllm": {"en": "serve it with vLLM: {command}", "zh": "用 vLLM 部署：{command}"},
+    "serve_vllm_lora": {
+        "en": "serve it with vLLM (the base model with this adapter, asked for as model \"{name}\"): {command}",
+        "zh": "用 vLLM 部署（基座模型加这个 adapter，请求时模型名写 \"{name}\"）：{command}"},
+    "serve_pipeline": {"en": "or try it with transformers: {command}", "zh": "或用 transformers 试用：{command}"},
+    "serve_template_differs": {
+        "en": "the run trained with template {template}, but the tokenizer's own chat template is a different one (or "
+              "none): an engine's chat endpoint would format prompts unlike training; send prompts rendered with "
+              "{template} to its completion endpoint, or give the engine a chat template that renders {template} (vLLM: --chat-template FILE)",
+        "zh": "这次训练用的是模板 {template}，但分词器自带的对话模板与之不同（或没有）：推理引擎的 chat 接口会按另一种格式"
+              "拼接提示，与训练时不一致；请把按 {template} 渲染好的提示发给 completion 接口，或给引擎一个按 {template} 渲染的对话模板（vLLM：--chat-template FILE）"},
 }

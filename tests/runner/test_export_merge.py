@@ -93,3 +93,48 @@ def test_default_folders_keep_the_adapter_and_the_merged_model_apart(trained_run
     merged_out = export_run(trained_run.path, merge=True, dtype="float32")
     assert adapter_out == trained_run.path / "export" and merged_out == trained_run.path / "merged"
     assert (adapter_out / "adapter_config.json").is_file() and (merged_out / "model.safetensors").is_file()
+
+
+def test_serve_lines_name_the_engines_and_the_base_model(trained_run, tmp_path, demo_kit):
+    import shlex
+
+    from ft_tui.runner.serve import serve_lines
+
+    adapter = export_run(trained_run.path, out=tmp_path / "serve-adapter")
+    vllm, pipeline = (str(m) for m in serve_lines(adapter, run_config=trained_run.config_path))
+    argv = shlex.split(vllm.split(": ", 1)[1])
+    assert argv[:2] == ["vllm", "serve"] and argv[3:5] == ["--enable-lora", "--lora-modules"]
+    assert argv[2] == str(demo_kit.model_dir.resolve()) and argv[5] == f"serve-adapter={adapter}"
+    assert "--max-lora-rank" not in argv  # the demo's rank is within vLLM's default of 16
+    assert "pipeline('text-generation'" in pipeline and repr(str(adapter)) in pipeline
+    # the demo tokenizer's own chat template is the chatml the run trained with: no template warning
+
+    merged = export_run(trained_run.path, merge=True, out=tmp_path / "serve-merged")
+    vllm, _ = (str(m) for m in serve_lines(merged))
+    assert shlex.split(vllm.split(": ", 1)[1]) == ["vllm", "serve", str(merged)]
+
+    # an adapter of rank 64 needs --max-lora-rank; a run trained with alpaca on a chatml tokenizer gets the warning
+    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps({**cfg, "r": 64}))
+    info = json.loads((adapter / "ft_tui_template.json").read_text())
+    (adapter / "ft_tui_template.json").write_text(json.dumps({**info, "template": "alpaca"}))
+    lines = serve_lines(adapter, run_config=trained_run.config_path)
+    assert shlex.split(str(lines[0]).split(": ", 1)[1])[-2:] == ["--max-lora-rank", "64"]
+    assert len(lines) == 3 and lines[2].code == "serve_template_differs" and "alpaca" in str(lines[2])
+
+
+def test_the_printed_pipeline_line_runs(trained_run, tmp_path):
+    """The transformers line ft-tui prints works as printed on the adapter folder (base loaded under the adapter)."""
+    import os
+    import subprocess
+    import sys
+
+    from ft_tui.runner.serve import serve_lines
+
+    adapter = export_run(trained_run.path, out=tmp_path / "pipe")
+    pipeline = str(serve_lines(adapter, run_config=trained_run.config_path)[1]).split(": ", 1)[1]
+    done = subprocess.run(pipeline, shell=True, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1",  # `python` = the one with transformers
+                               "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()  # the reply of the tiny model: some text
