@@ -105,11 +105,10 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
 
     if not merge or cfg.finetuning_type != "lora":
         if merge:
-            say(f"finetuning_type {cfg.finetuning_type} trains the model's own weights: there is no adapter to "
-                "merge, exporting the model as it is")
+            say(Msg("export_nothing_to_merge", finetuning_type=cfg.finetuning_type))
         shutil.copytree(final, target, dirs_exist_ok=True)
         atomic_write_json(target / TEMPLATE_FILE, template)
-        say(f"exported {final.name}/ to {target}")
+        say(Msg("export_copied", name=final.name, target=str(target)))
         return target
 
     _quiet_libraries()
@@ -119,10 +118,9 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
 
     name = merge_dtype(cfg, dtype)
     if cfg.quantization_bit is not None:
-        say(f"the adapter was trained on a {cfg.quantization_bit}-bit base; merging into the {name} base model "
-            "it was quantized from")
+        say(Msg("export_merge_quantized", bits=cfg.quantization_bit, dtype=name))
     if name == "float32" and dtype is None:
-        say("no GPU here: merging in float32 (fp16 on a CPU is slow); add --dtype float16 for a 16-bit file")
+        say(Msg("export_merge_cpu_float32"))
     base_cfg = cfg.replace(quantization_bit=None, bf16=name == "bfloat16", fp16=name == "float16")
     base, _ = build_model(base_cfg, for_training=False)
     model = PeftModel.from_pretrained(base, str(final))
@@ -136,5 +134,5 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
     else:
         load_tokenizer(cfg).save_pretrained(str(target))
     atomic_write_json(target / TEMPLATE_FILE, {**template, "merged": True, "dtype": name})
-    say(f"merged the adapter into {cfg.model_name_or_path} ({name}) and saved it to {target}")
+    say(Msg("export_merged", model=cfg.model_name_or_path, dtype=name, target=str(target)))
     return target

@@ -17,7 +17,6 @@ prompt exactly as the template renders it, or with an engine given a chat templa
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 from typing import Any
@@ -27,15 +26,14 @@ from ft_tui.planner.messages import Msg
 from ft_tui.planner.paths import is_local_model_ref
 
 from .modeling import TEMPLATE_FILE
+from .rundir import read_json
 
 VLLM_DEFAULT_MAX_LORA_RANK = 16  # vLLM's --max-lora-rank default; a larger adapter rank must be passed
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    """The JSON object in ``path``, or {} when it is missing, unreadable or not an object (rundir's one reader)."""
+    data = read_json(path, {})
     return data if isinstance(data, dict) else {}
 
 

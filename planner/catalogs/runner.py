@@ -354,4 +354,18 @@ CATALOG: dict[str, dict[str, str]] = {
               "{template} to its completion endpoint, or give the engine a chat template that renders {template} (vLLM: --chat-template FILE)",
         "zh": "这次训练用的是模板 {template}，但分词器自带的对话模板与之不同（或没有）：推理引擎的 chat 接口会按另一种格式"
               "拼接提示，与训练时不一致；请把按 {template} 渲染好的提示发给 completion 接口，或给引擎一个按 {template} 渲染的对话模板（vLLM：--chat-template FILE）"},
+    "export_nothing_to_merge": {
+        "en": "finetuning_type {finetuning_type} trains the model's own weights: there is no adapter to merge, exporting "
+              "the model as it is",
+        "zh": "finetuning_type {finetuning_type} 训练的是模型自身的权重：没有可合并的 adapter，按原样导出模型"},
+    "export_copied": {"en": "exported {name}/ to {target}", "zh": "已把 {name}/ 导出到 {target}"},
+    "export_merge_quantized": {
+        "en": "the adapter was trained on a {bits}-bit base; merging into the {dtype} base model it was quantized from",
+        "zh": "这个 adapter 是在 {bits} 位量化的基座上训练的；合并到量化之前的 {dtype} 基座模型"},
+    "export_merge_cpu_float32": {
+        "en": "no GPU here: merging in float32 (fp16 on a CPU is slow); add --dtype float16 for a 16-bit file",
+        "zh": "这里没有 GPU：用 float32 合并（CPU 上 fp16 很慢）；要 16 位文件请加 --dtype float16"},
+    "export_merged": {
+        "en": "merged the adapter into {model} ({dtype}) and saved it to {target}",
+        "zh": "已把 adapter 合并进 {model}（{dtype}）并保存到 {target}"},
 }
