@@ -388,7 +388,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Export a finished run's adapter (or, with --merge, the merged model) and print where it went."""
     run = find_run(args.run)
     exported = control.export(run, merge=bool(args.merge), out=args.output, dtype=getattr(args, "dtype", None),
-                              report=_err)
+                              checkpoint=getattr(args, "checkpoint", None), report=_err)
     _warn(exported.warnings)
     for line in exported.serve:
         _err(line)

@@ -550,7 +550,7 @@ class Exported:
 
 
 def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, dtype: str | None = None,
-           report: Callable[[str], None] | None = None) -> Exported:
+           checkpoint: int | None = None, report: Callable[[str], None] | None = None) -> Exported:
     """Export a run that has ended: its adapter, or with ``merge`` the merged model. ``report`` also receives each
     note as it is made (a long merge is not silent)."""
     status = run.status()
@@ -565,7 +565,7 @@ def export(run: RunDir, *, merge: bool = False, out: str | Path | None = None, d
         if report is not None:
             report(text)
 
-    path = export_run(run.path, merge=merge, out=out, dtype=dtype, report=note)
+    path = export_run(run.path, merge=merge, out=out, dtype=dtype, checkpoint=checkpoint, report=note)
     from ft_tui.runner.serve import serve_lines
 
     return Exported(Path(path), notes, serve=serve_lines(path, run_config=run.config_path))

@@ -29,24 +29,46 @@ from .rundir import RunDir, atomic_write_json
 log = logging.getLogger(__name__)
 
 DTYPES = ("bfloat16", "float16", "float32")
+#: In an export folder while it is being written: an export cut short is ours to overwrite, not a stranger's folder.
+INCOMPLETE = ".ft-tui-export-incomplete"
 
 
-def _final_dir(run: RunDir, cfg: TrainConfig) -> Path:
-    final = final_output_dir(run.path, cfg.finetuning_type)
+def source_dir(run: RunDir, cfg: TrainConfig, checkpoint: int | None = None) -> Path:
+    """The folder an export (or anything that loads the result) reads: the run's final ``adapter/`` or ``model/``,
+    or with ``checkpoint`` the complete ``checkpoint-N`` (which holds the same files at step N)."""
     needed = "adapter_config.json" if cfg.finetuning_type == "lora" else "config.json"
+    if checkpoint is not None:
+        found = dict(run.checkpoints())
+        if checkpoint not in found:
+            steps = Msg.join([str(step) for step in sorted(found)], "list") if found else "-"
+            raise InputError(Msg("export_no_checkpoint", id=run.id, step=checkpoint, steps=steps),
+                             key="checkpoint", file=str(run.path), hint=Msg("hint_export_checkpoints"))
+        if not (found[checkpoint] / needed).is_file():
+            raise InputError(Msg("export_checkpoint_incomplete", path=str(found[checkpoint]), needed=needed),
+                             key="checkpoint", hint=Msg("hint_export_checkpoints"))
+        return found[checkpoint]
+    final = final_output_dir(run.path, cfg.finetuning_type)
     if not (final / needed).is_file():
         raise InputError(Msg("export_not_final", id=run.id, final=final.name), file=str(run.path),
                          hint=Msg("hint_export_resume", id=run.id))
     return final
 
 
-def _prepare_out(run: RunDir, out: str | Path | None, *, merge: bool = False) -> Path:
-    """The output folder: ``out``, else RUN/merged for a merged model and RUN/export for the adapter, so one
-    export never overwrites the other."""
-    target = Path(out).expanduser().resolve() if out else run.path / ("merged" if merge else "export")
-    if target.exists() and any(target.iterdir()) and not (target / TEMPLATE_FILE).exists():
+def default_out(run_path: Path, *, merge: bool = False, checkpoint: int | None = None) -> Path:
+    """Where an export goes unless told: RUN/merged for a merged model, RUN/export for the adapter (so one never
+    overwrites the other), with ``-checkpoint-N`` for an intermediate checkpoint."""
+    name = "merged" if merge else "export"
+    return run_path / (name if checkpoint is None else f"{name}-checkpoint-{checkpoint}")
+
+
+def _prepare_out(run: RunDir, out: str | Path | None, *, merge: bool = False, checkpoint: int | None = None) -> Path:
+    """The output folder: ``out``, else :func:`default_out`."""
+    target = Path(out).expanduser().resolve() if out else default_out(run.path, merge=merge, checkpoint=checkpoint)
+    ours = (target / TEMPLATE_FILE).exists() or (target / INCOMPLETE).exists()
+    if target.exists() and any(target.iterdir()) and not ours:
         raise InputError(Msg("export_target_not_empty", target=str(target)), hint=Msg("hint_export_target"))
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (target / INCOMPLETE).touch()  # an export cut short (cancelled, killed) can be written again
     return target
 
 
@@ -92,15 +114,17 @@ def merge_dtype(cfg: TrainConfig, dtype: str | None = None) -> str:
 
 
 def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | None = None,
-               dtype: str | None = None, report: Callable[[str], None] | None = None) -> Path:
-    """Export the run's result; returns the folder written. ``report`` receives one line per notable choice."""
+               dtype: str | None = None, checkpoint: int | None = None,
+               report: Callable[[str], None] | None = None) -> Path:
+    """Export the run's result (or its ``checkpoint``); returns the folder written. ``report`` receives one line per
+    notable choice and step."""
     say = report or log.info
     run = RunDir(Path(run_dir))
     if not run.config_path.is_file():
         raise InputError(Msg("export_not_run_dir", path=str(run.path)), hint=Msg("hint_export_run_ref"))
     cfg = load_config(run.config_path)
-    final = _final_dir(run, cfg)
-    target = _prepare_out(run, out, merge=merge and cfg.finetuning_type == "lora")
+    final = source_dir(run, cfg, checkpoint)
+    target = _prepare_out(run, out, merge=merge and cfg.finetuning_type == "lora", checkpoint=checkpoint)
     template = _template_info(final, cfg)
 
     if not merge or cfg.finetuning_type != "lora":
@@ -108,6 +132,7 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
             say(Msg("export_nothing_to_merge", finetuning_type=cfg.finetuning_type))
         shutil.copytree(final, target, dirs_exist_ok=True)
         atomic_write_json(target / TEMPLATE_FILE, template)
+        (target / INCOMPLETE).unlink(missing_ok=True)
         say(Msg("export_copied", name=final.name, target=str(target)))
         return target
 
@@ -122,9 +147,12 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
     if name == "float32" and dtype is None:
         say(Msg("export_merge_cpu_float32"))
     base_cfg = cfg.replace(quantization_bit=None, bf16=name == "bfloat16", fp16=name == "float16")
+    say(Msg("export_loading_base", model=cfg.model_name_or_path, dtype=name))
     base, _ = build_model(base_cfg, for_training=False)
     model = PeftModel.from_pretrained(base, str(final))
+    say(Msg("export_merging", adapter=final.name))
     merged = model.merge_and_unload()
+    say(Msg("export_saving", target=str(target)))
     merged.save_pretrained(str(target), safe_serialization=True)
     tokenizer_src = final if (final / "tokenizer_config.json").is_file() else None
     if tokenizer_src is not None:
@@ -134,5 +162,6 @@ def export_run(run_dir: str | Path, *, merge: bool = False, out: str | Path | No
     else:
         load_tokenizer(cfg).save_pretrained(str(target))
     atomic_write_json(target / TEMPLATE_FILE, {**template, "merged": True, "dtype": name})
+    (target / INCOMPLETE).unlink(missing_ok=True)
     say(Msg("export_merged", model=cfg.model_name_or_path, dtype=name, target=str(target)))
     return target

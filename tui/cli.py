@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("bfloat16", "float16", "float32"), default=None,
                    help="dtype of a merged model (default: bfloat16 if the run trained in bf16, else float16 on a "
                         "GPU, float32 on a CPU)")
+    p.add_argument("--checkpoint", type=int, metavar="N", default=None,
+                   help="export the complete checkpoint of step N (RUN/checkpoint-N) instead of the final result")
     return parser
 
 

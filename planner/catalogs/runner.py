@@ -368,4 +368,16 @@ CATALOG: dict[str, dict[str, str]] = {
     "export_merged": {
         "en": "merged the adapter into {model} ({dtype}) and saved it to {target}",
         "zh": "已把 adapter 合并进 {model}（{dtype}）并保存到 {target}"},
+    "export_no_checkpoint": {"en": "run {id} has no complete checkpoint at step {step} (complete checkpoints: {steps})",
+                             "zh": "运行 {id} 在第 {step} 步没有完整的检查点（完整的检查点：{steps}）"},
+    "export_checkpoint_incomplete": {"en": "{path} has no {needed}: it is not a checkpoint that can be exported",
+                                     "zh": "{path} 里没有 {needed}：这不是可以导出的检查点"},
+    "hint_export_checkpoints": {
+        "en": "Give the step of one of the run's checkpoint-N folders, or leave out the checkpoint to export the "
+              "final result.",
+        "zh": "请给出运行目录里某个 `checkpoint-N` 文件夹的步数，或者不指定检查点，导出最终结果。"},
+    "export_loading_base": {"en": "loading the base model {model} in {dtype}", "zh": "正在以 {dtype} 加载基座模型 {model}"},
+    "export_merging": {"en": "merging the adapter of {adapter}/ into the weights",
+                       "zh": "正在把 {adapter}/ 的 adapter 合并进权重"},
+    "export_saving": {"en": "saving the merged model to {target}", "zh": "正在把合并后的模型保存到 {target}"},
 }

@@ -82,15 +82,17 @@ def test_export_calls_the_exporter_and_prints_the_folder(tmp_path, monkeypatch, 
     run = _run(tmp_path, "finished", "completed")
     calls = []
 
-    def export_run(run_dir, *, merge=False, out=None, dtype=None, report=None):
-        calls.append((Path(run_dir), merge, out))
+    def export_run(run_dir, *, merge=False, out=None, dtype=None, checkpoint=None, report=None):
+        calls.append((Path(run_dir), merge, out, checkpoint))
         return Path(run_dir) / "merged"
 
     monkeypatch.setitem(__import__("sys").modules, "ft_tui.runner.export",
                         types.SimpleNamespace(export_run=export_run))
     assert main(["export", run.id, "--merge", "-o", "out"]) == 0
-    assert calls == [(run.path, True, "out")]
+    assert calls == [(run.path, True, "out", None)]
     assert capsys.readouterr().out.strip() == str(run.path / "merged")
+    assert main(["export", run.id, "--checkpoint", "20"]) == 0
+    assert calls[-1] == (run.path, False, None, 20)
 
 
 def test_export_refuses_a_live_run(tmp_path, capsys) -> None:

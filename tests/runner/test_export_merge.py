@@ -138,3 +138,50 @@ def test_the_printed_pipeline_line_runs(trained_run, tmp_path):
                                "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip()  # the reply of the tiny model: some text
+
+
+def test_a_checkpoint_exports_to_its_own_folder_and_a_missing_one_lists_those_there(trained_run):
+    from ft_tui.runner.rundir import RunDir
+
+    steps = [step for step, _ in RunDir(trained_run.path).checkpoints()]
+    assert steps and steps[0] < 4
+    out = export_run(trained_run.path, checkpoint=steps[0])
+    assert out == trained_run.path / f"export-checkpoint-{steps[0]}"
+    assert (out / "adapter_model.safetensors").read_bytes() != (
+        trained_run.path / "adapter" / "adapter_model.safetensors").read_bytes()  # step N's weights, not the end's
+    with pytest.raises(InputError) as err:
+        export_run(trained_run.path, checkpoint=3)
+    assert err.value.key == "checkpoint" and str(steps[0]) in err.value.render()
+    assert "检查点" in err.value.render("zh")
+
+
+def test_an_export_cut_short_is_written_again_not_refused(trained_run, tmp_path):
+    from ft_tui.runner.export import INCOMPLETE
+
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / INCOMPLETE).touch()
+    (cut / "model-00001-of-00002.safetensors").write_bytes(b"half")
+    out = export_run(trained_run.path, out=cut)
+    assert (out / "adapter_config.json").is_file() and not (out / INCOMPLETE).exists()
+
+
+def test_the_export_child_reports_notes_then_its_result_or_why_not(trained_run, tmp_path):
+    from ft_tui.runner.childproc import DIED, ERROR, NOTE, RESULT, message_of
+    from ft_tui.runner.export_job import ExportChoice, start_export
+
+    child = start_export(trained_run.path, ExportChoice(output=str(tmp_path / "child")))
+    records = list(child.records())
+    assert [r["type"] for r in records] == [NOTE, RESULT]
+    assert message_of(records[0]).code == "export_copied"
+    assert records[1]["path"] == str((tmp_path / "child").resolve()) and records[1]["serve"]
+    assert child.process.returncode == 0
+
+    bad = list(start_export(trained_run.path, ExportChoice(checkpoint=3)).records())
+    assert [r["type"] for r in bad] == [ERROR] and bad[0]["exit"] == 2
+    assert message_of(bad[0]).code == "error_layout"  # what, where and how to fix, as the CLI prints it
+
+    killed = start_export(trained_run.path, ExportChoice(merge=True, output=str(tmp_path / "killed")))
+    killed.stop(timeout=10)
+    last = list(killed.records())[-1]
+    assert last["type"] == DIED and last["exit"] != 0 and last["log_path"].endswith("export.log")

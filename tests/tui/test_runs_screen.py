@@ -139,23 +139,79 @@ async def test_resume_failure_is_reported(tmp_path: Path) -> None:
         assert app.screen is screen and screen.busy == set()
 
 
-async def test_export_runs_in_a_worker_and_says_where(tmp_path: Path) -> None:
-    run = fake_run(tmp_path, "a-done", "completed", steps=20, total=20, end="completed")
-    out = tmp_path / "exported"
-    calls: list[Path] = []
+def with_adapter(run: RunDir, *, checkpoints: tuple[int, ...] = ()) -> RunDir:
+    """A LoRA run's result files (not loadable weights: an adapter export copies them as they are)."""
+    for folder in ["adapter", *(f"checkpoint-{step}" for step in checkpoints)]:
+        (run.path / folder).mkdir()
+        (run.path / folder / "adapter_config.json").write_text('{"r": 8, "lora_alpha": 16}', encoding="utf-8")
+        (run.path / folder / "adapter_model.safetensors").write_bytes(folder.encode())
+    for step in checkpoints:  # marked complete, as the runner marks them
+        from ft_tui.runner import checkpoints as cp
 
-    def exporter(path: Path) -> Path:
-        calls.append(path)
-        out.mkdir()
-        return out
+        cp.mark_complete(run.path / f"checkpoint-{step}", step)
+    return run
 
-    app = RunsApp(RunsScreen(exporter=exporter, screen_factory=watch_screen), lang="zh")
+
+async def test_export_dialog_runs_the_export_child_and_says_where(tmp_path: Path) -> None:
+    """e opens the dialog with the CLI's choices; Export runs runner/export_job.py as a child (the real one)."""
+    from ft_tui.tui.screens.export import ExportDialog
+
+    run = with_adapter(fake_run(tmp_path, "a-done", "completed", steps=20, total=20, end="completed"),
+                       checkpoints=(10,))
+    app = RunsApp(RunsScreen(screen_factory=watch_screen), lang="zh")
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.screen.query_one(DataTable).row_count == 1, "the run list")
-        assert rows(app)[0][1] == "已完成"
         await pilot.press("e")
-        await until(pilot, lambda: any(str(out) in str(n.message) for n in app._notifications), "the notice")
-        assert calls == [run.path]
+        await until(pilot, lambda: isinstance(app.screen, ExportDialog), "the export dialog")
+        dialog = app.screen
+        assert dialog.form.checkpoints == (10,) and dialog.form.can_merge
+        assert dialog.query_one("#export-output").placeholder == str(run.path / "export")
+        dialog.query_one("#export-checkpoint").value = 10
+        await pilot.pause()
+        assert dialog.query_one("#export-output").placeholder == str(run.path / "export-checkpoint-10")
+        await pilot.click("#start")
+        await until(pilot, lambda: dialog.result is not None or "未导出" in str(dialog.query_one("#export-status")
+                                                                               .render()), "the result", tries=1000)
+        assert dialog.result == run.path / "export-checkpoint-10"
+        assert (dialog.result / "adapter_model.safetensors").read_bytes() == b"checkpoint-10"
+        assert [n.code for n in dialog.notes] == ["export_copied"]
+        await pilot.press("escape")
+        await until(pilot, lambda: any(str(dialog.result) in str(n.message) for n in app._notifications),
+                    "the notice")
+        assert isinstance(app.screen, RunsScreen) and app.screen.busy == set()
+
+
+async def test_export_dialog_keeps_the_form_after_an_error_and_stops_a_running_export(tmp_path: Path) -> None:
+    from ft_tui.runner.childproc import Child
+    from ft_tui.tui.screens.export import ExportDialog, ExportForm
+
+    run = with_adapter(fake_run(tmp_path, "a-done", "completed", steps=2, total=2, end="completed"))
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine", encoding="utf-8")
+    slow: list[Child] = []
+
+    def sleeper(path: Path, choice) -> Child:  # a child that never answers, to be stopped
+        slow.append(Child("http.server", ["0", "--bind", "127.0.0.1"], log_path=tmp_path / "slow.log").start())
+        return slow[-1]
+
+    app = RunsApp(ExportDialog(ExportForm.read(run.path)), lang="en")
+    async with app.run_test(size=(100, 30)) as pilot:
+        dialog = app.screen
+        dialog.query_one("#export-output").value = str(foreign)
+        await pilot.click("#start")
+        status = dialog.query_one("#export-status")
+        await until(pilot, lambda: "Not exported" in str(status.render()), "the error", tries=1000)
+        assert "not empty" in str(status.render()) and not dialog.has_class("-running")
+        assert dialog.query_one("#export-output").value == str(foreign)  # what the user typed is kept
+        assert (foreign / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+        dialog.starter = sleeper
+        await pilot.click("#start")
+        await until(pilot, lambda: bool(slow) and slow[0].running, "the child", tries=1000)
+        await pilot.press("escape")
+        await until(pilot, lambda: "Stopped" in str(status.render()), "the stop", tries=1000)
+        assert not slow[0].running and app.screen is dialog  # a second esc closes it
 
 
 async def test_empty_index_says_how_to_start(tmp_path: Path) -> None:

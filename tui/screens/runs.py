@@ -1,7 +1,8 @@
 """The runs screen: every run in the user's run index with its status, progress and last loss.
 
 Open one to watch it (the run screen), resume an interrupted, stopped or failed one (the detached trainer again,
-from its last complete checkpoint), export a completed one (in a worker; the notice says where it went), delete one
+from its last complete checkpoint), export a completed one (a dialog with the CLI's choices; the export runs in its own process and the notice says
+where it went), delete one
 after a confirmation (``control.remove_runs``, as ``ft-tui runs rm``: a live run is refused). The list is read in a
 worker (``summarize`` folds each run's events file) and refreshed every few seconds.
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ft_tui.planner.errors import InputError
 from ft_tui.planner.messages import render
 from ft_tui.planner.paths import is_hub_id
 from ft_tui.runner import control
+from ft_tui.runner.export_job import start_export
 from ft_tui.runner.rundir import RunDir, RunSummary, indexed_runs, summarize
 from ft_tui.runner.status import COMPLETED, RESUMABLE, status_word
 from ft_tui.tui import keymap as K
@@ -29,6 +31,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 from textual.worker import Worker, WorkerState
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ft_tui.tui.screens.export import Starter
 
 #: Binding ids of this screen (for the user's keymap) -> (default keys, what it does).
 RUNS_KEYS: dict[str, tuple[str, str]] = {
@@ -46,13 +51,7 @@ COLUMNS = ("id", "status", "progress", "loss", "model", "method", "started")
 REFRESH_S = 5.0
 
 Resumer = Callable[[RunDir], "control.Resumed | None"]
-Exporter = Callable[[Path], Path]
 ScreenFactory = Callable[[Path], Screen]
-
-
-def default_exporter(run_path: Path) -> Path:
-    """Export the run's adapter (or model) to ``RUN/export``, as ``ft-tui export RUN`` does."""
-    return control.export(RunDir(run_path)).path
 
 
 def default_screen(run_path: Path) -> Screen:
@@ -117,11 +116,11 @@ class RunsScreen(Screen):
         _binding("runs.back", "back", "Back"),
     ]
 
-    def __init__(self, *, resumer: Resumer | None = None, exporter: Exporter | None = None,
+    def __init__(self, *, resumer: Resumer | None = None, exporter: Starter | None = None,
                  screen_factory: ScreenFactory | None = None, name: str | None = None, id: str | None = None):
         super().__init__(name=name, id=id)
         self.resumer: Resumer = resumer or control.resume  # the checks and the spawn of `ft-tui resume`
-        self.exporter: Exporter = exporter or default_exporter
+        self.exporter: Starter = exporter or start_export  # the export child (runner/export_job.py)
         self.screen_factory: ScreenFactory = screen_factory or default_screen
         self.runs: dict[str, RunSummary] = {}
         self.busy: set[str] = set()
@@ -265,25 +264,28 @@ class RunsScreen(Screen):
         self.app.push_screen(self.screen_factory(Path(run.path)))
 
     def action_export(self) -> None:
+        """The export dialog for the selected completed run: its choices, then the export in its own process."""
         run = self.selected()
         if run is None or not self.check_action("export", ()):
             return
-        self.busy.add(run.path)
-        self.refresh_bindings()
-        self.notify(label(self.lang, "exporting", id=run.id), markup=False)
-        self._export(run)
+        from ft_tui.tui.screens.export import ExportDialog, ExportForm
 
-    @work(thread=True, group="runs-act", exit_on_error=False, name="export run")
-    def _export(self, run: RunSummary) -> None:
         try:
-            out = self.exporter(Path(run.path))
+            form = ExportForm.read(Path(run.path))
         except (InputError, OSError) as exc:
             message = exc.render(self.lang) if isinstance(exc, InputError) else str(exc)
-            self.app.call_from_thread(self._done, run, label(self.lang, "export_failed", id=run.id,
-                                                             error=message), "error")
+            self._done(run, label(self.lang, "export_failed", id=run.id, error=message), "error")
             return
-        self.app.call_from_thread(self._done, run, label(self.lang, "exported", id=run.id, path=out),
-                                  "information")
+        self.busy.add(run.path)
+        self.refresh_bindings()
+        self.app.push_screen(ExportDialog(form, starter=self.exporter), lambda out: self._exported(run, out))
+
+    def _exported(self, run: RunSummary, out: Path | None) -> None:
+        if out is None:
+            self.busy.discard(run.path)
+            self.refresh_bindings()
+            return
+        self._done(run, label(self.lang, "exported", id=run.id, path=out), "information")
 
     def action_delete(self) -> None:
         """Ask, then delete the selected run; a live run is refused at once with the reason (and asked nothing)."""
